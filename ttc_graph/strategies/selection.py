@@ -1,0 +1,72 @@
+"""Pick the final answer from complete candidates: vanilla, weighted or majority.
+
+Kept free of graph code so the evaluation harness can re-select on subsets of
+one large sample (accuracy at every N from a single run at the largest N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, get_args
+
+from ttc_graph.answers import answers_equal
+from ttc_graph.strategies.state import Candidate
+
+Selection = Literal["vanilla", "weighted", "majority"]
+SELECTIONS: tuple[str, ...] = get_args(Selection)
+
+
+def check_selection(selection: str) -> Selection:
+    """Validate a selection name."""
+    if selection not in SELECTIONS:
+        raise ValueError(f"Unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}.")
+    return selection  # type: ignore[return-value]
+
+
+def group_answers(answers: Sequence[str | None]) -> list[int]:
+    """Group ids such that equal ids mean math-verify-equivalent answers (-1: no answer)."""
+    representatives: list[str] = []
+    groups: list[int] = []
+    for ans in answers:
+        if ans is None:
+            groups.append(-1)
+            continue
+        for gid, rep in enumerate(representatives):
+            if answers_equal(rep, ans):
+                groups.append(gid)
+                break
+        else:
+            representatives.append(ans)
+            groups.append(len(representatives) - 1)
+    return groups
+
+
+def select(candidates: Sequence[Candidate], selection: Selection) -> int | None:
+    """Index of the chosen candidate, or ``None`` when there are no candidates.
+
+    - ``vanilla``: highest aggregated score.
+    - ``weighted``: the answer whose candidates' scores sum highest; its best candidate.
+    - ``majority``: the most frequent answer (ties go to the earliest); needs no scores.
+    Candidates without an answer never win a vote while any candidate has one.
+    """
+    check_selection(selection)
+    if not candidates:
+        return None
+    if selection == "vanilla":
+        return max(range(len(candidates)), key=lambda i: _score(candidates[i]))
+    groups = group_answers([c["answer"] for c in candidates])
+    totals: dict[int, float] = {}
+    for c, g in zip(candidates, groups, strict=True):
+        if g >= 0:
+            totals[g] = totals.get(g, 0.0) + (_score(c) if selection == "weighted" else 1.0)
+    if not totals:
+        # Nobody produced an answer: fall back to the best-scored text.
+        return max(range(len(candidates)), key=lambda i: _score(candidates[i]))
+    # max() keeps the first maximal group, i.e. the answer seen earliest.
+    best_group = max(totals, key=lambda g: totals[g])
+    members = [i for i, g in enumerate(groups) if g == best_group]
+    return max(members, key=lambda i: _score(candidates[i]))
+
+
+def _score(c: Candidate) -> float:
+    return c["score"] if c["score"] is not None else 0.0
