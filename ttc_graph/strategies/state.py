@@ -65,6 +65,8 @@ class Beam(TypedDict):
 
     id: str
     """Trace id of the last step."""
+    node_ids: list[str]
+    """Trace id of every step, root side first: the beam's path in the tree."""
     steps: list[str]
     step_scores: list[float]
     score: float | None
@@ -73,6 +75,8 @@ class Beam(TypedDict):
     finish_reason: str
     completion_tokens: int
     group: int
+    lookahead: str
+    """Greedy roll-out past the last step, scored but not kept (beam search lookahead)."""
 
 
 class Candidate(TypedDict):
@@ -98,7 +102,8 @@ class InputState(TypedDict, total=False):
 class OutputState(TypedDict, total=False):
     """What a strategy graph returns."""
 
-    question: str
+    question_text: str
+    """The question as plain text (the last user message)."""
     answer: str | None
     solution: str | None
     candidates: list[Candidate]
@@ -116,9 +121,10 @@ class SearchState(InputState, OutputState, total=False):
     iteration: int
     beams: list[Beam]
     """Beams still being extended."""
+    pending: list[Beam]
+    """Candidates generated in this iteration, not yet pruned."""
     finished: list[Beam]
     """Beams that reached EOS, a final answer or the step limit."""
     usage: Annotated[Usage, add_usage]
     trace: Annotated[dict[str, TraceNode], merge_trace]
-    round: int
     critique: str

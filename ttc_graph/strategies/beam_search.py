@@ -1,0 +1,163 @@
+"""Beam search guided by a process reward model.
+
+    prepare → expand → score → prune ─┬→ expand   (beams open, steps left)
+                                      └→ select
+
+Each iteration samples N next steps in total, the verifier scores every partial
+solution, the best N / beam_width survive and each is expanded beam_width times.
+Beams that finish (EOS or a boxed answer) leave the pool; the answer is selected
+among the finished beams.
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.strategies.common import (
+    DELIMITER,
+    check_aggregation,
+    check_budget,
+    check_policy,
+    check_positive,
+    check_verifier,
+    compile_graph,
+    new_builder,
+    step_sampling,
+)
+from ttc_graph.strategies.nodes import (
+    Budget,
+    Expansion,
+    SearchConfig,
+    base_request,
+    extend,
+    make_generate,
+    make_prepare,
+    make_prune,
+    make_route,
+    make_score,
+    make_select,
+)
+from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.strategies.selection import Selection, check_selection
+from ttc_graph.strategies.state import Beam, SearchState
+from ttc_graph.verifiers.base import Aggregation, Verifier
+
+
+def check_beams(n: int, beam_width: int) -> None:
+    """``n`` must split evenly into beams of ``beam_width``."""
+    check_positive(n=n, beam_width=beam_width)
+    if beam_width > n:
+        raise ValueError(f"beam_width ({beam_width}) cannot exceed n ({n}); lower beam_width.")
+    if n % beam_width:
+        raise ValueError(
+            f"n ({n}) must be a multiple of beam_width ({beam_width}); "
+            f"try n={n - n % beam_width or beam_width} or n={n + beam_width - n % beam_width}."
+        )
+
+
+def plan_beams(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
+    """N next steps in total: from the question first, then spread over the kept beams."""
+    beams = state.get("beams", [])
+    if state.get("iteration", 0) == 0 or not beams:
+        return [Expansion(base_request(state, cfg), cfg.n, None)]
+    share, extra = divmod(cfg.n, len(beams))
+    return [extend(b, state, cfg, share + (i < extra)) for i, b in enumerate(beams)]
+
+
+def keep_top(pending: list[Beam], cfg: SearchConfig) -> tuple[list[Beam], list[Beam], list[Beam]]:
+    """Finished beams leave; the best N / beam_width open ones stay."""
+    done = [b for b in pending if b["finished"]]
+    open_beams = sorted(
+        (b for b in pending if not b["finished"]),
+        key=lambda b: b["score"] if b["score"] is not None else 0.0,
+        reverse=True,
+    )
+    width = cfg.n // cfg.beam_width
+    return open_beams[:width], done, open_beams[width:]
+
+
+def create_beam_search(
+    *,
+    policy: Policy,
+    verifier: Verifier,
+    n: int = 8,
+    beam_width: int = 4,
+    max_steps: int = 8,
+    lookahead: int = 0,
+    selection: Selection = "weighted",
+    aggregation: Aggregation = "last",
+    sampling: SamplingParams | None = None,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    seed: int | None = None,
+    budget: Budget | None = None,
+    step_delimiter: str = DELIMITER,
+    checkpointer: Checkpointer = None,
+    name: str = "beam_search",
+) -> CompiledStateGraph:
+    """Build a PRM-guided beam search graph.
+
+    Args:
+        policy: Proposes next steps.
+        verifier: Scores partial solutions (a PRM, or any :class:`Verifier`).
+        n: Candidates sampled per iteration.
+        beam_width: Expansions per kept beam; ``n / beam_width`` beams are kept.
+        max_steps: Iteration limit; open beams compete as they are when it is hit.
+        lookahead: Greedy steps rolled out past each candidate before scoring.
+        selection: How the answer is picked among finished beams.
+        sampling: Per-step sampling; ``max_new_tokens`` bounds one step.
+        seed, budget, step_delimiter, system_prompt, aggregation, checkpointer, name:
+            as in :func:`create_best_of_n`.
+    """
+    check_policy(policy)
+    check_beams(n, beam_width)
+    check_positive(max_steps=max_steps)
+    if not isinstance(lookahead, int) or lookahead < 0:
+        raise ValueError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
+    check_selection(selection)
+    check_aggregation(aggregation)
+    check_budget(budget)
+    check_verifier(verifier, strategy="beam search", required=True)
+    cfg = SearchConfig(
+        strategy=name,
+        n=n,
+        sampling=step_sampling(sampling, step_delimiter),
+        selection=selection,
+        aggregation=aggregation,
+        beam_width=beam_width,
+        max_steps=max_steps,
+        lookahead=lookahead,
+        system_prompt=system_prompt,
+        seed=seed,
+        budget=budget,
+        step_delimiter=step_delimiter,
+    )
+    return build_step_search(policy, verifier, cfg, plan_beams, keep_top, checkpointer)
+
+
+def build_step_search(
+    policy: Policy,
+    verifier: Verifier,
+    cfg: SearchConfig,
+    plan: object,
+    keep: object,
+    checkpointer: Checkpointer,
+) -> CompiledStateGraph:
+    """The expand → score → prune loop shared by beam search and DVTS."""
+    builder = new_builder()
+    builder.add_node("prepare", make_prepare(cfg))
+    builder.add_node("expand", make_generate(policy, cfg, plan, full=False))  # type: ignore[arg-type]
+    builder.add_node("score", make_score(verifier, cfg))
+    builder.add_node("prune", make_prune(cfg, keep))  # type: ignore[arg-type]
+    builder.add_node("select", make_select(cfg))
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "expand")
+    builder.add_edge("expand", "score")
+    builder.add_edge("score", "prune")
+    builder.add_conditional_edges("prune", make_route(cfg), ["expand", "select"])
+    builder.add_edge("select", END)
+    return compile_graph(
+        builder, name=cfg.strategy, supersteps=3 * cfg.max_steps + 3, checkpointer=checkpointer
+    )

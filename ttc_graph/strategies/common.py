@@ -1,0 +1,102 @@
+"""Argument checks and graph compilation shared by the strategy factories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph, StateGraph
+from langgraph.types import Checkpointer
+
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, SamplingParams
+from ttc_graph.strategies.nodes import Budget
+from ttc_graph.strategies.state import InputState, OutputState, SearchState
+from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
+
+DEFAULT_SAMPLING = SamplingParams(temperature=0.8, top_p=1.0, max_new_tokens=256)
+
+
+def check_policy(policy: Any) -> None:
+    """A policy must implement ``sample``/``asample`` (see :class:`ttc_graph.policy.Policy`)."""
+    if policy is None or not callable(getattr(policy, "sample", None)):
+        raise ValueError(
+            "policy must be a ttc-graph policy: use ttc_graph.load_policy() for a local model "
+            "or ttc_graph.policy.ChatModelPolicy(chat_model) for any LangChain chat model."
+        )
+
+
+def check_verifier(verifier: Any, *, strategy: str, required: bool) -> None:
+    """Strategies that rank candidates need a :class:`Verifier`."""
+    if verifier is None:
+        if required:
+            raise ValueError(
+                f"{strategy} ranks candidates and needs a verifier, e.g. "
+                "verifier=ArithmeticVerifier() or load_prm('<path>'); majority voting "
+                "(create_best_of_n(selection='majority')) works without one."
+            )
+        return
+    if not isinstance(verifier, Verifier):
+        raise ValueError(
+            f"verifier must be a ttc_graph Verifier, got {type(verifier).__name__}; "
+            "wrap custom scoring in a Verifier subclass."
+        )
+
+
+def check_positive(**values: int) -> None:
+    """Every named value must be an integer >= 1."""
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+
+
+def check_aggregation(aggregation: str) -> None:
+    """Validate an aggregation name."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(
+            f"Unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}."
+        )
+
+
+def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingParams:
+    """Sampling for step-wise search: stop at the step delimiter."""
+    base = sampling or DEFAULT_SAMPLING
+    if not delimiter:
+        raise ValueError("step_delimiter must be a non-empty string such as '\\n\\n'.")
+    stops = base.stop if delimiter in base.stop else (*base.stop, delimiter)
+    return SamplingParams(
+        temperature=base.temperature,
+        top_p=base.top_p,
+        max_new_tokens=base.max_new_tokens,
+        stop=stops,
+        seed=base.seed,
+        logprobs=base.logprobs,
+    )
+
+
+def check_budget(budget: Budget | None) -> None:
+    """A budget must be a :class:`Budget` (it validates its own limits)."""
+    if budget is not None and not isinstance(budget, Budget):
+        raise ValueError("budget must be ttc_graph.Budget(max_tokens=..., max_seconds=...).")
+
+
+def new_builder() -> StateGraph[SearchState, Any, InputState, OutputState]:
+    """A state graph with the shared schema: invoke with {question}, get OutputState."""
+    return StateGraph(SearchState, input_schema=InputState, output_schema=OutputState)
+
+
+def compile_graph(
+    builder: StateGraph[SearchState, Any, InputState, OutputState],
+    *,
+    name: str,
+    supersteps: int,
+    checkpointer: Checkpointer = None,
+) -> CompiledStateGraph[SearchState, Any, InputState, OutputState]:
+    """Compile with a recursion limit the configured loop can never reach.
+
+    ``supersteps`` is the most node executions the strategy can make; the limit is
+    set above it so users never meet ``GraphRecursionError`` in normal use.
+    """
+    graph = builder.compile(checkpointer=checkpointer, name=name)
+    return graph.with_config(recursion_limit=supersteps + 10)
+
+
+DELIMITER = DEFAULT_STEP_DELIMITER

@@ -1,0 +1,109 @@
+"""Diverse verifier tree search (DVTS).
+
+    prepare → expand → score → prune ─┬→ expand
+                                      └→ select
+
+N / beam_width independent subtrees. Each iteration every open subtree samples
+beam_width next steps and keeps only its best-scored one, so subtrees never
+compete with each other: the search stays diverse where beam search collapses
+onto a few high-scoring prefixes.
+"""
+
+from __future__ import annotations
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.strategies.beam_search import build_step_search, check_beams
+from ttc_graph.strategies.common import (
+    DELIMITER,
+    check_aggregation,
+    check_budget,
+    check_policy,
+    check_positive,
+    check_verifier,
+    step_sampling,
+)
+from ttc_graph.strategies.nodes import (
+    Budget,
+    Expansion,
+    SearchConfig,
+    base_request,
+    extend,
+)
+from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.strategies.selection import Selection, check_selection
+from ttc_graph.strategies.state import Beam, SearchState
+from ttc_graph.verifiers.base import Aggregation, Verifier
+
+
+def plan_subtrees(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
+    """Every subtree samples beam_width next steps (the first ones from the question)."""
+    if state.get("iteration", 0) == 0:
+        root = base_request(state, cfg)
+        return [
+            Expansion(root, cfg.beam_width, None, group=g) for g in range(cfg.n // cfg.beam_width)
+        ]
+    return [extend(b, state, cfg, cfg.beam_width) for b in state.get("beams", [])]
+
+
+def keep_best_per_subtree(
+    pending: list[Beam], cfg: SearchConfig
+) -> tuple[list[Beam], list[Beam], list[Beam]]:
+    """Each subtree keeps its best candidate; the subtree ends if that one finished."""
+    best: dict[int, Beam] = {}
+    for b in pending:
+        current = best.get(b["group"])
+        if current is None or (b["score"] or 0.0) > (current["score"] or 0.0):
+            best[b["group"]] = b
+    winners = {id(b) for b in best.values()}
+    kept = [b for b in best.values() if not b["finished"]]
+    done = [b for b in best.values() if b["finished"]]
+    pruned = [b for b in pending if id(b) not in winners]
+    return kept, done, pruned
+
+
+def create_dvts(
+    *,
+    policy: Policy,
+    verifier: Verifier,
+    n: int = 8,
+    beam_width: int = 4,
+    max_steps: int = 8,
+    selection: Selection = "weighted",
+    aggregation: Aggregation = "last",
+    sampling: SamplingParams | None = None,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    seed: int | None = None,
+    budget: Budget | None = None,
+    step_delimiter: str = DELIMITER,
+    checkpointer: Checkpointer = None,
+    name: str = "dvts",
+) -> CompiledStateGraph:
+    """Build a DVTS graph: ``n / beam_width`` independent greedy-by-verifier subtrees.
+
+    Arguments are those of :func:`ttc_graph.create_beam_search` (without lookahead);
+    the final answer is selected among the subtrees' solutions.
+    """
+    check_policy(policy)
+    check_beams(n, beam_width)
+    check_positive(max_steps=max_steps)
+    check_selection(selection)
+    check_aggregation(aggregation)
+    check_budget(budget)
+    check_verifier(verifier, strategy="DVTS", required=True)
+    cfg = SearchConfig(
+        strategy=name,
+        n=n,
+        sampling=step_sampling(sampling, step_delimiter),
+        selection=selection,
+        aggregation=aggregation,
+        beam_width=beam_width,
+        max_steps=max_steps,
+        system_prompt=system_prompt,
+        seed=seed,
+        budget=budget,
+        step_delimiter=step_delimiter,
+    )
+    return build_step_search(policy, verifier, cfg, plan_subtrees, keep_best_per_subtree, checkpointer)

@@ -1,0 +1,476 @@
+"""Nodes shared by every strategy: prepare, generate, score, prune, select.
+
+A strategy is a wiring of these nodes plus two small policies of its own: which
+beams to expand and how often (an *expansion plan*), and which scored candidates
+to keep (a *keep rule*). Everything else — batching requests into one policy
+call, bookkeeping of usage and the search trace, streaming events — lives here
+once.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from ttc_graph.answers import extract_answer, find_boxed
+from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
+from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
+from ttc_graph.strategies.selection import Selection, select
+from ttc_graph.strategies.state import (
+    Beam,
+    Candidate,
+    SearchState,
+    TraceNode,
+    Usage,
+    empty_usage,
+)
+from ttc_graph.verifiers.base import Aggregation, Verifier, aggregate
+
+ROOT = "root"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A compute budget: the search stops when either limit is reached."""
+
+    max_tokens: int | None = None
+    max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"Budget.max_tokens must be >= 1, got {self.max_tokens}.")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"Budget.max_seconds must be > 0, got {self.max_seconds}.")
+
+    def exceeded(self, usage: Usage) -> bool:
+        """Whether ``usage`` has used the budget up."""
+        return (self.max_tokens is not None and usage["completion_tokens"] >= self.max_tokens) or (
+            self.max_seconds is not None and usage["seconds"] >= self.max_seconds
+        )
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything a strategy's nodes need to know; built and validated by the factory."""
+
+    strategy: str
+    n: int
+    sampling: SamplingParams
+    selection: Selection = "vanilla"
+    aggregation: Aggregation = "last"
+    beam_width: int = 1
+    max_steps: int = 1
+    lookahead: int = 0
+    system_prompt: str | None = None
+    seed: int | None = None
+    budget: Budget | None = None
+    step_delimiter: str = "\n\n"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One request of an expansion plan: ``count`` continuations of ``parent``."""
+
+    request: GenerationRequest
+    count: int
+    parent: Beam | None
+    group: int = 0
+    base_steps: tuple[str, ...] = ()
+    base_node_ids: tuple[str, ...] = ()
+
+
+ExpansionPlan = Callable[[SearchState, SearchConfig], list[Expansion]]
+KeepRule = Callable[[list[Beam], SearchConfig], tuple[list[Beam], list[Beam], list[Beam]]]
+"""Split scored candidates into (kept active, newly finished, pruned)."""
+
+
+# -- small helpers -------------------------------------------------------------
+
+
+def emit(event: str, **data: Any) -> None:
+    """Send a custom stream event (a no-op unless streaming with mode "custom")."""
+    get_stream_writer()({"event": event, **data})
+
+
+@contextmanager
+def timed(usage: Usage) -> Iterator[None]:
+    """Add the wall time of the block to ``usage['seconds']``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        usage["seconds"] += time.perf_counter() - start
+
+
+def split_steps(text: str, delimiter: str) -> list[str]:
+    """Split a full solution into steps, each keeping its trailing delimiter."""
+    parts = [p for p in re.split(f"(?<={re.escape(delimiter)})", text) if p]
+    return parts or [text]
+
+
+def call_seed(state: SearchState, salt: int = 0) -> int:
+    """A distinct, reproducible seed for each iteration of one search."""
+    return (state["seed"] * 1_000_003 + state.get("iteration", 0) * 7_919 + salt) % (2**62)
+
+
+def node(node_id: str, parent: str | None, text: str, iteration: int, group: int) -> TraceNode:
+    """A fresh, unscored trace node."""
+    return TraceNode(
+        id=node_id,
+        parent=parent,
+        text=text,
+        score=None,
+        iteration=iteration,
+        status="active",
+        chosen=False,
+        group=group,
+    )
+
+
+def base_request(state: SearchState, cfg: SearchConfig, prefix: str = "") -> GenerationRequest:
+    """The question's conversation (with the system prompt) continued from ``prefix``."""
+    return GenerationRequest(with_system_prompt(state["messages"], cfg.system_prompt), prefix)
+
+
+def extend(beam: Beam, state: SearchState, cfg: SearchConfig, count: int) -> Expansion:
+    """Plan ``count`` next steps for ``beam``."""
+    return Expansion(
+        request=base_request(state, cfg, "".join(beam["steps"])),
+        count=count,
+        parent=beam,
+        group=beam["group"],
+        base_steps=tuple(beam["steps"]),
+        base_node_ids=tuple(beam["node_ids"]),
+    )
+
+
+def sample_grouped(
+    policy: Policy,
+    requests: Sequence[tuple[GenerationRequest, int]],
+    params: SamplingParams,
+    config: RunnableConfig | None,
+) -> tuple[list[list[Completion]], int]:
+    """Sample ``count`` completions per request in as few policy calls as possible.
+
+    Identical requests are merged first (otherwise per-row seeding would give two
+    identical subtrees the same samples); requests are then grouped by count,
+    which is one policy call whenever every beam expands equally. Returns the
+    completions in request order and the number of policy calls made.
+    """
+    def key(request: GenerationRequest) -> tuple[object, ...]:
+        return (*((m.type, m.text) for m in request.messages), request.prefix)
+
+    merged: dict[tuple[object, ...], tuple[GenerationRequest, int]] = {}
+    for request, count in requests:
+        first, total = merged.get(key(request), (request, 0))
+        merged[key(request)] = (first, total + count)
+    by_count: dict[int, list[tuple[object, ...]]] = {}
+    for k, (_, count) in merged.items():
+        by_count.setdefault(count, []).append(k)
+    pools: dict[tuple[object, ...], list[Completion]] = {}
+    for count, keys in by_count.items():
+        group = [merged[k][0] for k in keys]
+        sampled = policy.sample(group, n=count, params=params, config=config)
+        for k, completions in zip(keys, sampled, strict=True):
+            pools[k] = list(completions)
+    out = []
+    for request, count in requests:
+        out.append(pools[key(request)][:count])
+        del pools[key(request)][:count]
+    return out, len(by_count)
+
+
+# -- nodes -----------------------------------------------------------------------
+
+
+def make_prepare(cfg: SearchConfig) -> Callable[[SearchState], dict[str, Any]]:
+    """Node: validate the input and initialise the search state."""
+
+    def prepare(state: SearchState) -> dict[str, Any]:
+        if "question" not in state:
+            raise ValueError("Invoke the graph with {'question': 'your problem text'}.")
+        messages = to_messages(state["question"])
+        text = question_text(messages)
+        seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**31)
+        root = node(ROOT, None, text, 0, 0)
+        root["status"] = "root"
+        return {
+            "messages": messages,
+            "question_text": text,
+            "seed": seed,
+            "iteration": 0,
+            "beams": [],
+            "pending": [],
+            "finished": [],
+            "usage": empty_usage(),
+            "trace": {ROOT: root},
+            "strategy": cfg.strategy,
+            "budget_limited": False,
+        }
+
+    return prepare
+
+
+def make_generate(
+    policy: Policy, cfg: SearchConfig, plan: ExpansionPlan, *, full: bool
+) -> Callable[[SearchState, RunnableConfig], dict[str, Any]]:
+    """Node: run the expansion plan as one batched policy call; new beams go to ``pending``.
+
+    With ``full=True`` each completion is a whole solution (split into steps for
+    the verifier); otherwise it is the next step of its parent beam.
+    """
+
+    def generate(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        usage = empty_usage()
+        with timed(usage):
+            expansions = plan(state, cfg)
+            params = replace(cfg.sampling, seed=call_seed(state))
+            results, calls = sample_grouped(
+                policy, [(e.request, e.count) for e in expansions], params, config
+            )
+            usage["policy_calls"] += calls
+            iteration = state.get("iteration", 0)
+            pending: list[Beam] = []
+            trace: dict[str, TraceNode] = {}
+            for e, completions in zip(expansions, results, strict=True):
+                for c in completions:
+                    beam = _new_beam(e, c, cfg, iteration, len(pending), full, trace)
+                    pending.append(beam)
+                    usage["completion_tokens"] += c.completion_tokens
+                    usage["prompt_tokens"] += c.prompt_tokens
+                    emit(
+                        "candidate_generated",
+                        id=beam["id"],
+                        parent=e.base_node_ids[-1] if e.base_node_ids else ROOT,
+                        text=c.text,
+                        iteration=iteration,
+                        group=beam["group"],
+                        finish_reason=c.finish_reason,
+                    )
+            if cfg.lookahead and not full:
+                usage["policy_calls"] += _roll_out(policy, state, cfg, pending, usage, config)
+        return {"pending": pending, "trace": trace, "usage": usage}
+
+    return generate
+
+
+def _new_beam(
+    e: Expansion,
+    c: Completion,
+    cfg: SearchConfig,
+    iteration: int,
+    index: int,
+    full: bool,
+    trace: dict[str, TraceNode],
+) -> Beam:
+    new_steps = split_steps(c.text, cfg.step_delimiter) if full else [c.text]
+    parent = e.base_node_ids[-1] if e.base_node_ids else ROOT
+    node_ids = list(e.base_node_ids)
+    for k, step in enumerate(new_steps):
+        node_id = f"{iteration}.{index}" + (f".{k}" if k < len(new_steps) - 1 else "")
+        trace[node_id] = node(node_id, parent, step, iteration, e.group)
+        node_ids.append(node_id)
+        parent = node_id
+    steps = [*e.base_steps, *new_steps]
+    # A beam is done when the model stopped on its own or already boxed an answer.
+    done = full or c.finish_reason == "eos" or find_boxed(c.text) is not None
+    return Beam(
+        id=node_ids[-1],
+        node_ids=node_ids,
+        steps=steps,
+        step_scores=[],
+        score=None,
+        finished=done,
+        finish_reason=c.finish_reason,
+        completion_tokens=(e.parent["completion_tokens"] if e.parent else 0) + c.completion_tokens,
+        group=e.group,
+        lookahead="",
+    )
+
+
+def _roll_out(
+    policy: Policy,
+    state: SearchState,
+    cfg: SearchConfig,
+    pending: list[Beam],
+    usage: Usage,
+    config: RunnableConfig,
+) -> int:
+    """Greedy look-ahead: extend open candidates ``cfg.lookahead`` steps for scoring only."""
+    calls = 0
+    greedy = replace(cfg.sampling, temperature=0.0, seed=None)
+    open_beams = [b for b in pending if not b["finished"]]
+    for _ in range(cfg.lookahead):
+        if not open_beams:
+            break
+        requests = [
+            base_request(state, cfg, "".join(b["steps"]) + b["lookahead"]) for b in open_beams
+        ]
+        results = policy.sample(requests, n=1, params=greedy, config=config)
+        calls += 1
+        still_open = []
+        for b, (c,) in zip(open_beams, results, strict=True):
+            b["lookahead"] += c.text
+            usage["completion_tokens"] += c.completion_tokens
+            usage["prompt_tokens"] += c.prompt_tokens
+            if c.finish_reason != "eos" and find_boxed(c.text) is None:
+                still_open.append(b)
+        open_beams = still_open
+    return calls
+
+
+def make_score(
+    verifier: Verifier, cfg: SearchConfig
+) -> Callable[[SearchState, RunnableConfig], dict[str, Any]]:
+    """Node: score every pending candidate in one verifier call."""
+
+    def score(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        usage = empty_usage()
+        pending = [Beam(**b) for b in state.get("pending", [])]  # type: ignore[typeddict-item]
+        trace: dict[str, TraceNode] = {}
+        with timed(usage):
+            if pending:
+                texts = [b["steps"] + ([b["lookahead"]] if b["lookahead"] else []) for b in pending]
+                scores = verifier.invoke(
+                    {"question": state["question_text"], "candidates": texts}, config
+                )
+                usage["verifier_calls"] += 1
+                for b, s in zip(pending, scores, strict=True):
+                    b["step_scores"] = s[: len(b["steps"])]
+                    b["score"] = aggregate(s, cfg.aggregation)
+                    base = len(b["node_ids"]) - len(b["steps"])
+                    for k, node_id in enumerate(b["node_ids"]):
+                        if k >= base and node_id in state["trace"]:
+                            trace[node_id] = {**state["trace"][node_id], "score": s[k - base]}
+                    emit("step_scored", id=b["id"], score=b["score"], step_scores=b["step_scores"])
+        return {"pending": pending, "trace": trace, "usage": usage}
+
+    return score
+
+
+def make_prune(cfg: SearchConfig, keep: KeepRule) -> Callable[[SearchState], dict[str, Any]]:
+    """Node: apply the strategy's keep rule; finished beams leave the active pool."""
+
+    def prune(state: SearchState) -> dict[str, Any]:
+        usage = empty_usage()
+        with timed(usage):
+            iteration = state.get("iteration", 0) + 1
+            kept, done, pruned = keep(list(state.get("pending", [])), cfg)
+            if iteration >= cfg.max_steps:
+                # The step limit ends every open beam: it competes with what it has.
+                done = done + kept
+                kept = []
+            trace: dict[str, TraceNode] = {}
+            for status, beams in (("kept", kept), ("finished", done), ("pruned", pruned)):
+                for b in beams:
+                    if b["id"] in state["trace"]:
+                        trace[b["id"]] = {**state["trace"][b["id"]], "status": status}  # type: ignore[typeddict-item]
+            emit(
+                "beam_pruned",
+                iteration=iteration - 1,
+                kept=[b["id"] for b in kept],
+                finished=[b["id"] for b in done],
+                pruned=[b["id"] for b in pruned],
+            )
+        return {
+            "beams": kept,
+            "finished": [*state.get("finished", []), *done],
+            "pending": [],
+            "iteration": iteration,
+            "trace": trace,
+            "usage": usage,
+        }
+
+    return prune
+
+
+Chooser = Callable[[list[Candidate]], int | None]
+
+
+def make_select(
+    cfg: SearchConfig, chooser: Chooser | None = None
+) -> Callable[[SearchState], dict[str, Any]]:
+    """Node: pick the final answer from the finished candidates.
+
+    Falls back to unfinished beams when nothing finished (e.g. the budget ran out
+    first), so a search that produced any text always returns an answer attempt.
+    """
+
+    def choose(candidates: list[Candidate]) -> int | None:
+        return select(candidates, cfg.selection)
+
+    pick = chooser or choose
+
+    def select_node(state: SearchState) -> dict[str, Any]:
+        usage = empty_usage()
+        with timed(usage):
+            pool = [
+                *state.get("finished", []),
+                *state.get("pending", []),
+            ] or list(state.get("beams", []))
+            candidates = [to_candidate(b) for b in pool]
+            index = pick(candidates) if candidates else None
+            trace: dict[str, TraceNode] = {}
+            answer = solution = None
+            if index is not None:
+                chosen = pool[index]
+                answer, solution = candidates[index]["answer"], candidates[index]["text"]
+                for node_id in [ROOT, *chosen["node_ids"]]:
+                    if node_id in state["trace"]:
+                        trace[node_id] = {**state["trace"][node_id], "chosen": True}
+            limited = bool(
+                cfg.budget and cfg.budget.exceeded(state["usage"]) and state.get("beams")
+            )
+            emit("answer_chosen", answer=answer, id=pool[index]["id"] if index is not None else None)
+        return {
+            "answer": answer,
+            "solution": solution,
+            "candidates": candidates,
+            "trace": trace,
+            "usage": usage,
+            "budget_limited": limited,
+        }
+
+    return select_node
+
+
+def to_candidate(beam: Beam) -> Candidate:
+    """The reported form of a beam, with its extracted answer."""
+    text = "".join(beam["steps"])
+    return Candidate(
+        id=beam["id"],
+        text=text,
+        steps=list(beam["steps"]),
+        step_scores=list(beam["step_scores"]),
+        score=beam["score"],
+        answer=extract_answer(text),
+        finish_reason=beam["finish_reason"],
+        completion_tokens=beam["completion_tokens"],
+        group=beam["group"],
+    )
+
+
+def make_route(cfg: SearchConfig) -> Callable[[SearchState], str]:
+    """Edge: loop to ``expand`` while beams are open and limits allow; else ``select``."""
+
+    def route(state: SearchState) -> str:
+        if not state.get("beams"):
+            return "select"
+        if state.get("iteration", 0) >= cfg.max_steps:
+            return "select"
+        if cfg.budget and cfg.budget.exceeded(state["usage"]):
+            return "select"
+        if len(state.get("finished", [])) >= cfg.n:
+            return "select"
+        return "expand"
+
+    return route

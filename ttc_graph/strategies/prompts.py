@@ -1,0 +1,66 @@
+"""Prompts and message handling shared by all strategies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
+
+DEFAULT_SYSTEM_PROMPT = (
+    "Solve the math problem step by step. Put a blank line between steps and write "
+    "every calculation out in full, like 12 + 30 = 42. Finish with the sentence: "
+    "The final answer is $\\boxed{ANSWER}$."
+)
+
+CRITIQUE_PROMPT = (
+    "Here is a solution to the problem above:\n\n{solution}\n\n{hint}"
+    "Check it step by step. Point out the first mistake and how to fix it. "
+    "If every step is right, say: No mistakes."
+)
+
+REFINE_PROMPT = (
+    "Your earlier solution:\n\n{solution}\n\nA reviewer said:\n\n{critique}\n\n"
+    "Write a corrected solution from the start, step by step, ending with "
+    "The final answer is $\\boxed{{ANSWER}}$."
+)
+
+
+def to_messages(question: Any) -> list[BaseMessage]:
+    """Normalise a question (string, chat messages, or message dicts) to messages.
+
+    Raises ``ValueError`` for an empty question or one with no user message.
+    """
+    if isinstance(question, str):
+        if not question.strip():
+            raise ValueError("The question is empty; pass {'question': 'your problem text'}.")
+        return [HumanMessage(question)]
+    if not isinstance(question, Sequence) or not question:
+        raise ValueError(
+            "question must be a non-empty string or a non-empty list of chat messages, "
+            f"got {type(question).__name__}."
+        )
+    try:
+        messages = convert_to_messages(question)
+    except (ValueError, NotImplementedError) as exc:
+        raise ValueError(f"Could not read the question messages: {exc}") from exc
+    if not question_text(messages).strip():
+        raise ValueError("The messages contain no non-empty user message to answer.")
+    return messages
+
+
+def question_text(messages: Sequence[BaseMessage]) -> str:
+    """The last user message: the problem the verifier scores solutions against."""
+    for message in reversed(messages):
+        if message.type == "human":
+            return message.text
+    return ""
+
+
+def with_system_prompt(
+    messages: Sequence[BaseMessage], system_prompt: str | None
+) -> tuple[BaseMessage, ...]:
+    """Prepend the system prompt unless the user brought their own."""
+    if system_prompt and not any(m.type == "system" for m in messages):
+        return (SystemMessage(system_prompt), *messages)
+    return tuple(messages)

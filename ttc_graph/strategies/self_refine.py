@@ -1,0 +1,215 @@
+"""Self-refinement: draft, critique, refine — keep the best version.
+
+    prepare → draft → score → collect ─┬→ critique → refine → score → collect …
+                                       └→ select
+
+The policy reviews its own answer (told which step the verifier trusts least)
+and rewrites it, until the verifier's score passes ``threshold`` or
+``max_rounds`` refinements were made. Every version is kept and the best-scored
+one wins, so refinement can never return something worse than the draft.
+Without a verifier the loop stops when the critique finds no mistakes, and the
+latest version is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
+from ttc_graph.strategies.common import (
+    DEFAULT_SAMPLING,
+    DELIMITER,
+    check_aggregation,
+    check_budget,
+    check_policy,
+    check_positive,
+    check_verifier,
+    compile_graph,
+    new_builder,
+)
+from ttc_graph.strategies.nodes import (
+    Budget,
+    Expansion,
+    SearchConfig,
+    base_request,
+    call_seed,
+    emit,
+    make_generate,
+    make_prepare,
+    make_prune,
+    make_score,
+    make_select,
+    timed,
+)
+from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT
+from ttc_graph.strategies.state import Beam, Candidate, SearchState, empty_usage
+from ttc_graph.verifiers.base import Aggregation, Verifier
+
+NO_MISTAKES = "no mistakes"
+
+
+def best_version(state: SearchState) -> Beam:
+    """The best-scored version so far (the earliest among equals: never a worse one)."""
+    versions = state["finished"]
+    return max(versions, key=lambda b: -1.0 if b["score"] is None else b["score"])
+
+
+def plan_draft(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
+    """One full first solution."""
+    return [Expansion(base_request(state, cfg), 1, None)]
+
+
+def plan_refine(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
+    """One full rewrite of the best version, given the critique."""
+    best = best_version(state)
+    messages = (
+        *base_request(state, cfg).messages,
+        AIMessage("".join(best["steps"])),
+        HumanMessage(
+            REFINE_PROMPT.format(solution="".join(best["steps"]), critique=state["critique"])
+        ),
+    )
+    return [Expansion(GenerationRequest(messages), 1, None, group=state["iteration"])]
+
+
+def keep_all(pending: list[Beam], cfg: SearchConfig) -> tuple[list[Beam], list[Beam], list[Beam]]:
+    """Every version is kept for the final choice."""
+    return [], pending, []
+
+
+def weakest_step_hint(beam: Beam) -> str:
+    """Point the critic at the step the verifier trusts least."""
+    if not beam["step_scores"] or len(beam["step_scores"]) < 2:
+        return ""
+    k = min(range(len(beam["step_scores"])), key=lambda i: beam["step_scores"][i])
+    return f"A checker rates step {k + 1} as the weakest (score {beam['step_scores'][k]:.2f}).\n\n"
+
+
+def make_critique(policy: Policy, cfg: SearchConfig) -> Any:
+    """Node: the policy reviews the best version so far."""
+
+    def critique(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        usage = empty_usage()
+        with timed(usage):
+            best = best_version(state)
+            request = GenerationRequest(
+                (
+                    *base_request(state, cfg).messages,
+                    HumanMessage(
+                        CRITIQUE_PROMPT.format(
+                            solution="".join(best["steps"]), hint=weakest_step_hint(best)
+                        )
+                    ),
+                )
+            )
+            params = replace(cfg.sampling, seed=call_seed(state, salt=1))
+            ((c,),) = policy.sample([request], n=1, params=params, config=config)
+            usage["policy_calls"] += 1
+            usage["completion_tokens"] += c.completion_tokens
+            usage["prompt_tokens"] += c.prompt_tokens
+            emit("critique", iteration=state["iteration"], text=c.text, target=best["id"])
+        return {"critique": c.text, "usage": usage}
+
+    return critique
+
+
+def create_self_refine(
+    *,
+    policy: Policy,
+    verifier: Verifier | None = None,
+    max_rounds: int = 2,
+    threshold: float = 0.9,
+    aggregation: Aggregation = "last",
+    sampling: SamplingParams | None = None,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    seed: int | None = None,
+    budget: Budget | None = None,
+    step_delimiter: str = DELIMITER,
+    checkpointer: Checkpointer = None,
+    name: str = "self_refine",
+) -> CompiledStateGraph:
+    """Build a draft → critique → refine graph.
+
+    Args:
+        policy: Drafts, critiques and refines.
+        verifier: Optional; scores each version and decides when to stop.
+        max_rounds: Most refinements after the draft.
+        threshold: Stop once the best version's score reaches it (0–1).
+        Other arguments as in :func:`create_best_of_n`.
+    """
+    check_policy(policy)
+    check_positive(max_rounds=max_rounds)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
+    check_aggregation(aggregation)
+    check_budget(budget)
+    check_verifier(verifier, strategy="self-refine", required=False)
+    cfg = SearchConfig(
+        strategy=name,
+        n=1,
+        sampling=sampling or DEFAULT_SAMPLING,
+        aggregation=aggregation,
+        max_steps=max_rounds + 1,
+        system_prompt=system_prompt,
+        seed=seed,
+        budget=budget,
+        step_delimiter=step_delimiter,
+    )
+
+    def route_after_collect(state: SearchState) -> str:
+        if state["iteration"] > max_rounds:
+            return "select"
+        if cfg.budget and cfg.budget.exceeded(state["usage"]):
+            return "select"
+        best = best_version(state)
+        if verifier is not None and best["score"] is not None and best["score"] >= threshold:
+            return "select"
+        return "critique"
+
+    def route_after_critique(state: SearchState) -> str:
+        if verifier is None and NO_MISTAKES in state["critique"].lower():
+            return "select"
+        return "refine"
+
+    def latest_without_verifier(candidates: list[Candidate]) -> int | None:
+        if not candidates:
+            return None
+        if verifier is None:
+            return len(candidates) - 1
+        return max(range(len(candidates)), key=lambda i: candidates[i]["score"] or 0.0)
+
+    # The prune node with keep_all moves each new version into the finished pool.
+    collect = make_prune(replace(cfg, max_steps=max_rounds + 2), keep_all)
+    builder = new_builder()
+    builder.add_node("prepare", make_prepare(cfg))
+    builder.add_node("draft", make_generate(policy, cfg, plan_draft, full=True))
+    builder.add_node("collect", collect)
+    builder.add_node("critique", make_critique(policy, cfg))
+    builder.add_node("refine", make_generate(policy, cfg, plan_refine, full=True))
+    builder.add_node("select", make_select(cfg, latest_without_verifier))
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "draft")
+    if verifier is not None:
+        builder.add_node("score", make_score(verifier, cfg))
+        builder.add_edge("draft", "score")
+        builder.add_edge("refine", "score")
+        builder.add_edge("score", "collect")
+    else:
+        builder.add_edge("draft", "collect")
+        builder.add_edge("refine", "collect")
+    builder.add_conditional_edges("collect", route_after_collect, ["critique", "select"])
+    builder.add_conditional_edges("critique", route_after_critique, ["refine", "select"])
+    builder.add_edge("select", END)
+    return compile_graph(
+        builder, name=name, supersteps=4 * (max_rounds + 1) + 4, checkpointer=checkpointer
+    )
+
+
+
