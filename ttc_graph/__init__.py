@@ -1,7 +1,32 @@
-"""ttc-graph: test-time compute scaling as LangGraph state machines."""
+"""ttc-graph: test-time compute scaling as LangGraph state machines.
+
+Sample many solutions and let a verifier pick, search step by step guided by a
+process reward model, or let the model refine its own answer — each strategy a
+compiled LangGraph graph over a local policy and verifier, usable as an LCEL
+runnable or as an agent tool.
+"""
 
 from ttc_graph.answers import answers_equal, extract_answer
 from ttc_graph.policy import load_policy
+from ttc_graph.runnables import as_chain, as_tool
+from ttc_graph.strategies import (
+    Budget,
+    create_beam_search,
+    create_best_of_n,
+    create_dvts,
+    create_self_refine,
+)
 
-__all__ = ["answers_equal", "extract_answer", "load_policy"]
+__all__ = [
+    "Budget",
+    "answers_equal",
+    "as_chain",
+    "as_tool",
+    "create_beam_search",
+    "create_best_of_n",
+    "create_dvts",
+    "create_self_refine",
+    "extract_answer",
+    "load_policy",
+]
 __version__ = "0.1.0"

@@ -421,12 +421,16 @@ def make_select(
             index = pick(candidates) if candidates else None
             trace: dict[str, TraceNode] = {}
             answer = solution = None
+            for b in pool:
+                current = state["trace"].get(b["id"])
+                if current is not None and current["status"] == "active":
+                    trace[b["id"]] = {**current, "status": "finished"}
             if index is not None:
                 chosen = pool[index]
                 answer, solution = candidates[index]["answer"], candidates[index]["text"]
                 for node_id in [ROOT, *chosen["node_ids"]]:
                     if node_id in state["trace"]:
-                        trace[node_id] = {**state["trace"][node_id], "chosen": True}
+                        trace[node_id] = {**trace.get(node_id, state["trace"][node_id]), "chosen": True}
             limited = bool(
                 cfg.budget and cfg.budget.exceeded(state["usage"]) and state.get("beams")
             )

@@ -1,0 +1,24 @@
+# The two commands of the README. Each sets everything up on a fresh machine.
+#   make demo   solve a sample problem with the embedded model (weighted best-of-4)
+#   make test   run the test suite
+.PHONY: demo test lint bench setup
+
+QUESTION ?= Tom has 12 apples and buys 30 more. How many apples does he have now?
+
+demo:
+	@scripts/setup.sh
+	.venv/bin/ttc-graph solve "$(QUESTION)" --strategy weighted --n 4 --seed 0
+
+test:
+	@scripts/setup.sh dev
+	@scripts/install-test-deps.sh
+	.venv/bin/python -m pytest -q
+
+lint:
+	@scripts/setup.sh dev
+	.venv/bin/ruff check ttc_graph tests examples benchmarks
+	.venv/bin/mypy
+
+bench:
+	@scripts/setup.sh dev
+	.venv/bin/python benchmarks/run.py
