@@ -74,29 +74,39 @@ def generate_candidates(
     tokenizer: object,
     prompts: Sequence[str],
     *,
-    n: int,
+    n: int | Sequence[int],
     params: SamplingParams,
+    seeds: Sequence[int | None] | None = None,
     max_batch_size: int | None = None,
 ) -> list[list[Completion]]:
     """Generate ``n`` completions for each prompt with ``model.generate``.
 
     Prompts are raw text (chat template already applied). All rows of a chunk run
     in one left-padded batch; a row stops at its first stop string (kept in the
-    text), at EOS, or at ``params.max_new_tokens``.
+    text), at EOS, or at ``params.max_new_tokens``. ``n`` and ``seeds`` may be
+    given per prompt, which lets unrelated callers share one batch.
     """
-    check_n(n)
+    counts = [n] * len(prompts) if isinstance(n, int) else list(n)
+    for count in counts:
+        check_n(count)
     if not prompts:
         return []
+    if len(counts) != len(prompts):
+        raise ValueError(f"Got {len(counts)} counts for {len(prompts)} prompts.")
     max_rows = max_batch_size or default_max_batch_size()
-    base_seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(7), "little")
-    rows = [_Row(p, i) for p in range(len(prompts)) for i in range(n)]
+    fresh = int.from_bytes(os.urandom(7), "little")
+    bases = [
+        s if s is not None else (params.seed if params.seed is not None else fresh)
+        for s in (seeds or [None] * len(prompts))
+    ]
+    rows = [_Row(p, i) for p in range(len(prompts)) for i in range(counts[p])]
     results: list[list[Completion]] = [[] for _ in prompts]
     for start in range(0, len(rows), max_rows):
         chunk = rows[start : start + max_rows]
         chunk_prompts = [prompts[r.prompt_index] for r in chunk]
-        seeds = [row_seed(base_seed, prompts[r.prompt_index], r.sample_index) for r in chunk]
+        row_seeds = [row_seed(bases[r.prompt_index], prompts[r.prompt_index], r.sample_index) for r in chunk]
         for row, completion in zip(
-            chunk, _generate_chunk(model, tokenizer, chunk_prompts, seeds, params), strict=True
+            chunk, _generate_chunk(model, tokenizer, chunk_prompts, row_seeds, params), strict=True
         ):
             results[row.prompt_index].append(completion)
     return results

@@ -26,6 +26,7 @@ from ttc_graph.policy.base import (
     SamplingParams,
     check_n,
 )
+from ttc_graph.policy.batching import Coalescer
 from ttc_graph.policy.generation import default_max_batch_size, generate_candidates
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -50,8 +51,11 @@ class HuggingFacePolicy(HuggingFacePipeline):
     max_batch_size: int = default_max_batch_size()
     """Rows per ``generate`` call; larger requests run in chunks to bound memory."""
     cache: bool | None = False
+    coalesce_window_s: float = 0.01
+    """How long the first of several concurrent calls waits for others to batch with."""
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _coalescer: Coalescer | None = PrivateAttr(default=None)
+    _init_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:
@@ -66,6 +70,27 @@ class HuggingFacePolicy(HuggingFacePipeline):
     def tokenizer(self) -> Any:
         """The underlying tokenizer (left padding)."""
         return self.pipeline.tokenizer
+
+    def _batcher(self) -> Coalescer:
+        # One model, one generate at a time: concurrent callers (graph.batch, agents
+        # on several threads) are merged into a shared batch instead of queueing.
+        with self._init_lock:
+            if self._coalescer is None:
+                self._coalescer = Coalescer(self._run_batch, window_s=self.coalesce_window_s)
+            return self._coalescer
+
+    def _run_batch(
+        self, prompts: list[str], counts: list[int], seeds: list[int | None], params: SamplingParams
+    ) -> list[list[Completion]]:
+        return generate_candidates(
+            self.model,
+            self.tokenizer,
+            prompts,
+            n=counts,
+            seeds=seeds,
+            params=params,
+            max_batch_size=self.max_batch_size,
+        )
 
     # -- prompts -------------------------------------------------------------
 
@@ -112,17 +137,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
     ) -> LLMResult:
         n = check_n(kwargs.get("n", 1))
         params = self._params(stop, kwargs)
-        # One model, one generate at a time: concurrent callers queue here instead of
-        # oversubscribing the cores or interleaving the global torch state.
-        with self._lock:
-            batches = generate_candidates(
-                self.model,
-                self.tokenizer,
-                prompts,
-                n=n,
-                params=params,
-                max_batch_size=self.max_batch_size,
-            )
+        batches = self._batcher().submit(prompts, n, params)
         generations = [[_to_generation(c) for c in cands] for cands in batches]
         usage = {
             "prompt_tokens": sum(c.prompt_tokens for cands in batches for c in cands),

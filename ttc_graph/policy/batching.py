@@ -1,0 +1,104 @@
+"""Merge concurrent generation calls into one batch (dynamic batching).
+
+``graph.batch`` over many questions runs one graph per question in worker
+threads; each graph asks the policy for its own candidates. Run one by one,
+those calls would leave most of a batched forward pass unused. The coalescer
+lets the first caller wait a few milliseconds, then generates for every caller
+that arrived with compatible sampling settings in one ``generate`` call.
+Per-row seeding makes the merged result identical to separate calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from ttc_graph.policy.base import Completion, SamplingParams
+
+RunBatch = Callable[[list[str], list[int], list[int | None], SamplingParams], list[list[Completion]]]
+
+
+@dataclass
+class _Job:
+    prompts: list[str]
+    n: int
+    params: SamplingParams
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[list[Completion]] | None = None
+    error: BaseException | None = None
+
+
+class Coalescer:
+    """Runs jobs one batch at a time, merging jobs that wait together."""
+
+    def __init__(self, run: RunBatch, *, window_s: float = 0.01) -> None:
+        self._run = run
+        self._window_s = window_s
+        self._lock = threading.Lock()
+        self._queue: list[_Job] = []
+        self._busy = False
+
+    def submit(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Completion]]:
+        """Generate ``n`` completions per prompt, possibly batched with other callers."""
+        job = _Job(list(prompts), n, params)
+        with self._lock:
+            self._queue.append(job)
+            lead = not self._busy
+            self._busy = lead or self._busy
+        if lead:
+            self._drain()
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _drain(self) -> None:
+        # The first caller becomes the worker and serves every queued job, its own
+        # included, so no thread is left waiting without someone to run its batch.
+        self._gather()
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._busy = False
+                    return
+                key = _compatible(self._queue[0].params)
+                batch = [j for j in self._queue if _compatible(j.params) == key]
+                self._queue = [j for j in self._queue if _compatible(j.params) != key]
+            self._serve(batch)
+
+    def _gather(self) -> None:
+        # Callers of one graph.batch reach the policy a few milliseconds apart; keep
+        # waiting while new ones still arrive, but never more than 20 windows.
+        seen = -1
+        for _ in range(20):
+            with self._lock:
+                size = len(self._queue)
+            if size == seen:
+                return
+            seen = size
+            time.sleep(self._window_s)
+
+    def _serve(self, batch: list[_Job]) -> None:
+        prompts = [p for j in batch for p in j.prompts]
+        counts = [j.n for j in batch for _ in j.prompts]
+        seeds = [j.params.seed for j in batch for _ in j.prompts]
+        try:
+            results = self._run(prompts, counts, seeds, batch[0].params)
+        except BaseException as exc:  # every waiting caller must hear about the failure
+            for j in batch:
+                j.error = exc
+                j.done.set()
+            return
+        start = 0
+        for j in batch:
+            j.result = results[start : start + len(j.prompts)]
+            start += len(j.prompts)
+            j.done.set()
+
+
+def _compatible(params: SamplingParams) -> SamplingParams:
+    """Jobs may share a batch when they differ only in seed."""
+    return replace(params, seed=None)
