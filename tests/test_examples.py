@@ -1,0 +1,31 @@
+"""The examples are real programs: run each one as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+EXAMPLES = ["lcel_chain.py", "agent_tool.py", "streaming.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", EXAMPLES)
+def test_example_runs(script: str) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / script)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    if script == "lcel_chain.py":
+        assert "What is 15 + 27? ->" in out and "votes:" in out
+    elif script == "agent_tool.py":
+        assert "tool:" in out and "reasoning tool" in out
+    else:
+        assert "answer:" in out and "kept" in out
