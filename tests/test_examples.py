@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["lcel_chain.py", "agent_tool.py", "streaming.py"]
 
 
