@@ -63,7 +63,9 @@ def main() -> None:
         description="Solve an arithmetic word problem carefully; returns the final answer.",
     )
     agent = create_agent(OneToolCallAgentModel(), tools=[tool])
-    state = agent.invoke({"messages": [HumanMessage("Ann has 14 stickers and gets 9 more. How many?")]})
+    state = agent.invoke(
+        {"messages": [HumanMessage("Ann has 14 stickers and gets 9 more. How many?")]}
+    )
     for message in state["messages"]:
         print(f"{message.type:>5}: {message.text or message.tool_calls}")
 

@@ -23,8 +23,10 @@ def main() -> None:
         seed=0,
     )
     prompt = ChatPromptTemplate.from_messages(
-        [("system", "Solve the problem. End with: The final answer is $\\boxed{{N}}$."),
-         ("human", "{problem}")]
+        [
+            ("system", "Solve the problem. End with: The final answer is $\\boxed{{N}}$."),
+            ("human", "{problem}"),
+        ]
     )
     chain = prompt | as_chain(graph) | StrOutputParser()
     for problem in ["What is 15 + 27?", "A box holds 6 eggs. How many eggs are in 3 boxes?"]:

@@ -22,7 +22,10 @@ QUESTION = "What is 9 + 6?"
 @pytest.fixture(scope="module")
 def graph(policy: Any) -> Any:
     return create_best_of_n(
-        policy=policy, n=2, selection="majority", seed=13,
+        policy=policy,
+        n=2,
+        selection="majority",
+        seed=13,
         sampling=SamplingParams(temperature=0.7, max_new_tokens=24),
     )
 
@@ -67,7 +70,8 @@ async def test_chain_ainvoke_and_astream_events(graph: Any) -> None:
     answer = await chain.ainvoke([HumanMessage(QUESTION)])
     assert answer == chain.invoke(QUESTION)
     kinds = [e["event"] async for e in chain.astream_events(QUESTION, version="v2")]
-    assert "on_llm_start" in kinds and "on_chain_end" in kinds
+    assert "on_llm_start" in kinds
+    assert "on_chain_end" in kinds
 
 
 def test_chain_rejects_unusable_input(graph: Any) -> None:
@@ -91,8 +95,9 @@ class ScriptedToolCaller(BaseChatModel):
         assert self.tool_name in names, f"agent was not given the tool: {names}"
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         last = messages[-1]
         if isinstance(last, ToolMessage):
             reply = AIMessage(f"The reasoning tool says: {last.content}")
@@ -100,7 +105,9 @@ class ScriptedToolCaller(BaseChatModel):
             question = next(m for m in messages if isinstance(m, HumanMessage)).text
             reply = AIMessage(
                 "",
-                tool_calls=[{"name": self.tool_name, "args": {"question": question}, "id": "call-1"}],
+                tool_calls=[
+                    {"name": self.tool_name, "args": {"question": question}, "id": "call-1"}
+                ],
             )
         return ChatResult(generations=[ChatGeneration(message=reply)])
 
@@ -121,7 +128,10 @@ def test_agent_calls_the_strategy_as_a_tool(graph: Any) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"name": "solve math", "description": "x"}, "invalid"), ({"name": "ok", "description": " "}, "description")],
+    [
+        ({"name": "solve math", "description": "x"}, "invalid"),
+        ({"name": "ok", "description": " "}, "description"),
+    ],
 )
 def test_tool_arguments_are_validated(graph: Any, kwargs: dict[str, str], match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -59,8 +59,15 @@ def test_every_strategy_returns_a_well_formed_result(
     name: str, policy: Any, verifier: ArithmeticVerifier
 ) -> None:
     graph = build_strategy(
-        name, policy=policy, verifier=verifier, n=4, beam_width=2, max_steps=2,
-        sampling=SMALL, seed=11, **({"max_rounds": 1} if name == "self_refine" else {}),
+        name,
+        policy=policy,
+        verifier=verifier,
+        n=4,
+        beam_width=2,
+        max_steps=2,
+        sampling=SMALL,
+        seed=11,
+        **({"max_rounds": 1} if name == "self_refine" else {}),
     )
     result = graph.invoke({"question": QUESTION})
     _check_result(result, name)
@@ -72,16 +79,20 @@ def test_every_strategy_returns_a_well_formed_result(
         )
 
 
-def test_beam_search_keeps_n_over_beam_width_beams(policy: Any, verifier: ArithmeticVerifier) -> None:
+def test_beam_search_keeps_n_over_beam_width_beams(
+    policy: Any, verifier: ArithmeticVerifier
+) -> None:
     graph = create_beam_search(
         policy=policy, verifier=verifier, n=4, beam_width=2, max_steps=3, sampling=SMALL, seed=5
     )
-    events = [e for e in graph.stream({"question": QUESTION}, stream_mode="custom")]
+    events = list(graph.stream({"question": QUESTION}, stream_mode="custom"))
     prunes = [e for e in events if e["event"] == "beam_pruned"]
     generated_per_iteration: dict[int, int] = {}
     for e in events:
         if e["event"] == "candidate_generated":
-            generated_per_iteration[e["iteration"]] = generated_per_iteration.get(e["iteration"], 0) + 1
+            generated_per_iteration[e["iteration"]] = (
+                generated_per_iteration.get(e["iteration"], 0) + 1
+            )
     assert prunes
     for e in prunes[:-1]:
         open_count = len(e["kept"]) + len(e["pruned"])
@@ -91,7 +102,9 @@ def test_beam_search_keeps_n_over_beam_width_beams(policy: Any, verifier: Arithm
         assert count == 4, (iteration, count)
 
 
-def test_beam_search_policy_calls_one_per_iteration(policy: Any, verifier: ArithmeticVerifier) -> None:
+def test_beam_search_policy_calls_one_per_iteration(
+    policy: Any, verifier: ArithmeticVerifier
+) -> None:
     graph = create_beam_search(
         policy=policy, verifier=verifier, n=4, beam_width=2, max_steps=2, sampling=SMALL, seed=2
     )
@@ -126,8 +139,17 @@ def test_dvts_subtrees_stay_independent(policy: Any, verifier: ArithmeticVerifie
 
 def test_weighted_selection_sums_scores_over_equivalent_answers() -> None:
     def cand(answer: str, score: float) -> Candidate:
-        return Candidate(id=answer, text=answer, steps=[answer], step_scores=[score], score=score,
-                         answer=answer, finish_reason="eos", completion_tokens=1, group=0)
+        return Candidate(
+            id=answer,
+            text=answer,
+            steps=[answer],
+            step_scores=[score],
+            score=score,
+            answer=answer,
+            finish_reason="eos",
+            completion_tokens=1,
+            group=0,
+        )
 
     candidates = [cand("7", 0.9), cand("\\frac{1}{2}", 0.5), cand("0.5", 0.5), cand("1/2", 0.1)]
     assert select(candidates, "vanilla") == 0
@@ -137,7 +159,9 @@ def test_weighted_selection_sums_scores_over_equivalent_answers() -> None:
     assert select([cand("7", 0.9), cand("8", 0.2), cand("8.0", 0.2)], "weighted") == 0
 
 
-def test_self_refine_never_returns_a_worse_answer(policy: Any, verifier: ArithmeticVerifier) -> None:
+def test_self_refine_never_returns_a_worse_answer(
+    policy: Any, verifier: ArithmeticVerifier
+) -> None:
     graph = create_self_refine(
         policy=policy, verifier=verifier, max_rounds=2, threshold=1.0, sampling=SMALL, seed=4
     )
@@ -159,11 +183,19 @@ def test_streaming_yields_events_in_order(policy: Any, verifier: ArithmeticVerif
     assert first_round == ["candidate_generated"] * 2 + ["step_scored"] * 2 + ["beam_pruned"]
 
 
-def test_checkpointed_run_resumes_to_the_same_result(policy: Any, verifier: ArithmeticVerifier) -> None:
+def test_checkpointed_run_resumes_to_the_same_result(
+    policy: Any, verifier: ArithmeticVerifier
+) -> None:
     def build() -> Any:
         return create_beam_search(
-            policy=policy, verifier=verifier, n=2, beam_width=1, max_steps=2, sampling=SMALL,
-            seed=21, checkpointer=InMemorySaver(),
+            policy=policy,
+            verifier=verifier,
+            n=2,
+            beam_width=1,
+            max_steps=2,
+            sampling=SMALL,
+            seed=21,
+            checkpointer=InMemorySaver(),
         )
 
     straight = build().invoke({"question": QUESTION}, {"configurable": {"thread_id": "a"}})
@@ -177,10 +209,17 @@ def test_checkpointed_run_resumes_to_the_same_result(policy: Any, verifier: Arit
     assert [c["text"] for c in resumed["candidates"]] == [c["text"] for c in straight["candidates"]]
 
 
-def test_long_searches_never_hit_the_recursion_limit(policy: Any, verifier: ArithmeticVerifier) -> None:
+def test_long_searches_never_hit_the_recursion_limit(
+    policy: Any, verifier: ArithmeticVerifier
+) -> None:
     graph = create_beam_search(
-        policy=policy, verifier=verifier, n=2, beam_width=2, max_steps=12,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=3), seed=1,
+        policy=policy,
+        verifier=verifier,
+        n=2,
+        beam_width=2,
+        max_steps=12,
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=3),
+        seed=1,
     )
     result = graph.invoke({"question": QUESTION})
     assert max(n["iteration"] for n in result["trace"].values()) <= 11
@@ -189,9 +228,7 @@ def test_long_searches_never_hit_the_recursion_limit(policy: Any, verifier: Arit
 
 def test_chat_messages_are_accepted_as_input(policy: Any) -> None:
     graph = create_best_of_n(policy=policy, n=2, selection="majority", sampling=SMALL, seed=0)
-    result = graph.invoke(
-        {"question": [SystemMessage("Answer briefly."), HumanMessage(QUESTION)]}
-    )
+    result = graph.invoke({"question": [SystemMessage("Answer briefly."), HumanMessage(QUESTION)]})
     assert result["question_text"] == QUESTION
     assert len(result["candidates"]) == 2
 
@@ -206,10 +243,17 @@ def test_batch_matches_one_by_one(policy: Any) -> None:
         assert [c["text"] for c in alone["candidates"]] == [c["text"] for c in result["candidates"]]
 
 
-def test_budget_stops_the_search_with_the_best_so_far(policy: Any, verifier: ArithmeticVerifier) -> None:
+def test_budget_stops_the_search_with_the_best_so_far(
+    policy: Any, verifier: ArithmeticVerifier
+) -> None:
     graph = create_beam_search(
-        policy=policy, verifier=verifier, n=2, beam_width=1, max_steps=8,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=16), seed=6,
+        policy=policy,
+        verifier=verifier,
+        n=2,
+        beam_width=1,
+        max_steps=8,
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=16),
+        seed=6,
         budget=Budget(max_tokens=20),
     )
     result = graph.invoke({"question": QUESTION})
@@ -256,5 +300,5 @@ def test_missing_policy_is_refused(verifier: ArithmeticVerifier) -> None:
 @pytest.mark.parametrize("question", ["", "   ", [], [SystemMessage("only a system prompt")]])
 def test_empty_questions_are_refused(question: Any, policy: Any) -> None:
     graph = create_best_of_n(policy=policy, n=1, selection="majority", sampling=SMALL)
-    with pytest.raises(ValueError, match="question|user message"):
+    with pytest.raises(ValueError, match=r"question|user message"):
         graph.invoke({"question": question})

@@ -11,10 +11,16 @@ from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.best_of_n import create_best_of_n
 from ttc_graph.strategies.dvts import create_dvts
 from ttc_graph.strategies.nodes import Budget
+from ttc_graph.strategies.selection import Selection
 from ttc_graph.strategies.self_refine import create_self_refine
 from ttc_graph.verifiers.base import Verifier
 
 STRATEGIES = ("greedy", "best_of_n", "weighted", "majority", "beam_search", "dvts", "self_refine")
+_SELECTION_OF: dict[str, Selection] = {
+    "best_of_n": "vanilla",
+    "weighted": "weighted",
+    "majority": "majority",
+}
 NEEDS_VERIFIER = frozenset({"best_of_n", "weighted", "beam_search", "dvts"})
 
 
@@ -37,31 +43,55 @@ def build_strategy(
     """
     base = sampling or SamplingParams()
     if name == "greedy":
-        greedy = SamplingParams(
-            temperature=0.0, max_new_tokens=base.max_new_tokens, stop=base.stop
-        )
+        greedy = SamplingParams(temperature=0.0, max_new_tokens=base.max_new_tokens, stop=base.stop)
         return create_best_of_n(
-            policy=policy, verifier=verifier, n=1, selection="majority" if verifier is None
-            else "vanilla", sampling=greedy, seed=seed, name="greedy", **kwargs
+            policy=policy,
+            verifier=verifier,
+            n=1,
+            selection="majority" if verifier is None else "vanilla",
+            sampling=greedy,
+            seed=seed,
+            name="greedy",
+            **kwargs,
         )
     if name in ("best_of_n", "weighted", "majority"):
-        selection = {"best_of_n": "vanilla", "weighted": "weighted", "majority": "majority"}[name]
+        selection: Selection = _SELECTION_OF[name]
         return create_best_of_n(
-            policy=policy, verifier=verifier, n=n, selection=selection,  # type: ignore[arg-type]
-            sampling=base, seed=seed, name=name, **kwargs,
+            policy=policy,
+            verifier=verifier,
+            n=n,
+            selection=selection,  
+            sampling=base,
+            seed=seed,
+            name=name,
+            **kwargs,
         )
     if name == "beam_search":
         return create_beam_search(
-            policy=policy, verifier=verifier, n=n, beam_width=min(beam_width, n),  # type: ignore[arg-type]
-            max_steps=max_steps, sampling=base, seed=seed, **kwargs,
+            policy=policy,
+            verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
+            n=n,
+            beam_width=min(beam_width, n),  
+            max_steps=max_steps,
+            sampling=base,
+            seed=seed,
+            **kwargs,
         )
     if name == "dvts":
         return create_dvts(
-            policy=policy, verifier=verifier, n=n, beam_width=min(beam_width, n),  # type: ignore[arg-type]
-            max_steps=max_steps, sampling=base, seed=seed, **kwargs,
+            policy=policy,
+            verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
+            n=n,
+            beam_width=min(beam_width, n),  
+            max_steps=max_steps,
+            sampling=base,
+            seed=seed,
+            **kwargs,
         )
     if name == "self_refine":
-        return create_self_refine(policy=policy, verifier=verifier, sampling=base, seed=seed, **kwargs)
+        return create_self_refine(
+            policy=policy, verifier=verifier, sampling=base, seed=seed, **kwargs
+        )
     raise ValueError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
 
 

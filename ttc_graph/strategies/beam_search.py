@@ -30,6 +30,8 @@ from ttc_graph.strategies.common import (
 from ttc_graph.strategies.nodes import (
     Budget,
     Expansion,
+    ExpansionPlan,
+    KeepRule,
     SearchConfig,
     base_request,
     extend,
@@ -141,16 +143,16 @@ def build_step_search(
     policy: Policy,
     verifier: Verifier,
     cfg: SearchConfig,
-    plan: object,
-    keep: object,
+    plan: ExpansionPlan,
+    keep: KeepRule,
     checkpointer: Checkpointer,
 ) -> CompiledStateGraph:
     """The expand → score → prune loop shared by beam search and DVTS."""
     builder = new_builder()
     builder.add_node("prepare", make_prepare(cfg))
-    builder.add_node("expand", make_generate(policy, cfg, plan, full=False))  # type: ignore[arg-type]
+    builder.add_node("expand", make_generate(policy, cfg, plan, full=False))
     builder.add_node("score", make_score(verifier, cfg))
-    builder.add_node("prune", make_prune(cfg, keep))  # type: ignore[arg-type]
+    builder.add_node("prune", make_prune(cfg, keep))
     builder.add_node("select", make_select(cfg))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "expand")

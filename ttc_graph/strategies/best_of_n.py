@@ -1,7 +1,7 @@
 """Best-of-N: sample N full solutions, score them, pick one.
 
-    prepare → generate → score → select        (vanilla / weighted)
-    prepare → generate → select                (majority: no verifier needed)
+prepare → generate → score → select        (vanilla / weighted)
+prepare → generate → select                (majority: no verifier needed)
 """
 
 from __future__ import annotations
@@ -80,8 +80,11 @@ def create_best_of_n(
     check_selection(selection)
     check_aggregation(aggregation)
     check_budget(budget)
-    check_verifier(verifier, strategy=f"best-of-N with selection={selection!r}",
-                   required=selection != "majority")
+    check_verifier(
+        verifier,
+        strategy=f"best-of-N with selection={selection!r}",
+        required=selection != "majority",
+    )
     cfg = SearchConfig(
         strategy=name,
         n=n,

@@ -106,4 +106,6 @@ def create_dvts(
         budget=budget,
         step_delimiter=step_delimiter,
     )
-    return build_step_search(policy, verifier, cfg, plan_subtrees, keep_best_per_subtree, checkpointer)
+    return build_step_search(
+        policy, verifier, cfg, plan_subtrees, keep_best_per_subtree, checkpointer
+    )

@@ -88,6 +88,9 @@ class Expansion:
     base_node_ids: tuple[str, ...] = ()
 
 
+NodeFn = Callable[..., dict[str, Any]]
+"""A graph node: takes the state (and, for some, the run config), returns an update."""
+
 ExpansionPlan = Callable[[SearchState, SearchConfig], list[Expansion]]
 KeepRule = Callable[[list[Beam], SearchConfig], tuple[list[Beam], list[Beam], list[Beam]]]
 """Split scored candidates into (kept active, newly finished, pruned)."""
@@ -166,6 +169,7 @@ def sample_grouped(
     which is one policy call whenever every beam expands equally. Returns the
     completions in request order and the number of policy calls made.
     """
+
     def key(request: GenerationRequest) -> tuple[object, ...]:
         return (*((m.type, m.text) for m in request.messages), request.prefix)
 
@@ -192,7 +196,7 @@ def sample_grouped(
 # -- nodes -----------------------------------------------------------------------
 
 
-def make_prepare(cfg: SearchConfig) -> Callable[[SearchState], dict[str, Any]]:
+def make_prepare(cfg: SearchConfig) -> NodeFn:
     """Node: validate the input and initialise the search state."""
 
     def prepare(state: SearchState) -> dict[str, Any]:
@@ -222,7 +226,7 @@ def make_prepare(cfg: SearchConfig) -> Callable[[SearchState], dict[str, Any]]:
 
 def make_generate(
     policy: Policy, cfg: SearchConfig, plan: ExpansionPlan, *, full: bool
-) -> Callable[[SearchState, RunnableConfig], dict[str, Any]]:
+) -> NodeFn:
     """Node: run the expansion plan as one batched policy call; new beams go to ``pending``.
 
     With ``full=True`` each completion is a whole solution (split into steps for
@@ -330,12 +334,12 @@ def _roll_out(
 
 def make_score(
     verifier: Verifier, cfg: SearchConfig
-) -> Callable[[SearchState, RunnableConfig], dict[str, Any]]:
+) -> NodeFn:
     """Node: score every pending candidate in one verifier call."""
 
     def score(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
         usage = empty_usage()
-        pending = [Beam(**b) for b in state.get("pending", [])]  # type: ignore[typeddict-item]
+        pending = [Beam(**b) for b in state.get("pending", [])]
         trace: dict[str, TraceNode] = {}
         with timed(usage):
             if pending:
@@ -357,7 +361,7 @@ def make_score(
     return score
 
 
-def make_prune(cfg: SearchConfig, keep: KeepRule) -> Callable[[SearchState], dict[str, Any]]:
+def make_prune(cfg: SearchConfig, keep: KeepRule) -> NodeFn:
     """Node: apply the strategy's keep rule; finished beams leave the active pool."""
 
     def prune(state: SearchState) -> dict[str, Any]:
@@ -398,7 +402,7 @@ Chooser = Callable[[list[Candidate]], int | None]
 
 def make_select(
     cfg: SearchConfig, chooser: Chooser | None = None
-) -> Callable[[SearchState], dict[str, Any]]:
+) -> NodeFn:
     """Node: pick the final answer from the finished candidates.
 
     Falls back to unfinished beams when nothing finished (e.g. the budget ran out
@@ -430,11 +434,16 @@ def make_select(
                 answer, solution = candidates[index]["answer"], candidates[index]["text"]
                 for node_id in [ROOT, *chosen["node_ids"]]:
                     if node_id in state["trace"]:
-                        trace[node_id] = {**trace.get(node_id, state["trace"][node_id]), "chosen": True}
+                        trace[node_id] = {
+                            **trace.get(node_id, state["trace"][node_id]),
+                            "chosen": True,
+                        }
             limited = bool(
                 cfg.budget and cfg.budget.exceeded(state["usage"]) and state.get("beams")
             )
-            emit("answer_chosen", answer=answer, id=pool[index]["id"] if index is not None else None)
+            emit(
+                "answer_chosen", answer=answer, id=pool[index]["id"] if index is not None else None
+            )
         return {
             "answer": answer,
             "solution": solution,

@@ -37,6 +37,7 @@ from ttc_graph.strategies.common import (
 from ttc_graph.strategies.nodes import (
     Budget,
     Expansion,
+    NodeFn,
     SearchConfig,
     base_request,
     call_seed,
@@ -92,7 +93,7 @@ def weakest_step_hint(beam: Beam) -> str:
     return f"A checker rates step {k + 1} as the weakest (score {beam['step_scores'][k]:.2f}).\n\n"
 
 
-def make_critique(policy: Policy, cfg: SearchConfig) -> Any:
+def make_critique(policy: Policy, cfg: SearchConfig) -> NodeFn:
     """Node: the policy reviews the best version so far."""
 
     def critique(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
@@ -210,6 +211,3 @@ def create_self_refine(
     return compile_graph(
         builder, name=name, supersteps=4 * (max_rounds + 1) + 4, checkpointer=checkpointer
     )
-
-
-

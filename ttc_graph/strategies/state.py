@@ -27,7 +27,9 @@ class Usage(TypedDict):
 
 def empty_usage() -> Usage:
     """A zero usage record."""
-    return Usage(completion_tokens=0, prompt_tokens=0, policy_calls=0, verifier_calls=0, seconds=0.0)
+    return Usage(
+        completion_tokens=0, prompt_tokens=0, policy_calls=0, verifier_calls=0, seconds=0.0
+    )
 
 
 def add_usage(old: Usage | None, new: Usage | None) -> Usage:
@@ -55,7 +57,9 @@ class TraceNode(TypedDict):
     """Subtree index (DVTS) or refinement round (self-refine); 0 otherwise."""
 
 
-def merge_trace(old: dict[str, TraceNode] | None, new: dict[str, TraceNode] | None) -> dict[str, TraceNode]:
+def merge_trace(
+    old: dict[str, TraceNode] | None, new: dict[str, TraceNode] | None
+) -> dict[str, TraceNode]:
     """Reducer: add nodes and overwrite the ones whose status changed."""
     return {**(old or {}), **(new or {})}
 
