@@ -60,7 +60,7 @@ def build_strategy(
             policy=policy,
             verifier=verifier,
             n=n,
-            selection=selection,  
+            selection=selection,
             sampling=base,
             seed=seed,
             name=name,
@@ -71,7 +71,7 @@ def build_strategy(
             policy=policy,
             verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
             n=n,
-            beam_width=min(beam_width, n),  
+            beam_width=min(beam_width, n),
             max_steps=max_steps,
             sampling=base,
             seed=seed,
@@ -82,7 +82,7 @@ def build_strategy(
             policy=policy,
             verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
             n=n,
-            beam_width=min(beam_width, n),  
+            beam_width=min(beam_width, n),
             max_steps=max_steps,
             sampling=base,
             seed=seed,
