@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from ttc_graph.policy.base import Completion, SamplingParams
 
-RunBatch = Callable[[list[str], list[int], list[int | None], SamplingParams], list[list[Completion]]]
+RunBatch = Callable[
+    [list[str], list[int], list[int | None], SamplingParams], list[list[Completion]]
+]
 
 
 @dataclass
@@ -40,7 +42,9 @@ class Coalescer:
         self._queue: list[_Job] = []
         self._busy = False
 
-    def submit(self, prompts: Sequence[str], n: int, params: SamplingParams) -> list[list[Completion]]:
+    def submit(
+        self, prompts: Sequence[str], n: int, params: SamplingParams
+    ) -> list[list[Completion]]:
         """Generate ``n`` completions per prompt, possibly batched with other callers."""
         job = _Job(list(prompts), n, params)
         with self._lock:
