@@ -63,12 +63,15 @@ def validate_output(
 ) -> list[list[float]]:
     """Check shape and range of a verifier's scores; name the culprit on failure."""
     if len(scores) != len(candidates):
-        raise RuntimeError(f"{name} returned {len(scores)} score lists for {len(candidates)} candidates.")
+        raise RuntimeError(
+            f"{name} returned {len(scores)} score lists for {len(candidates)} candidates."
+        )
     out: list[list[float]] = []
     for i, (steps, row) in enumerate(zip(candidates, scores, strict=True)):
         if len(row) != len(steps):
             raise RuntimeError(
-                f"{name} returned {len(row)} scores for candidate {i}, which has {len(steps)} steps."
+                f"{name} returned {len(row)} scores for candidate {i}, "
+                f"which has {len(steps)} steps."
             )
         clean = []
         for j, s in enumerate(row):
@@ -141,4 +144,5 @@ def _unpack(inputs: VerifierInput) -> tuple[str, list[list[str]]]:
         raise ValueError(
             "Verifier input must be a dict {'question': str, 'candidates': [[step, ...], ...]}."
         )
-    return inputs["question"], [list(c) if not isinstance(c, str) else c for c in inputs["candidates"]]  # type: ignore[misc]
+    candidates = [list(c) if not isinstance(c, str) else c for c in inputs["candidates"]]
+    return inputs["question"], candidates

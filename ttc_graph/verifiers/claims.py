@@ -1,0 +1,555 @@
+"""Find the calculations a piece of text claims and check them with exact arithmetic.
+
+``find_claims("12 + 30 = 42 apples, then 42 × 2 = 86")`` returns two claims, the
+second of which does not hold. Numbers are :class:`fractions.Fraction`, the
+expression parser is a small recursive-descent one (never ``eval``), and every
+rule errs on the side of *not* reading a claim: algebra (``2x + 3 = 7``), function
+values (``f(3) = 9``), ratios (``3:4``), factorials and unit conversions are
+skipped rather than judged, because a false "wrong" hurts search more than a
+missed check.
+
+Recognised: ``+ - * / × x ÷ · ^``, ``times``/``plus``/``minus``/``divided by``/
+``multiplied by`` between numbers, parentheses and implicit ``2(3 + 4)``,
+decimals, thousands separators, ``$``/``€``/``£``, percentages (``20% of 50``),
+LaTeX ``\\frac``, ``\\times``, ``\\cdot``, ``\\div``, ``\\boxed``, GSM8K
+calculator annotations ``<<16-3-4=9>>``, chains ``2 + 3 = 5 + 1 = 6`` (read as a
+running total when the next side starts with the previous result), ``≈``, and a
+unit word after a number when every such word in the chain is the same
+(``12 apples + 30 apples = 42 apples``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+__all__ = ["Claim", "find_claims", "parse_number"]
+
+Kind = Literal["num", "op", "lp", "rp", "eq", "approx", "pct", "cur", "word", "cmd", "other"]
+
+_MATH = {"num", "op", "lp", "rp", "eq", "approx", "pct", "cur"}
+_VALUE_END = {"num", "rp", "pct"}
+# Words that, right before a number, make the left side of "=" incomplete or not
+# arithmetic at all ("half of 10 = 5", "4 squared = 16", "log 100 = 2").
+_CONNECTORS = {
+    "of", "times", "by", "per", "over", "into", "than", "half", "twice", "double",
+    "triple", "quarter", "third", "squared", "cubed", "root", "sqrt", "choose", "mod",
+    "modulo", "log", "ln", "sin", "cos", "tan", "exp", "factorial", "power", "pi", "x",
+}  # fmt: skip
+# LaTeX commands that separate statements; any other command next to a number
+# ("5 \star 1", "4 \pi", "\sqrt{16}") makes that side something we cannot evaluate.
+_SAFE_COMMANDS = {
+    "\\rightarrow", "\\Rightarrow", "\\implies", "\\Longrightarrow", "\\to", "\\quad",
+    "\\qquad", "\\therefore", "\\because", "\\iff", "\\text", "\\hline", "\\end", "\\begin",
+}  # fmt: skip
+# Words that scale a number, so they are never a droppable unit ("3 dozen + 2").
+_NOT_UNITS = _CONNECTORS | {
+    "dozen", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+    "billion", "billions", "trillion", "percent", "and", "or", "plus", "minus", "is",
+    "are", "was", "equals", "equal", "gives", "makes", "then", "so", "the", "a", "an",
+}  # fmt: skip
+_WORD_OPS = {"times": "×", "plus": "+", "minus": "-"}
+_TWO_WORD_OPS = {("divided", "by"): "/", ("multiplied", "by"): "×"}
+_SAFE_GLUE = set("\"'“”‘’*[]#")
+_MAX_EXPONENT = 64
+
+_TOKEN = re.compile(
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+    r"|(?P<word>[^\W\d_]+)"
+    r"|(?P<cmd>\\[A-Za-z]+)"
+    r"|(?P<pow>\*\*)"
+    r"|(?P<op>[+\-*/×÷^·])"
+    r"|(?P<eq>=)"
+    r"|(?P<approx>≈)"
+    r"|(?P<lp>\()"
+    r"|(?P<rp>\))"
+    r"|(?P<pct>%)"
+    r"|(?P<cur>[$€£])"
+    r"|(?P<space>\s+)"
+    r"|(?P<other>.)",
+    re.DOTALL,
+)
+_ANNOTATION = re.compile(r"<<([^<>]*)>>")
+_MIXED = re.compile(r"(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}")
+_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_BOXED = re.compile(r"\\(?:boxed|fbox|text|mathrm|textbf|mbox)\s*\{([^{}]*)\}")
+_LIST_MARKER = re.compile(r"(?m)^(\s*)\d+[.)](?=\s)")
+_REPLACEMENTS = (
+    ("\\times", "×"), ("\\cdot", "×"), ("\\div", "÷"), ("\\approx", "≈"), ("\\$", "$"),
+    ("\\%", "%"), ("{,}", ","), ("\\left", ""), ("\\right", ""), ("\\,", ""), ("\\!", ""),
+    ("\\;", " "), ("\\ ", " "), ("\\(", " "), ("\\)", " "), ("\\[", " "), ("\\]", " "),
+    ("−", "-"), ("∙", "×"), ("⋅", "×"), ("\\neq", "≠"), ("\\leq", "≤"), ("\\geq", "≥"),
+    ("\\le", "≤"), ("\\ge", "≥"), ("\\lt", "<"), ("\\gt", ">"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked calculation: ``text`` claims that ``left`` equals ``right``."""
+
+    text: str
+    left: Fraction
+    right: Fraction
+    holds: bool
+
+
+@dataclass
+class _Tok:
+    kind: Kind
+    text: str
+    start: int
+    end: int
+    percent_of: bool = False  # an "of" after "%", read as ×
+
+
+@dataclass
+class _Side:
+    """One side of an equation: its tokens and what they evaluate to."""
+
+    toks: list[_Tok]
+    exact: Fraction | None  # % as /100
+    plain: Fraction | None  # % ignored
+    has_pct: bool
+    pct_of: bool
+    has_cur: bool
+    has_op: bool
+    literal_decimals: int | None  # decimals of a side that is one written number
+    leading: Fraction | None  # the first number, when more follows it
+
+
+def find_claims(text: str) -> list[Claim]:
+    """Every arithmetic claim in ``text`` that can be read unambiguously, checked."""
+    found: list[Claim] = []
+    for inner in _ANNOTATION.findall(text):
+        found.extend(_claims_in(_normalize(inner)))
+    found.extend(_claims_in(_normalize(_ANNOTATION.sub("", text))))
+    # "16-3-4=<<16-3-4=9>>9" states one calculation twice; count it once.
+    unique: dict[tuple[str, Fraction, Fraction], Claim] = {}
+    for claim in found:
+        unique.setdefault(("".join(claim.text.split()), claim.left, claim.right), claim)
+    return list(unique.values())
+
+
+def parse_number(text: str) -> Fraction | None:
+    """Value of a short answer such as ``"42"``, ``"$1,200"``, ``"\\frac{3}{4}"``, ``"12.5%"``.
+
+    Trailing words (units) are ignored; anything else that is not plain arithmetic
+    gives ``None``.
+    """
+    toks = [t for t in _tokenize(_normalize(text)) if t.kind != "cur"]
+    while toks and toks[-1].kind in ("word", "other"):
+        toks.pop()
+    if not toks or any(t.kind not in _MATH for t in toks):
+        return None
+    return _evaluate(toks, percent=True)
+
+
+# -- text to tokens ------------------------------------------------------------
+
+
+def _normalize(text: str) -> str:
+    for old, new in _REPLACEMENTS:
+        text = text.replace(old, new)
+    text = _MIXED.sub(r"((\1)+(\2)/(\3))", text)  # 1\frac{1}{4} is one and a quarter
+    previous = None
+    while previous != text:  # innermost first, so nested fractions unfold
+        previous = text
+        text = _FRAC.sub(r"((\1)/(\2))", text)
+        text = _BOXED.sub(r" \1 ", text)
+    text = text.replace("{", "(").replace("}", ")")
+    return _LIST_MARKER.sub(r"\1", text)
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind == "space" or kind is None:
+            continue
+        value = m.group()
+        if kind == "pow":
+            # "**" is markdown bold unless it sits between two numbers ("2**3").
+            glued = bool(toks) and toks[-1].kind == "num" and toks[-1].end == m.start()
+            nxt = text[m.end() : m.end() + 1]
+            kind, value = ("op", "^") if glued and nxt.isdigit() else ("other", "**")
+        elif kind == "op" and value in "*·":
+            value = "×"
+        toks.append(_Tok(kind, value, m.start(), m.end()))  # type: ignore[arg-type]
+    return _word_operators(toks)
+
+
+def _word_operators(toks: list[_Tok]) -> list[_Tok]:
+    """Turn "x", "times", "divided by", "% of" between numbers into operators."""
+    out: list[_Tok] = []
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        # "60 students x 2/3": an operator may follow a number's unit word too.
+        after_value = bool(out) and (
+            out[-1].kind in _VALUE_END
+            or (
+                out[-1].kind == "word" and len(out) > 1 and out[-2].kind in _VALUE_END
+                and out[-2].end < out[-1].start and tok.text.lower() in ("x", "times")
+            )
+        )  # fmt: skip
+        if tok.kind == "word" and after_value:
+            word = tok.text.lower()
+            pair = (word, toks[i + 1].text.lower()) if i + 1 < len(toks) else None
+            if pair in _TWO_WORD_OPS and _starts_value(toks, i + 2):
+                out.append(_Tok("op", _TWO_WORD_OPS[pair], tok.start, toks[i + 1].end))
+                i += 2
+                continue
+            percent_of = word == "of" and out[-1].kind == "pct"
+            symbol = "×" if word == "x" or percent_of else _WORD_OPS.get(word)
+            if symbol is not None and _starts_value(toks, i + 1):
+                out.append(_Tok("op", symbol, tok.start, tok.end, percent_of))
+                i += 1
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def _starts_value(toks: list[_Tok], i: int) -> bool:
+    while i < len(toks) and toks[i].kind == "cur":
+        i += 1
+    return i < len(toks) and toks[i].kind in ("num", "lp")
+
+
+# -- spans, sides and claims ---------------------------------------------------
+
+
+def _claims_in(text: str) -> list[Claim]:
+    toks = _tokenize(text)
+    claims: list[Claim] = []
+    i = 0
+    while i < len(toks):
+        if toks[i].kind not in _MATH:
+            i += 1
+            continue
+        j = i
+        while j < len(toks) and toks[j].kind in _MATH:
+            j += 1
+        if any(t.kind in ("eq", "approx") for t in toks[i:j]):
+            found, j = _check_span(text, toks, i, j)
+            claims.extend(found)
+        i = j
+    return claims
+
+
+def _check_span(text: str, toks: list[_Tok], i: int, j: int) -> tuple[list[Claim], int]:
+    """Claims of the span ``toks[i:j]`` (widened over unit words), and where it ends."""
+    i, j, units = _widen_over_units(toks, i, j)
+    if units is None:
+        return [], j  # mixed units ("2 hours + 30 minutes"): not arithmetic we can judge
+    span = [t for t in toks[i:j] if t.kind != "word"]
+    relations: list[str] = []
+    groups: list[list[_Tok]] = [[]]
+    for tok in span:
+        if tok.kind in ("eq", "approx"):
+            relations.append(tok.kind)
+            groups.append([])
+        else:
+            groups[-1].append(tok)
+    sides: list[_Side | None] = [_side(g) for g in groups]
+    if not _left_is_complete(toks, i, span):
+        sides[0] = None
+    if not _right_is_complete(toks, j, span):
+        sides[-1] = None
+    claims = []
+    for k, relation in enumerate(relations):
+        left, right = sides[k], sides[k + 1]
+        if left is None or right is None or not (left.has_op or right.has_op):
+            continue  # labels like "Step 1 = 5" or "x = 5" are not calculations
+        claim = _compare(text, left, right, approx=relation == "approx")
+        if claim is not None:
+            claims.append(claim)
+    return claims, j
+
+
+def _widen_over_units(toks: list[_Tok], i: int, j: int) -> tuple[int, int, str | None]:
+    """Widen a span over unit words; ``None`` units when they differ.
+
+    Spans break at words, so "12 apples + 30 apples = 42" arrives as three spans;
+    a word between a number and an operator is a unit, and joining across it
+    recovers the calculation.
+    """
+    # Extend the span leftwards and rightwards over "number unit operator" patterns.
+    units: set[str] = set()
+    start, end = i, j
+    while start >= 2 and _is_unit(toks, start - 1) and toks[start - 2].kind in _MATH:
+        first = start - 2
+        while first > 0 and toks[first - 1].kind in _MATH:
+            first -= 1
+        units.add(_unit_key(toks[start - 1]))
+        start = first
+    while end + 1 < len(toks) and _is_unit(toks, end) and toks[end + 1].kind in _MATH:
+        last = end + 1
+        while last < len(toks) and toks[last].kind in _MATH:
+            last += 1
+        units.add(_unit_key(toks[end]))
+        end = last
+    if len(units) > 1:
+        return start, end, None
+    if units and end < len(toks) and toks[end].kind == "word" and not _is_glued(toks, end):
+        # A trailing unit must match the others ("... = 150 minutes" after hours).
+        trailing = _unit_key(toks[end])
+        if trailing not in units and toks[end].text.lower() not in _NOT_UNITS:
+            return start, end, None
+    return start, end, next(iter(units), "")
+
+
+def _is_unit(toks: list[_Tok], k: int) -> bool:
+    """A word between a number and an operator or "=" that can be dropped."""
+    tok = toks[k]
+    if tok.kind != "word" or len(tok.text) < 2 or tok.text.lower() in _NOT_UNITS:
+        return False
+    prev_ok = k > 0 and toks[k - 1].kind in ("num", "pct") and not _is_glued(toks, k)
+    next_ok = k + 1 < len(toks) and toks[k + 1].kind in ("op", "eq", "approx")
+    return prev_ok and next_ok and toks[k + 1].text not in "-"
+
+
+def _unit_key(tok: _Tok) -> str:
+    word = tok.text.lower()
+    return word[:-1] if word.endswith("s") and len(word) > 2 else word
+
+
+def _is_glued(toks: list[_Tok], k: int) -> bool:
+    """True when token ``k`` touches the token before it (no space between)."""
+    return k > 0 and toks[k - 1].end == toks[k].start
+
+
+def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
+    first = span[0]
+    prev = toks[i - 1] if i > 0 else None
+    if first.kind == "op":
+        # Only a minus sign written against its number ("-3") opens an expression;
+        # after a word it is a subtraction from a variable ("x - 3 = 5").
+        unary = first.text == "-" and len(span) > 1 and span[1].start == first.end
+        if not unary or (prev is not None and prev.kind in ("word", "cmd")):
+            return False
+    if prev is None:
+        return True
+    glued = prev.end == first.start
+    if prev.kind == "cmd" and prev.text not in _SAFE_COMMANDS:
+        return False
+    if prev.kind == "word" and (glued or prev.text.lower() in _CONNECTORS):
+        return False
+    if prev.kind == "other" and glued and prev.text not in _SAFE_GLUE:
+        return False
+    # "3:30" or "C(5,2)": a separator glued to a number on its other side.
+    return not (
+        prev.kind == "other" and prev.text in ":,.;" and i >= 2 and toks[i - 2].end == prev.start
+        and toks[i - 2].kind in _VALUE_END
+    )  # fmt: skip
+
+
+def _right_is_complete(toks: list[_Tok], j: int, span: list[_Tok]) -> bool:
+    if span[-1].kind in ("op", "eq", "approx", "lp"):
+        return False
+    nxt = toks[j] if j < len(toks) else None
+    if nxt is None:
+        return True
+    glued = nxt.start == span[-1].end
+    if nxt.kind == "cmd" and nxt.text not in _SAFE_COMMANDS:
+        return False
+    if nxt.kind == "word" and (glued or nxt.text.lower() in _CONNECTORS):
+        return False
+    if nxt.kind == "other" and glued:
+        if nxt.text in "!^_'":
+            return False
+        # "3:45", "3,45", "0.\overline{3}": the number goes on past the separator.
+        after = toks[j + 1] if j + 1 < len(toks) else None
+        if nxt.text in ":,;." and after is not None and after.start == nxt.end:
+            return after.kind not in ("num", "word", "cmd")
+    return True
+
+
+def _side(group: list[_Tok]) -> _Side | None:
+    toks = _balance(group)
+    core = [t for t in toks if t.kind != "cur"]
+    if not core:
+        return None
+    exact = _evaluate(core, percent=True)
+    plain = _evaluate(core, percent=False)
+    if exact is None and plain is None:
+        return None
+    # A leading sign ("-12") is part of a number, not a calculation.
+    has_op = any(t.kind == "pct" or (t.kind == "op" and k > 0) for k, t in enumerate(core))
+    nums = [t for t in core if t.kind == "num"]
+    decimals = None
+    if len(core) == 1 and core[0].kind == "num":
+        decimals = len(core[0].text.partition(".")[2])
+    leading = None
+    if len(core) >= 3 and core[0].kind == "num" and core[1].kind == "op":
+        leading = _number(core[0].text)
+    return _Side(
+        toks=toks,
+        exact=exact,
+        plain=plain,
+        has_pct=any(t.kind == "pct" for t in core),
+        pct_of=any(t.percent_of for t in core),
+        has_cur=any(t.kind == "cur" for t in toks),
+        has_op=has_op and bool(nums),
+        literal_decimals=decimals,
+        leading=leading,
+    )
+
+
+def _balance(group: list[_Tok]) -> list[_Tok]:
+    """Drop an unmatched "(" at the start or ")" at the end: "(2 + 3 = 5)"."""
+    toks = list(group)
+    while toks and toks[0].kind == "lp" and _depth(toks) > 0:
+        toks = toks[1:]
+    while toks and toks[-1].kind == "rp" and _depth(toks) < 0:
+        toks = toks[:-1]
+    return toks
+
+
+def _depth(toks: list[_Tok]) -> int:
+    return sum(1 for t in toks if t.kind == "lp") - sum(1 for t in toks if t.kind == "rp")
+
+
+def _compare(text: str, left: _Side, right: _Side, *, approx: bool) -> Claim | None:
+    snippet = text[left.toks[0].start : right.toks[-1].end] if left.toks and right.toks else ""
+    modes: list[tuple[Fraction | None, Fraction | None]]
+    if left.has_pct != right.has_pct and not (left.pct_of or right.pct_of):
+        if left.has_cur or right.has_cur:
+            return None  # "20% = $10": a share and an amount, not one number
+        # "100% - 20% = 80": percentage points or a fraction; either reading may hold.
+        modes = [(left.exact, right.exact), (left.plain, right.plain)]
+        lenient = True
+    else:
+        modes = [(left.exact, right.exact)]
+        lenient = False
+    for lv, rv in modes:
+        if lv is not None and rv is not None and _holds(lv, rv, right, approx=approx):
+            return Claim(snippet, lv, rv, True)
+    lv, rv = modes[0]
+    if lv is None or rv is None:
+        return None
+    if right.leading is not None and right.leading == lv:
+        # Running total: "2 + 3 = 5 + 1 = 6" claims 2 + 3 = 5, then 5 + 1 = 6.
+        snippet = text[left.toks[0].start : right.toks[0].end]
+        return Claim(snippet, lv, right.leading, True)
+    if lenient:
+        return None
+    return Claim(snippet, lv, rv, False)
+
+
+def _holds(value: Fraction, claimed: Fraction, right: _Side, *, approx: bool) -> bool:
+    if value == claimed:
+        return True
+    decimals = right.literal_decimals
+    error = abs(value - claimed)
+    if approx:
+        unit = Fraction(1, 10**decimals) if decimals is not None else Fraction(0)
+        return error <= max(unit, abs(value) / 100)
+    # A written decimal may round the exact value: 10 / 3 = 3.33.
+    return decimals is not None and decimals > 0 and error * 2 <= Fraction(1, 10**decimals)
+
+
+# -- expressions ---------------------------------------------------------------
+
+
+def _number(text: str) -> Fraction:
+    return Fraction(text.replace(",", ""))
+
+
+def _evaluate(toks: list[_Tok], *, percent: bool) -> Fraction | None:
+    parser = _Parser([t for t in toks if t.kind != "cur"], percent=percent)
+    try:
+        value = parser.expression()
+    except (_ParseError, ZeroDivisionError, OverflowError):
+        return None
+    return value if parser.done() else None
+
+
+class _ParseError(Exception):
+    pass
+
+
+class _Parser:
+    """expr := term (+|- term)*; term := unary ((×|/|÷|implicit) unary)*;
+    unary := (-|+) unary | power; power := postfix (^ unary)?; postfix := atom %*."""
+
+    def __init__(self, toks: list[_Tok], *, percent: bool) -> None:
+        self.toks = toks
+        self.pos = 0
+        self.percent = percent
+
+    def done(self) -> bool:
+        return self.pos == len(self.toks)
+
+    def _peek(self) -> _Tok | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def _take(self) -> _Tok:
+        tok = self._peek()
+        if tok is None:
+            raise _ParseError("unexpected end")
+        self.pos += 1
+        return tok
+
+    def expression(self) -> Fraction:
+        value = self.term()
+        while (tok := self._peek()) is not None and tok.kind == "op" and tok.text in "+-":
+            self.pos += 1
+            rhs = self.term()
+            value = value + rhs if tok.text == "+" else value - rhs
+        return value
+
+    def term(self) -> Fraction:
+        value = self.unary()
+        while (tok := self._peek()) is not None:
+            if tok.kind == "op" and tok.text in "×/÷":
+                self.pos += 1
+                rhs = self.unary()
+                value = value * rhs if tok.text == "×" else value / rhs
+            elif tok.kind == "lp":
+                value = value * self.unary()  # implicit: 2(3 + 4)
+            else:
+                break
+        return value
+
+    def unary(self) -> Fraction:
+        tok = self._peek()
+        if tok is not None and tok.kind == "op" and tok.text in "+-":
+            self.pos += 1
+            value = self.unary()
+            return -value if tok.text == "-" else value
+        return self.power()
+
+    def power(self) -> Fraction:
+        base = self.postfix()
+        tok = self._peek()
+        if tok is None or tok.kind != "op" or tok.text != "^":
+            return base
+        self.pos += 1
+        exponent = self.unary()
+        if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
+            raise _ParseError("exponent out of range")
+        if base == 0 and exponent < 0:
+            raise ZeroDivisionError
+        return base ** int(exponent)
+
+    def postfix(self) -> Fraction:
+        value = self.atom()
+        while (tok := self._peek()) is not None and tok.kind == "pct":
+            self.pos += 1
+            if self.percent:
+                value /= 100
+        return value
+
+    def atom(self) -> Fraction:
+        tok = self._take()
+        if tok.kind == "num":
+            return _number(tok.text)
+        if tok.kind == "lp":
+            value = self.expression()
+            if self._take().kind != "rp":
+                raise _ParseError("unbalanced parenthesis")
+            return value
+        raise _ParseError(f"unexpected {tok.text!r}")

@@ -1,0 +1,185 @@
+"""Load verifiers: PRMs from a directory or the hub, and verifiers from a CLI spec."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+
+from ttc_graph.errors import ModelLoadError
+from ttc_graph.policy.loading import (
+    load_pretrained,
+    resolve_device,
+    resolve_dtype,
+    resolve_model_source,
+)
+from ttc_graph.verifiers.arithmetic import ArithmeticVerifier
+from ttc_graph.verifiers.base import Verifier
+from ttc_graph.verifiers.judge import LLMJudgeVerifier
+from ttc_graph.verifiers.prm import PRM_FORMATS, PRMFormat, PRMVerifier
+
+logger = logging.getLogger(__name__)
+
+# Known checkpoints whose layout the config alone does not reveal (both are causal LMs).
+_NAME_HINTS: tuple[tuple[str, PRMFormat], ...] = (
+    ("math-shepherd", "step_tag"),
+    ("rlhflow", "chat"),
+    ("prm-deepseek-data", "chat"),
+    ("prm-mistral-data", "chat"),
+)
+VERIFIER_SPECS = ("arithmetic", "judge", "<PRM directory or hub id>")
+
+
+def detect_prm_format(name: str, config: Any, tokenizer: Any, *, step_tag: str = "ки") -> PRMFormat:
+    """Tell a PRM's layout from its config, tokenizer and (for known models) its name.
+
+    A per-token classifier (``*ForTokenClassification`` or a ``*ProcessRewardModel``)
+    is ``classifier``; a causal LM is ``step_tag`` when its name says Math-Shepherd,
+    ``chat`` when its name says RLHFlow or its tokenizer has a chat template, and
+    ``step_tag`` when it has no template but a single-token step tag.
+    """
+    architectures = [str(a) for a in (getattr(config, "architectures", None) or [])]
+    if any(
+        a.endswith("ForTokenClassification") or "ProcessRewardModel" in a for a in architectures
+    ):
+        return "classifier"
+    if architectures and not any(a.endswith("ForCausalLM") for a in architectures):
+        raise ModelLoadError(
+            f"{name} is a {', '.join(architectures)}, not a process reward model: a PRM is a "
+            "causal LM (chat or step-tag layout) or a per-token classifier. Sequence "
+            "classifiers score whole answers (outcome reward models) and are not supported."
+        )
+    lowered = name.lower()
+    for hint, fmt in _NAME_HINTS:
+        if hint in lowered:
+            return fmt
+    if getattr(tokenizer, "chat_template", None):
+        logger.warning(
+            "%s: no known PRM name; treating it as a chat-format PRM ('+'/'-' assistant turns) "
+            "because its tokenizer has a chat template. Pass format=... if that is wrong.",
+            name,
+        )
+        return "chat"
+    if len(tokenizer.encode(f"x {step_tag}", add_special_tokens=False)) == 2:
+        return "step_tag"
+    raise ModelLoadError(
+        f"{name} is not a recognisable PRM: a causal LM without a chat template and without "
+        f"a single-token step tag {step_tag!r}. Pass format='chat', 'step_tag' or "
+        "'classifier' (and step_tag=... if it uses another tag)."
+    )
+
+
+def load_prm(
+    model: str | os.PathLike[str],
+    *,
+    format: PRMFormat | None = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    batch_size: int = 8,
+    trust_remote_code: bool = False,
+    **options: Any,
+) -> PRMVerifier:
+    """Load a process reward model as a :class:`PRMVerifier`.
+
+    Args:
+        model: A local directory (``save_pretrained`` output) or a hub id such as
+            ``"RLHFlow/Llama3.1-8B-PRM-Deepseek-Data"``.
+        format: ``"chat"``, ``"step_tag"`` or ``"classifier"``; detected when omitted
+            (see :func:`detect_prm_format`).
+        device: ``None`` spreads the model over all GPUs (``device_map="auto"``) when
+            CUDA is available, else uses the CPU; or ``"cpu"``, ``"cuda:1"``.
+        dtype: default bfloat16 on GPU, float32 on CPU.
+        batch_size: candidates per forward pass (memory bound).
+        trust_remote_code: needed by checkpoints that ship their own model code
+            (Qwen2.5-Math-PRM); it runs that code, so only enable it for repos you trust.
+        **options: :class:`PRMVerifier` fields: ``good_token``, ``bad_token``,
+            ``step_tag``, ``separator``, ``system_prompt``.
+    """
+    from transformers import (
+        AutoConfig,
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+    )
+
+    if model is None or not str(model).strip():
+        raise ValueError("load_prm needs a PRM: a local directory or a hub id such as "
+                         "'RLHFlow/Llama3.1-8B-PRM-Deepseek-Data'.")  # fmt: skip
+    if format is not None and format not in PRM_FORMATS:
+        raise ValueError(f"Unknown PRM format {format!r}; use one of {', '.join(PRM_FORMATS)}.")
+    unknown = set(options) - set(PRMVerifier.model_fields)
+    if unknown:
+        raise ValueError(
+            f"Unknown load_prm option(s) {sorted(unknown)}; use good_token, bad_token, "
+            "step_tag, separator or system_prompt."
+        )
+    name = str(model)
+    source = resolve_model_source(model)
+    remote = {"trust_remote_code": True} if trust_remote_code else {}
+    config = load_pretrained(AutoConfig, source, what="PRM config", **remote)
+    tokenizer = load_pretrained(AutoTokenizer, source, what="PRM tokenizer", **remote)
+    fmt: PRMFormat = format or detect_prm_format(
+        name, config, tokenizer, step_tag=options.get("step_tag", "ки")
+    )
+    architectures = [str(a) for a in (getattr(config, "architectures", None) or [])]
+    if fmt == "classifier":
+        if any(a.endswith("ForTokenClassification") for a in architectures):
+            loader: Any = AutoModelForTokenClassification
+        elif trust_remote_code:
+            loader = AutoModel
+        else:
+            raise ModelLoadError(
+                f"{name} ({', '.join(architectures) or 'unknown architecture'}) ships its own "
+                "model code for its reward head; pass trust_remote_code=True to run it (only "
+                "for repositories you trust)."
+            )
+    elif architectures and not any(a.endswith("ForCausalLM") for a in architectures):
+        raise ModelLoadError(
+            f"format={fmt!r} needs a causal LM, but {name} is a {', '.join(architectures)}."
+        )
+    else:
+        loader = AutoModelForCausalLM
+
+    torch_device = resolve_device(device)
+    kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype, torch_device), **remote}
+    spread = torch_device.type == "cuda" and device in (None, "auto", "cuda")
+    if spread:
+        kwargs["device_map"] = "auto"
+    prm = load_pretrained(loader, source, what=f"{fmt} PRM", **kwargs)
+    if not spread:
+        prm.to(torch_device)
+    prm.eval()
+    return PRMVerifier(
+        model=prm, tokenizer=tokenizer, format=fmt, model_id=name, batch_size=batch_size, **options
+    )
+
+
+def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verifier:
+    """Map a command-line verifier spec to a verifier.
+
+    ``"arithmetic"`` is :class:`ArithmeticVerifier`; ``"judge"`` is an
+    :class:`LLMJudgeVerifier` over ``policy``; anything else is a PRM directory or
+    hub id for :func:`load_prm` (``prm_options`` are passed on).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"Verifier spec is empty; use one of: {', '.join(VERIFIER_SPECS)}.")
+    spec = spec.strip()
+    if spec == "arithmetic":
+        return ArithmeticVerifier()
+    if spec == "judge":
+        if policy is None:
+            raise ValueError(
+                "The 'judge' verifier asks a policy model to grade steps; pass policy=... "
+                "(e.g. load_policy())."
+            )
+        return LLMJudgeVerifier(policy=policy)
+    try:
+        return load_prm(spec, **prm_options)
+    except ModelLoadError as exc:
+        raise ModelLoadError(
+            f"{exc}\n(Verifier spec {spec!r} is neither 'arithmetic' nor 'judge', so it was "
+            "loaded as a PRM.)"
+        ) from exc

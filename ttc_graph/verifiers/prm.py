@@ -1,0 +1,254 @@
+"""Process reward models run with transformers: the three layouts used in the literature.
+
+``chat``
+    Each step is a user turn answered by an assistant turn ``+``; a step's score
+    is P("+") against P("-") where the model predicts that answer
+    (RLHFlow/Llama3.1-8B-PRM-Deepseek-Data and -Mistral-Data).
+``step_tag``
+    ``question step1 ки\\nstep2 ки``; a step's score is P("+") against P("-") read
+    at its tag (peiyi9979/math-shepherd-mistral-7b-prm).
+``classifier``
+    A chat with the steps joined by ``<extra_0>`` in the assistant turn and a
+    two-label head on every token; a step's score is P(label 1) at its separator
+    (Qwen/Qwen2.5-Math-PRM-7B).
+
+Marker positions are located from character offsets, never by searching for a
+token id, so a "+" or "-" inside the question or a step cannot be mistaken for one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from pydantic import ConfigDict, PrivateAttr
+
+from ttc_graph.errors import ModelLoadError
+from ttc_graph.verifiers.base import Verifier
+from ttc_graph.verifiers.forward import ReadRow, read_logits
+
+PRMFormat = Literal["chat", "step_tag", "classifier"]
+PRM_FORMATS: tuple[str, ...] = get_args(PRMFormat)
+QWEN_PRM_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+_PROBE_QUESTION = "What is 1 + 1?"
+_PROBE_STEPS = ["1 + 1 = 2.", "The answer is 2."]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    text: str
+    markers: list[int]  # character offset of each step's marker in ``text``
+    marker: str  # the marker text at those offsets
+    add_special_tokens: bool
+
+
+class PRMVerifier(Verifier):
+    """A learned process reward model; create it with :func:`ttc_graph.load_prm`.
+
+    It can also wrap a model and tokenizer already in memory:
+    ``PRMVerifier(model=m, tokenizer=t, format="chat")``. Construction checks
+    that the tokenizer has the format's tokens and that one probe solution
+    scores, so a model that is not a PRM of that format fails here, not mid-search.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    model: Any
+    """A transformers causal LM (``chat``, ``step_tag``) or per-token classifier."""
+    tokenizer: Any
+    format: PRMFormat
+    model_id: str = "PRM"
+    """Shown in error messages and as the runnable's name."""
+    batch_size: int = 8
+    """Candidates per forward pass; lower it if the GPU runs out of memory."""
+    good_token: str = "+"
+    bad_token: str = "-"
+    step_tag: str = "ки"
+    separator: str = "<extra_0>"
+    system_prompt: str = QWEN_PRM_SYSTEM_PROMPT
+    """System message of the ``classifier`` layout (empty: none)."""
+
+    _vocab_ids: list[int] | None = PrivateAttr(default=None)
+    _marker_id: int | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Resolve the format's token ids and score a probe solution."""
+        if self.format not in PRM_FORMATS:
+            raise ValueError(f"Unknown PRM format {self.format!r}; use one of {PRM_FORMATS}.")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
+        if self.name is None:
+            self.name = f"PRMVerifier({self.model_id})"
+        self._resolve_tokens()
+        try:
+            self.score_steps(_PROBE_QUESTION, [_PROBE_STEPS])
+        except (IndexError, RuntimeError, ValueError) as exc:
+            raise ModelLoadError(
+                f"{self.model_id} does not work as a {self.format!r} PRM: {exc}"
+            ) from exc
+
+    # -- scoring -----------------------------------------------------------------
+
+    def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        """One forward pass per ``batch_size`` candidates, reading every step's score."""
+        rows = [
+            self._locate(self._layout(question, steps), i) for i, steps in enumerate(candidates)
+        ]
+        logits = read_logits(
+            self.model, rows, batch_size=self.batch_size, vocab_ids=self._vocab_ids
+        )
+        scores = []
+        for row_logits in logits:
+            if row_logits.shape[-1] != 2:
+                raise ModelLoadError(
+                    f"{self.model_id}'s head gives {row_logits.shape[-1]} outputs per token; a "
+                    "classifier PRM gives 2 (bad, good). This model is not such a PRM."
+                )
+            probs = row_logits.softmax(dim=-1)
+            # LM layouts list (good, bad); a classifier head has label 1 = good.
+            good = probs[:, 1] if self._vocab_ids is None else probs[:, 0]
+            scores.append([float(p) for p in good])
+        return scores
+
+    def _locate(self, layout: _Layout, index: int) -> ReadRow:
+        enc = self.tokenizer(
+            layout.text,
+            add_special_tokens=layout.add_special_tokens,
+            return_offsets_mapping=True,
+        )
+        ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        if isinstance(limit, int) and len(ids) > limit:
+            raise ValueError(
+                f"Candidate {index} is {len(ids)} tokens long with the question, more than "
+                f"{self.model_id} accepts ({limit}); score shorter solutions."
+            )
+        positions = []
+        t = 0
+        for step, start in enumerate(layout.markers):
+            end = start + len(layout.marker)
+            while t < len(offsets) and offsets[t][1] <= start:
+                t += 1
+            found = t < len(offsets) and offsets[t][0] >= start - 1 and offsets[t][1] == end
+            if found and self._marker_id is not None:
+                found = ids[t] == self._marker_id
+            if not found:
+                raise ValueError(
+                    f"{self.model_id}: no single {layout.marker!r} token after step {step} of "
+                    f"candidate {index}; the tokenizer merges it with the text around it."
+                )
+            # A chat PRM predicts its "+" from the token before it.
+            positions.append(t - 1 if self.format == "chat" else t)
+        return ReadRow(ids=ids, positions=positions)
+
+    # -- layouts -----------------------------------------------------------------
+
+    def _layout(self, question: str, steps: Sequence[str]) -> _Layout:
+        clean = [s.strip() for s in steps]
+        question = question.strip()
+        if self.format == "step_tag":
+            return self._step_tag_layout(question, clean)
+        if self.format == "chat":
+            return self._chat_layout(question, clean)
+        return self._classifier_layout(question, clean)
+
+    def _step_tag_layout(self, question: str, steps: list[str]) -> _Layout:
+        text, markers = f"{question} ", []
+        for k, step in enumerate(steps):
+            text += ("\n" if k else "") + f"{step} "
+            markers.append(len(text))
+            text += self.step_tag
+        return _Layout(text, markers, self.step_tag, add_special_tokens=True)
+
+    def _chat_layout(self, question: str, steps: list[str]) -> _Layout:
+        conversation: list[dict[str, str]] = []
+        markers = []
+        for k, step in enumerate(steps):
+            content = f"{question} {step}" if k == 0 else step
+            conversation.append({"role": "user", "content": content})
+            markers.append(len(self._render(conversation, generation_prompt=True)))
+            conversation.append({"role": "assistant", "content": self.good_token})
+        text = self._render(conversation, generation_prompt=False)
+        return self._check_markers(
+            _Layout(text, markers, self.good_token, add_special_tokens=False)
+        )
+
+    def _classifier_layout(self, question: str, steps: list[str]) -> _Layout:
+        messages = [{"role": "user", "content": question}]
+        if self.system_prompt:
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        head = self._render(messages, generation_prompt=True)
+        body, markers = "", []
+        for step in steps:
+            body += step
+            markers.append(len(head) + len(body))
+            body += self.separator
+        text = self._render([*messages, {"role": "assistant", "content": body}], False)
+        return self._check_markers(_Layout(text, markers, self.separator, add_special_tokens=False))
+
+    def _render(self, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+        return str(
+            self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=generation_prompt
+            )
+        )
+
+    def _check_markers(self, layout: _Layout) -> _Layout:
+        # Offsets come from rendering prefixes of the chat; a template that renders
+        # a prefix differently from the full chat would put them in the wrong place.
+        for start in layout.markers:
+            if layout.text[start : start + len(layout.marker)] != layout.marker:
+                raise ValueError(
+                    f"{self.model_id}'s chat template renders a conversation differently "
+                    f"from its beginning, so the {layout.marker!r} markers cannot be located."
+                )
+        return layout
+
+    # -- tokens ------------------------------------------------------------------
+
+    def _resolve_tokens(self) -> None:
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if self.format in ("chat", "classifier") and not has_template:
+            raise ModelLoadError(
+                f"{self.model_id}: a {self.format!r} PRM needs a tokenizer with a chat template, "
+                "and this one has none. Use the PRM's own tokenizer, or format='step_tag'."
+            )
+        if self.format == "chat":
+            self._vocab_ids = [
+                self._single_token(self.good_token),
+                self._single_token(self.bad_token),
+            ]
+            self._marker_id = self._vocab_ids[0]
+        elif self.format == "step_tag":
+            # Encoded together, as in training, so each gets its in-context form.
+            ids = self.tokenizer.encode(
+                f"{self.good_token} {self.bad_token}", add_special_tokens=False
+            )
+            if len(ids) != 2:
+                raise ModelLoadError(
+                    f"{self.model_id} is not a step-tag PRM: its tokenizer writes "
+                    f"'{self.good_token} {self.bad_token}' as {len(ids)} tokens, not 2."
+                )
+            self._vocab_ids = list(ids)
+        else:
+            self._marker_id = self._single_token(self.separator)
+        if self._vocab_ids is not None:
+            if self._vocab_ids[0] == self._vocab_ids[1]:
+                raise ValueError("good_token and bad_token must be different tokens.")
+            head = self.model.get_output_embeddings()
+            size = head.weight.shape[0] if head is not None else None
+            if size is not None and max(self._vocab_ids) >= size:
+                raise ModelLoadError(
+                    f"{self.model_id}'s vocabulary ({size}) lacks the tokenizer's good/bad token "
+                    "ids; the tokenizer does not belong to this model."
+                )
+
+    def _single_token(self, text: str) -> int:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) != 1:
+            raise ModelLoadError(
+                f"{self.model_id} is not a {self.format!r} PRM: its tokenizer writes {text!r} as "
+                f"{len(ids)} tokens, but this format reads one token there."
+            )
+        return int(ids[0])
