@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module defines ``register(subparsers)``; it adds its parser and sets ``func``.
-COMMANDS = ["solve", "view", "graph"]
+COMMANDS = ["solve", "eval", "view", "graph"]
 
 
 def build_parser() -> argparse.ArgumentParser:

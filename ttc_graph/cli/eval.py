@@ -1,0 +1,123 @@
+"""``ttc-graph eval``: accuracy-vs-N curves of strategies on a dataset, resumable."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ttc_graph.strategies import STRATEGIES
+
+EXAMPLE = (
+    "example: ttc-graph eval --dataset arithmetic --strategies greedy,majority,weighted "
+    "--n 1,2,4,8 --limit 20 --max-new-tokens 96 --out runs/arith"
+)
+
+
+def _difficulty(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"difficulty must be an integer or a list like 1,2,3, got {text!r}"
+        ) from exc
+
+
+def register(sub: Any) -> None:
+    """Add the ``eval`` subcommand."""
+    p = sub.add_parser(
+        "eval",
+        help="accuracy vs N for strategies on a dataset (resumable)",
+        description="Run strategies over a dataset at several N and report accuracy (Wilson "
+        "95%% CI), tokens, calls and time; every finished problem is saved at once, so "
+        "rerunning the same command resumes.",
+        epilog=EXAMPLE,
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="PATH.jsonl (MATH-500 or GSM8K form) | arithmetic | hub id org/name[:config]",
+    )
+    p.add_argument(
+        "--strategies",
+        default="greedy,majority",
+        help=f"comma-separated, from {','.join(STRATEGIES)} (default greedy,majority)",
+    )
+    p.add_argument("--n", default="1,2,4,8,16", help="increasing N list (default 1,2,4,8,16)")
+    p.add_argument("--limit", type=int, default=None, help="first K problems only")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/eval"), help="output dir (default runs/eval)"
+    )
+    p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
+    p.add_argument(
+        "--verifier",
+        default="arithmetic",
+        help="arithmetic | judge | <PRM dir or hub id>, for best_of_n/weighted/beam_search/dvts",
+    )
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument(
+        "--max-new-tokens", type=int, default=256, help="per solution, or per step (default 256)"
+    )
+    p.add_argument("--beam-width", type=int, default=4)
+    p.add_argument("--max-steps", type=int, default=8)
+    p.add_argument(
+        "--difficulty",
+        type=_difficulty,
+        default=[1],
+        help="arithmetic set: operations per problem, 1-5, or a list like 1,2,3 (default 1)",
+    )
+    p.add_argument("--data-seed", type=int, default=0, help="arithmetic generator seed")
+    p.add_argument("--split", default="test", help="hub dataset split (default test)")
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate everything, then run (or resume) the evaluation and write the report."""
+    from rich.console import Console
+
+    from ttc_graph.evaluation import create_evaluation, print_report, write_report
+
+    # Every input check happens here, before a model is loaded.
+    evaluation = create_evaluation(
+        dataset=args.dataset,
+        strategies=args.strategies,
+        ns=args.n,
+        out=args.out,
+        limit=args.limit,
+        model=args.model,
+        verifier=args.verifier,
+        seed=args.seed,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        beam_width=args.beam_width,
+        max_steps=args.max_steps,
+        difficulty=args.difficulty,
+        data_seed=args.data_seed,
+        split=args.split,
+        device=args.device,
+    )
+    console = Console(stderr=True)
+    try:
+        pending, total = len(evaluation.pending()), len(evaluation.units())
+        console.print(
+            f"{evaluation.problems.name}: {len(evaluation.problems.problems)} problems, "
+            f"{total} units, {total - pending} already done (config {evaluation.config_hash}, "
+            f"{evaluation.store.path})"
+        )
+        report = evaluation.run(progress=not args.no_progress, console=console)
+        title = (
+            f"{evaluation.problems.name}, {evaluation.config['model']}, "
+            f"{report.total_problems} problems"
+        )
+        paths = write_report(report, evaluation.out, title=title)
+    finally:
+        evaluation.close()
+    print_report(report, Console())
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0

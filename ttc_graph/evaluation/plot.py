@@ -1,0 +1,71 @@
+"""Accuracy-vs-N plot: one line per strategy, baselines as horizontal lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ttc_graph.evaluation.metrics import SINGLE, CurvePoint
+
+_BASELINE_STYLE = {"greedy": "--", "self_refine": ":"}
+
+
+def plot_curve(
+    points: Sequence[CurvePoint], *, path: str | Path | None = None, title: str = ""
+) -> Any:
+    """Draw accuracy against N (log2 axis) with Wilson 95 % bands; save a PNG if ``path``.
+
+    Strategies with an N are lines with markers; ``greedy`` (and ``self_refine``)
+    are horizontal baselines. Only points over all problems are drawn. Returns the
+    matplotlib figure, whose lines carry the strategy names as labels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    from matplotlib.figure import Figure
+
+    rows = [p for p in points if p.level == "all"]
+    if not rows:
+        raise ValueError("Nothing to plot: no strategy has a finished problem yet.")
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    ax = fig.add_subplot()
+    strategies = list(dict.fromkeys(p.strategy for p in rows))
+    xs_all = sorted({p.n for p in rows if p.strategy not in SINGLE}) or [1]
+    for name in strategies:
+        mine = sorted((p for p in rows if p.strategy == name), key=lambda p: p.n)
+        if name in SINGLE:
+            (p,) = mine
+            line = ax.axhline(
+                100 * p.accuracy,
+                linestyle=_BASELINE_STYLE[name],
+                color="0.35" if name == "greedy" else "0.55",
+                label=f"{name} ({100 * p.accuracy:.0f}%)",
+            )
+            line.set_gid(name)
+            continue
+        xs = [p.n for p in mine]
+        ys = [100 * p.accuracy for p in mine]
+        (line,) = ax.plot(xs, ys, marker="o", label=name)
+        line.set_gid(name)
+        ax.fill_between(
+            xs,
+            [100 * p.ci_low for p in mine],
+            [100 * p.ci_high for p in mine],
+            color=line.get_color(),
+            alpha=0.12,
+            linewidth=0,
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs_all, [str(x) for x in xs_all])
+    ax.set_xlabel("N (candidates / beams per problem, log scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    problems = max(p.problems for p in rows)
+    ax.set_title(title or f"Accuracy vs N ({problems} problems)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(Path(path), format="png")
+    return fig

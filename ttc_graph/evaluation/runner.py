@@ -1,0 +1,502 @@
+"""Run strategies over a problem set, persisting each finished problem at once.
+
+Work is split into *units*, each one graph invocation on one problem:
+
+- ``greedy`` / ``self_refine``: once per problem;
+- ``samples``: one best-of-N run at the largest N, shared by ``best_of_n``,
+  ``weighted`` and ``majority`` (every smaller N is a prefix of it);
+- ``beam_search`` / ``dvts``: once per problem and N.
+
+A unit is stored under the configuration hash as soon as it finishes, so a
+re-run of the same configuration skips it and a changed one never mixes with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ttc_graph.evaluation.grading import grade
+from ttc_graph.evaluation.metrics import (
+    SAMPLED,
+    SAMPLES_UNIT,
+    SEARCHED,
+    SINGLE,
+    CurvePoint,
+    curve,
+    outcomes,
+)
+from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
+from ttc_graph.evaluation.store import DB_NAME, ResultStore
+from ttc_graph.policy.base import SamplingParams
+from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
+from ttc_graph.strategies.beam_search import check_beams
+from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct (embedded)"
+DEFAULT_VERIFIER = "arithmetic"
+HARNESS_VERSION = 1
+"""Bumped when stored records change meaning, so old rows are not mixed with new ones."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One graph invocation to run: ``name`` at ``n`` on ``problem``."""
+
+    name: str
+    n: int
+    problem: Problem
+
+    @property
+    def weight(self) -> int:
+        """Rough relative cost (candidates generated), for a fair progress ETA."""
+        return self.n
+
+
+def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
+    """Validate strategy names (a comma-separated string or a list)."""
+    names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
+    names = [s.strip() for s in names if s.strip()]
+    if not names:
+        raise ValueError(
+            f"Name at least one strategy, e.g. greedy,majority ({', '.join(STRATEGIES)})."
+        )
+    for name in names:
+        if name not in STRATEGIES:
+            raise ValueError(f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"A strategy is listed twice in {','.join(names)}; list each once.")
+    return tuple(names)
+
+
+def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
+    """Validate the N list: integers >= 1, strictly increasing (e.g. ``1,2,4,8,16``)."""
+    if isinstance(ns, str):
+        try:
+            values = [int(v) for v in ns.split(",") if v.strip()]
+        except ValueError as exc:
+            raise ValueError(
+                f"--n must be comma-separated integers like 1,2,4,8, got {ns!r}."
+            ) from exc
+    else:
+        values = list(ns)
+    if not values:
+        raise ValueError("The N list is empty; pass e.g. 1,2,4,8,16.")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"Every N must be an integer >= 1, got {v!r}.")
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError(
+            f"The N list must be strictly increasing (e.g. 1,2,4,8,16), got "
+            f"{','.join(map(str, values))}."
+        )
+    return tuple(values)
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """Create ``out`` if needed and prove it is writable (before any model is loaded)."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} is a file; pass a directory.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"Cannot write to output directory {path}: {exc.strerror or exc}. "
+            "Pick a directory you can write to with --out."
+        ) from exc
+    return path
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short stable hash of everything that determines the results."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Evaluation:
+    """A configured, validated evaluation bound to its results database.
+
+    Build it with :func:`create_evaluation`; :meth:`run` does (or resumes) the
+    work, :meth:`report` summarises whatever is stored.
+    """
+
+    def __init__(
+        self,
+        *,
+        problems: ProblemSet,
+        strategies: tuple[str, ...],
+        ns: tuple[int, ...],
+        out: Path,
+        config: dict[str, Any],
+        sampling: SamplingParams,
+        beam_width: int,
+        max_steps: int,
+        model: Any,
+        verifier: Any,
+        device: str | None,
+    ) -> None:
+        self.problems = problems
+        self.strategies = strategies
+        self.ns = ns
+        self.out = out
+        self.config = config
+        self.config_hash = config_hash(config)
+        self.sampling = sampling
+        self.beam_width = beam_width
+        self.max_steps = max_steps
+        self._model = model
+        self._verifier = verifier
+        self._device = device
+        self.store = ResultStore(out / DB_NAME)
+        self.store.register_config(self.config_hash, config)
+
+    @property
+    def uses_verifier(self) -> bool:
+        """Whether any requested strategy ranks candidates with the verifier."""
+        return any(s in NEEDS_VERIFIER for s in self.strategies)
+
+    def units(self) -> list[Unit]:
+        """Every unit of this evaluation, problem by problem.
+
+        Problem-major order means an interrupted run has every strategy on the
+        same problems, so partial curves compare like with like.
+        """
+        names: list[tuple[str, int]] = []
+        if any(s in SAMPLED for s in self.strategies):
+            names.append((SAMPLES_UNIT, max(self.ns)))
+        for s in self.strategies:
+            if s in SINGLE:
+                names.append((s, 1))
+            elif s in SEARCHED:
+                names.extend((s, n) for n in self.ns)
+        return [Unit(name, n, p) for p in self.problems.problems for name, n in names]
+
+    def pending(self) -> list[Unit]:
+        """Units not yet stored for this configuration."""
+        done = self.store.done(self.config_hash)
+        return [u for u in self.units() if (u.name, u.n, u.problem.id) not in done]
+
+    # -- running ---------------------------------------------------------------
+
+    def _load(self) -> tuple[Any, Any]:
+        from ttc_graph.policy import load_policy
+
+        policy = self._model
+        if policy is None or isinstance(policy, (str, os.PathLike)):
+            policy = load_policy(policy, device=self._device)
+        verifier = self._verifier
+        if not self.uses_verifier:
+            verifier = None
+        elif isinstance(verifier, str):
+            from ttc_graph.verifiers import load_verifier
+
+            verifier = load_verifier(verifier, policy=policy)
+        return policy, verifier
+
+    def _graph(self, unit: Unit, policy: Any, verifier: Any) -> Any:
+        from ttc_graph.strategies import build_strategy
+
+        seed = self.config["seed"]
+        if unit.name == SAMPLES_UNIT:
+            # Scored when a verifier is configured, so vanilla and weighted selection
+            # can be replayed on any prefix; majority ignores the scores.
+            name = "best_of_n" if verifier is not None else "majority"
+            return build_strategy(
+                name, policy=policy, verifier=verifier, n=unit.n, sampling=self.sampling, seed=seed
+            )
+        return build_strategy(
+            unit.name,
+            policy=policy,
+            # Greedy is one sample: a verifier call would only add cost.
+            verifier=None if unit.name == "greedy" else verifier,
+            n=unit.n,
+            beam_width=min(self.beam_width, unit.n),
+            max_steps=self.max_steps,
+            sampling=self.sampling,
+            seed=seed,
+        )
+
+    def _run_unit(self, unit: Unit, graph: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            result = graph.invoke({"question": unit.problem.question})
+        except Exception as exc:
+            raise RuntimeError(
+                f"{unit.name} (N={unit.n}) failed on problem {unit.problem.id}: "
+                f"{exc.__class__.__name__}: {exc}. Finished problems are saved; fix the cause "
+                "and rerun the same command to resume."
+            ) from exc
+        wall = time.perf_counter() - started
+        answer = result.get("answer")
+        return {
+            "problem_id": unit.problem.id,
+            "level": unit.problem.level,
+            "subject": unit.problem.subject,
+            "reference": unit.problem.answer,
+            "answer": answer,
+            "correct": grade(answer, unit.problem.answer),
+            "candidates": list(result.get("candidates", [])),
+            "usage": dict(result["usage"]),
+            "wall_seconds": wall,
+            "budget_limited": bool(result.get("budget_limited", False)),
+        }
+
+    def run(
+        self,
+        *,
+        policy: Any = None,
+        verifier: Any = None,
+        progress: bool = True,
+        console: Any = None,
+    ) -> EvalReport:
+        """Run every pending unit, storing each as it finishes; return the report.
+
+        Args:
+            policy: A loaded policy; default loads the configured model (only if
+                there is work left to do).
+            verifier: A loaded verifier; default loads the configured one.
+            progress: Show a rich progress bar with ETA (on stderr).
+            console: A ``rich.console.Console`` to draw on.
+        """
+        todo = self.pending()
+        if todo:
+            if policy is not None:
+                self._model = policy
+            if verifier is not None:
+                self._verifier = verifier
+            policy, verifier = self._load()
+            self._run_units(todo, policy, verifier, progress=progress, console=console)
+        return self.report()
+
+    def _run_units(
+        self, todo: list[Unit], policy: Any, verifier: Any, *, progress: bool, console: Any
+    ) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        graphs: dict[tuple[str, int], Any] = {}
+        bar = Progress(
+            TextColumn("[bold]eval"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[done]}/{task.fields[units]} units"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[label]}"),
+            console=console or Console(stderr=True),
+            disable=not progress,
+        )
+        units = self.units()
+        # The bar advances by each unit's weight (candidates generated), so the ETA
+        # is not fooled by a cheap greedy unit followed by an N=16 sample.
+        total = sum(u.weight for u in units)
+        remaining = sum(u.weight for u in todo)
+        done = len(units) - len(todo)
+        with bar:
+            # Resumed work goes in at creation: as an update it would count as speed.
+            task = bar.add_task(
+                "eval",
+                total=total,
+                completed=total - remaining,
+                done=done,
+                units=len(units),
+                label="",
+            )
+            for unit in todo:
+                key = (unit.name, unit.n)
+                if key not in graphs:
+                    graphs[key] = self._graph(unit, policy, verifier)
+                bar.update(task, label=f"{unit.name} N={unit.n} {unit.problem.id}")
+                record = self._run_unit(unit, graphs[key])
+                self.store.put(self.config_hash, unit.name, unit.n, unit.problem.id, record)
+                logger.info(
+                    "%s N=%d %s: answer %r (%s)",
+                    unit.name,
+                    unit.n,
+                    unit.problem.id,
+                    record["answer"],
+                    "correct" if record["correct"] else "wrong",
+                )
+                done += 1
+                bar.update(task, advance=unit.weight, done=done)
+
+    # -- reporting -------------------------------------------------------------
+
+    def report(self) -> EvalReport:
+        """Curves over everything stored for this configuration (no model needed)."""
+        by_unit = outcomes(
+            self.store.results(self.config_hash), self.problems.problems, self.strategies, self.ns
+        )
+        return EvalReport(
+            config=self.config,
+            config_hash=self.config_hash,
+            strategies=self.strategies,
+            ns=self.ns,
+            total_problems=len(self.problems.problems),
+            points=curve(by_unit, self.problems.problems),
+            pending_units=len(self.pending()),
+        )
+
+    def close(self) -> None:
+        """Close the results database."""
+        self.store.close()
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Curve points of one configuration, ready to print, save and plot."""
+
+    config: dict[str, Any]
+    config_hash: str
+    strategies: tuple[str, ...]
+    ns: tuple[int, ...]
+    total_problems: int
+    points: list[CurvePoint]
+    pending_units: int
+    """Units not yet run (non-zero when the run was interrupted)."""
+
+    def overall(self) -> list[CurvePoint]:
+        """Points over all problems (no per-level rows), in strategy then N order."""
+        order = {s: i for i, s in enumerate(self.strategies)}
+        rows = [p for p in self.points if p.level == "all"]
+        return sorted(rows, key=lambda p: (order[p.strategy], p.n))
+
+    def by_level(self) -> list[CurvePoint]:
+        """Per-level points (empty when the dataset has no or a single level)."""
+        order = {s: i for i, s in enumerate(self.strategies)}
+        rows = [p for p in self.points if p.level != "all"]
+        return sorted(rows, key=lambda p: (order[p.strategy], p.n, p.level))
+
+
+def create_evaluation(
+    *,
+    dataset: str | Path,
+    strategies: str | Sequence[str],
+    ns: str | Sequence[int] = (1, 2, 4, 8, 16),
+    out: str | Path = "runs/eval",
+    limit: int | None = None,
+    model: Any = None,
+    verifier: Any = DEFAULT_VERIFIER,
+    seed: int = 0,
+    temperature: float = 0.8,
+    top_p: float = 1.0,
+    max_new_tokens: int = 256,
+    beam_width: int = 4,
+    max_steps: int = 8,
+    difficulty: int | Sequence[int] = 1,
+    data_seed: int = 0,
+    split: str = "test",
+    device: str | None = None,
+) -> Evaluation:
+    """Validate an evaluation and open its results database; loads no model.
+
+    Every input error (missing file, bad row, unknown strategy, N list not
+    increasing, unwritable ``out``) is raised here as ``ValueError``.
+
+    Args:
+        dataset: ``.jsonl`` path, ``"arithmetic"`` or a hub id (see :func:`load_problems`).
+        strategies: Names from :data:`ttc_graph.strategies.STRATEGIES`.
+        ns: Strictly increasing candidate counts, e.g. ``(1, 2, 4, 8, 16)``.
+        out: Directory for ``results.sqlite`` and the curve files.
+        limit: Evaluate only the first ``limit`` problems.
+        model: Model spec for :func:`ttc_graph.load_policy` (``None``: embedded),
+            or an already loaded policy.
+        verifier: Verifier spec for ``load_verifier`` or a :class:`Verifier`; used only
+            by strategies that rank candidates.
+        seed: Sampling seed; the same seed reproduces the same candidates.
+        temperature, top_p, max_new_tokens: Sampling (``max_new_tokens`` per solution,
+            or per step for beam search and DVTS).
+        beam_width, max_steps: Beam search / DVTS settings.
+        difficulty, data_seed: Arithmetic generator settings.
+        split: Hub dataset split.
+        device: Where to load the model (``cpu``, ``cuda``).
+    """
+    names = parse_strategies(strategies)
+    n_list = parse_ns(ns)
+    sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
+        raise ValueError(f"beam_width must be an integer >= 1, got {beam_width!r}.")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}.")
+    if any(s in SEARCHED for s in names):
+        for n in n_list:
+            try:
+                check_beams(n, min(beam_width, n))
+            except ValueError as exc:
+                raise ValueError(f"beam_search/dvts at N={n}: {exc}") from exc
+    uses_verifier = any(s in NEEDS_VERIFIER for s in names)
+    if uses_verifier and verifier is None:
+        raise ValueError(
+            f"{', '.join(s for s in names if s in NEEDS_VERIFIER)} rank candidates and need a "
+            "verifier (e.g. verifier='arithmetic'); majority and greedy work without one."
+        )
+    out_dir = check_out_dir(out)
+    problems = load_problems(
+        dataset, limit=limit, difficulty=difficulty, seed=data_seed, split=split
+    )
+    config = {
+        "harness_version": HARNESS_VERSION,
+        "dataset": problems.fingerprint,
+        "model": _identity(model, EMBEDDED_MODEL),
+        "verifier": _identity(verifier, None) if uses_verifier else None,
+        "ns": list(n_list),
+        "seed": seed,
+        "sampling": {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_new_tokens": max_new_tokens,
+        },
+        "beam_width": beam_width,
+        "max_steps": max_steps,
+        "system_prompt": hashlib.sha256(DEFAULT_SYSTEM_PROMPT.encode()).hexdigest()[:12],
+    }
+    return Evaluation(
+        problems=problems,
+        strategies=names,
+        ns=n_list,
+        out=out_dir,
+        config=config,
+        sampling=sampling,
+        beam_width=beam_width,
+        max_steps=max_steps,
+        model=model,
+        verifier=verifier,
+        device=device,
+    )
+
+
+def _identity(obj: Any, default: str | None) -> str | None:
+    """What identifies a model or verifier in the config hash."""
+    if obj is None:
+        return default
+    if isinstance(obj, (str, os.PathLike)):
+        return str(obj)
+    # A loaded object: its model id (policies) or runnable name (verifiers).
+    for attr in ("model_id", "model_path"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    get_name = getattr(obj, "get_name", None)
+    return str(get_name()) if callable(get_name) else type(obj).__name__
