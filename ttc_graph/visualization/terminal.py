@@ -70,7 +70,7 @@ def _label(node: TraceNode, max_text: int, *, faded: bool) -> Text:
     if node["chosen"]:
         label.append(f"{CHOSEN_MARK} ", style="bold blue")
     label.append(
-        "  -- " if score is None else f"{score:.2f}",
+        "  --" if score is None else f"{score:.2f}",
         style=Style(color=score_color(score), bold=True),
     )
     label.append(f" {node['status']:<8} ", style="dim")
