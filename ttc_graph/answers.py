@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from functools import lru_cache
@@ -76,6 +77,17 @@ def extract_answer(text: str) -> str | None:
     if numbers:
         return numbers[-1].replace(",", "").rstrip(".")
     return None
+
+
+class _DropTimeoutNotice(logging.Filter):
+    """Hide math-verify's one-time notice that its timeout is off (we turn it off on purpose)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_DropTimeoutNotice())
 
 
 def _timeout() -> int | None:
