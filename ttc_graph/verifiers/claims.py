@@ -325,9 +325,9 @@ def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
     first = span[0]
     prev = toks[i - 1] if i > 0 else None
     if first.kind == "op":
-        # Only a minus sign written against its number ("-3") opens an expression;
-        # after a word it is a subtraction from a variable ("x - 3 = 5").
-        unary = first.text == "-" and len(span) > 1 and span[1].start == first.end
+        # Only a sign written against its number ("-3", "<<+30+46=76>>") opens an
+        # expression; after a word it is a subtraction from a variable ("x - 3 = 5").
+        unary = first.text in "+-" and len(span) > 1 and span[1].start == first.end
         if not unary or (prev is not None and prev.kind in ("word", "cmd")):
             return False
     if prev is None:
@@ -356,7 +356,8 @@ def _right_is_complete(toks: list[_Tok], j: int, span: list[_Tok]) -> bool:
     if nxt.kind == "cmd" and nxt.text not in _SAFE_COMMANDS:
         return False
     if nxt.kind == "word" and (glued or nxt.text.lower() in _CONNECTORS):
-        return False
+        # "= 3/4 of the pizza" is complete; "= 3/4 of 12" is not.
+        return nxt.text.lower() == "of" and not _starts_value(toks, j + 1)
     if nxt.kind == "other" and glued:
         if nxt.text in "!^_'":
             return False

@@ -37,7 +37,8 @@ class LLMJudgeVerifier(Verifier):
     pools the single-token spellings of ``yes_words`` (likewise ``no_words``). All
     (candidate, step) prompts run as one batched forward pass, in chunks of
     ``batch_size``. Any other policy (a served chat model without token
-    probabilities) is asked for a 0-10 rating, generated greedily and divided by 10.
+    probabilities) is asked for a 0-10 rating, generated greedily after
+    ``rating_prefix`` and divided by 10; a reply without a rating is an error.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -52,6 +53,9 @@ class LLMJudgeVerifier(Verifier):
     no_words: tuple[str, ...] = ("No", "no", "Incorrect", "incorrect", "Wrong", "wrong")
     max_new_tokens: int = 16
     """Room for the rating in ``generate`` mode."""
+    rating_prefix: str = "Rating (0-10):"
+    """Start of the judge's reply in ``generate`` mode, so that even a small model
+    answers with a number; use "" for a policy that cannot continue a partial reply."""
 
     _yes_ids: list[int] = PrivateAttr(default_factory=list)
     _no_ids: list[int] = PrivateAttr(default_factory=list)
@@ -89,24 +93,22 @@ class LLMJudgeVerifier(Verifier):
             return True
         return self.method == "auto" and isinstance(self.policy, HuggingFacePolicy)
 
-    def messages(
-        self, question: str, steps: Sequence[str], step: int, ask: str
-    ) -> GenerationRequest:
+    def request(self, question: str, steps: Sequence[str], step: int) -> GenerationRequest:
         """The judging prompt for step ``step`` (0-based) of a solution."""
+        ask = YES_NO_QUESTION if self.uses_logprobs else RATING_QUESTION
         shown = "\n\n".join(f"Step {i + 1}: {s.strip()}" for i, s in enumerate(steps[: step + 1]))
-        user = f"Problem:\n{question.strip()}\n\nSolution so far:\n{shown}\n\n" + ask.format(
-            step=step + 1
+        user = f"Problem:\n{question.strip()}\n\nSolution so far:\n{shown}\n\n"
+        return GenerationRequest(
+            messages=(
+                SystemMessage(self.system_prompt),
+                HumanMessage(user + ask.format(step=step + 1)),
+            ),
+            prefix="" if self.uses_logprobs else self.rating_prefix,
         )
-        return GenerationRequest(messages=(SystemMessage(self.system_prompt), HumanMessage(user)))
 
     def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         """Judge every (candidate, step) prefix in one batched call."""
-        ask = YES_NO_QUESTION if self.uses_logprobs else RATING_QUESTION
-        requests = [
-            self.messages(question, steps, k, ask)
-            for steps in candidates
-            for k in range(len(steps))
-        ]
+        requests = self._requests(question, candidates)
         if self.uses_logprobs:
             flat = self._yes_probabilities(requests)
         else:
@@ -120,13 +122,14 @@ class LLMJudgeVerifier(Verifier):
         """Async twin; ``generate`` mode awaits the policy's ``asample``."""
         if self.uses_logprobs:
             return await super().ascore_steps(question, candidates)
-        requests = [
-            self.messages(question, steps, k, RATING_QUESTION)
-            for steps in candidates
-            for k in range(len(steps))
-        ]
+        requests = self._requests(question, candidates)
         completions = await self.policy.asample(requests, n=1, params=self._greedy())
         return _unflatten(self._ratings(completions, candidates), candidates)
+
+    def _requests(
+        self, question: str, candidates: Sequence[Sequence[str]]
+    ) -> list[GenerationRequest]:
+        return [self.request(question, steps, k) for steps in candidates for k in range(len(steps))]
 
     # -- logprobs ------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from ttc_graph.policy.loading import (
 from ttc_graph.verifiers.arithmetic import ArithmeticVerifier
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.judge import LLMJudgeVerifier
-from ttc_graph.verifiers.prm import PRM_FORMATS, PRMFormat, PRMVerifier
+from ttc_graph.verifiers.prm import PRM_FORMATS, PRMFormat, PRMVerifier, marker_token
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def detect_prm_format(name: str, config: Any, tokenizer: Any, *, step_tag: str =
             name,
         )
         return "chat"
-    if len(tokenizer.encode(f"x {step_tag}", add_special_tokens=False)) == 2:
+    probe = tokenizer(f"x {step_tag}", add_special_tokens=False, return_offsets_mapping=True)
+    if marker_token(probe["offset_mapping"], 2, len(step_tag)) >= 0:
         return "step_tag"
     raise ModelLoadError(
         f"{name} is not a recognisable PRM: a causal LM without a chat template and without "
@@ -128,6 +129,13 @@ def load_prm(
     if fmt == "classifier":
         if any(a.endswith("ForTokenClassification") for a in architectures):
             loader: Any = AutoModelForTokenClassification
+        elif not any("RewardModel" in a for a in architectures) and not getattr(
+            config, "auto_map", None
+        ):
+            raise ModelLoadError(
+                f"format='classifier' needs a per-token classifier, but {name} is a "
+                f"{', '.join(architectures) or 'model of unknown architecture'}."
+            )
         elif trust_remote_code:
             loader = AutoModel
         else:

@@ -127,13 +127,10 @@ class PRMVerifier(Verifier):
         positions = []
         t = 0
         for step, start in enumerate(layout.markers):
-            end = start + len(layout.marker)
-            while t < len(offsets) and offsets[t][1] <= start:
-                t += 1
-            found = t < len(offsets) and offsets[t][0] >= start - 1 and offsets[t][1] == end
-            if found and self._marker_id is not None:
-                found = ids[t] == self._marker_id
-            if not found:
+            t = marker_token(offsets, start, len(layout.marker), first=t)
+            if t >= 0 and self._marker_id is not None and ids[t] != self._marker_id:
+                t = -1
+            if t < 0:
                 raise ValueError(
                     f"{self.model_id}: no single {layout.marker!r} token after step {step} of "
                     f"candidate {index}; the tokenizer merges it with the text around it."
@@ -252,3 +249,19 @@ class PRMVerifier(Verifier):
                 f"{len(ids)} tokens, but this format reads one token there."
             )
         return int(ids[0])
+
+
+def marker_token(
+    offsets: Sequence[tuple[int, int]], start: int, length: int, *, first: int = 0
+) -> int:
+    """Index of the one token spelling ``text[start:start + length]``, or -1.
+
+    The token may include one character before the marker (a sentencepiece
+    "▁ки" spells " ки") but nothing after it.
+    """
+    t = first
+    while t < len(offsets) and offsets[t][1] <= start:
+        t += 1
+    if t < len(offsets) and offsets[t][0] >= start - 1 and offsets[t][1] == start + length:
+        return t
+    return -1
