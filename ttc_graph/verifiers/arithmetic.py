@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 from ttc_graph.answers import extract_answer, find_boxed
 from ttc_graph.verifiers.base import Verifier
@@ -45,7 +46,13 @@ class ArithmeticVerifier(Verifier):
     verified: float = 0.8
     answer_match: float = 0.95
 
-    def model_post_init(self, context: object, /) -> None:
+    def __init__(self, **kwargs: Any) -> None:
+        # Checked after pydantic has built the object, so that errors reach the
+        # caller as they are instead of wrapped in a ValidationError.
+        super().__init__(**kwargs)
+        self._validate()
+
+    def _validate(self) -> None:
         """Check that the scores are ordered so that search prefers checked work."""
         levels = [self.wrong, self.neutral, self.answer_mismatch, self.verified, self.answer_match]
         if not all(0.0 <= v <= 1.0 for v in levels) or levels != sorted(levels):

@@ -60,7 +60,13 @@ class LLMJudgeVerifier(Verifier):
     _yes_ids: list[int] = PrivateAttr(default_factory=list)
     _no_ids: list[int] = PrivateAttr(default_factory=list)
 
-    def model_post_init(self, context: object, /) -> None:
+    def __init__(self, **kwargs: Any) -> None:
+        # Checked after pydantic has built the object, so that errors reach the
+        # caller as they are instead of wrapped in a ValidationError.
+        super().__init__(**kwargs)
+        self._validate()
+
+    def _validate(self) -> None:
         """Validate the policy and, for ``logprobs``, find the yes/no token ids."""
         if self.policy is None or not callable(getattr(self.policy, "sample", None)):
             raise ValueError(

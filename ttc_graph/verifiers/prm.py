@@ -72,7 +72,13 @@ class PRMVerifier(Verifier):
     _vocab_ids: list[int] | None = PrivateAttr(default=None)
     _marker_id: int | None = PrivateAttr(default=None)
 
-    def model_post_init(self, context: object, /) -> None:
+    def __init__(self, **kwargs: Any) -> None:
+        # Checked after pydantic has built the object, so that errors reach the
+        # caller as they are instead of wrapped in a ValidationError.
+        super().__init__(**kwargs)
+        self._validate()
+
+    def _validate(self) -> None:
         """Resolve the format's token ids and score a probe solution."""
         if self.format not in PRM_FORMATS:
             raise ValueError(f"Unknown PRM format {self.format!r}; use one of {PRM_FORMATS}.")
