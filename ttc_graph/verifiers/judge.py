@@ -51,7 +51,7 @@ class LLMJudgeVerifier(Verifier):
     system_prompt: str = JUDGE_SYSTEM_PROMPT
     yes_words: tuple[str, ...] = ("Yes", "yes", "Correct", "correct")
     no_words: tuple[str, ...] = ("No", "no", "Incorrect", "incorrect", "Wrong", "wrong")
-    max_new_tokens: int = 16
+    max_new_tokens: int = 8
     """Room for the rating in ``generate`` mode."""
     rating_prefix: str = "Rating (0-10):"
     """Start of the judge's reply in ``generate`` mode, so that even a small model

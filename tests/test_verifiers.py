@@ -1,0 +1,194 @@
+"""The LLM judge on the embedded model, combining verifiers, and load_verifier."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from langchain_core.runnables import RunnableConfig
+
+from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
+from ttc_graph.verifiers import (
+    ArithmeticVerifier,
+    CombinedVerifier,
+    LLMJudgeVerifier,
+    load_verifier,
+)
+from ttc_graph.verifiers.judge import parse_rating
+
+QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have?"
+CANDIDATES = [
+    ["12 + 30 = 42.\n\n", "The answer is 42."],
+    ["12 - 30 = -18.\n\n", "The answer is -18."],
+    ["He has 42 apples."],
+]
+
+
+class TextOnlyPolicy:
+    """The embedded model seen only through its text, like a served chat model without
+    token probabilities: it implements the Policy protocol and nothing else."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.requests: list[GenerationRequest] = []
+
+    def sample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: RunnableConfig | None = None,
+    ) -> list[list[Completion]]:
+        self.requests.extend(requests)
+        return self.inner.sample(requests, n=n, params=params, config=config)  # type: ignore[no-any-return]
+
+    async def asample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: RunnableConfig | None = None,
+    ) -> list[list[Completion]]:
+        self.requests.extend(requests)
+        return await self.inner.asample(requests, n=n, params=params, config=config)  # type: ignore[no-any-return]
+
+
+def _valid(scores: list[list[float]], candidates: list[list[str]]) -> None:
+    assert [len(s) for s in scores] == [len(c) for c in candidates]
+    assert all(0.0 <= x <= 1.0 and math.isfinite(x) for row in scores for x in row)
+
+
+@pytest.fixture(scope="module")
+def judge(policy: Any) -> LLMJudgeVerifier:
+    return LLMJudgeVerifier(policy=policy)
+
+
+def test_judge_scores_steps_from_yes_no_probabilities(judge: LLMJudgeVerifier, policy: Any) -> None:
+    assert judge.uses_logprobs
+    calls: list[int] = []
+    handle = policy.model.base_model.register_forward_hook(lambda *_, seen=calls: seen.append(1))
+    try:
+        scores = judge.invoke({"question": QUESTION, "candidates": CANDIDATES})
+    finally:
+        handle.remove()
+    _valid(scores, CANDIDATES)
+    assert len(calls) == 1, "all five (candidate, step) prompts go through one forward pass"
+    flat = [x for row in scores for x in row]
+    assert len(set(flat)) > 1, "different steps get different scores"
+    # Right padding: the shortest prompt, the most padded in the batch, scores the same alone.
+    assert judge.score_steps(QUESTION, [CANDIDATES[2]])[0] == pytest.approx(scores[2], abs=1e-4)
+
+
+def test_judge_prompt_shows_the_solution_up_to_the_step(judge: LLMJudgeVerifier) -> None:
+    request = judge.request(QUESTION, CANDIDATES[0], 1)
+    prompt = request.messages[-1].text
+    assert QUESTION in prompt
+    assert "Step 1: 12 + 30 = 42." in prompt
+    assert "Step 2: The answer is 42." in prompt
+    assert "Is step 2 correct? Answer Yes or No." in prompt
+    assert "Step 2" not in judge.request(QUESTION, CANDIDATES[0], 0).messages[-1].text
+
+
+async def test_judge_generates_ratings_for_text_only_policies(policy: Any) -> None:
+    text_only = TextOnlyPolicy(policy)
+    judge = LLMJudgeVerifier(policy=text_only, max_new_tokens=4)
+    assert not judge.uses_logprobs
+    candidates = CANDIDATES[:1]
+    scores = judge.invoke({"question": QUESTION, "candidates": candidates})
+    _valid(scores, candidates)
+    assert len(text_only.requests) == 2, "one rating request per step, in one sample() call"
+    assert all(r.prefix == judge.rating_prefix for r in text_only.requests)
+    assert "from 0 (surely wrong) to 10" in text_only.requests[0].messages[-1].text
+    assert await judge.ainvoke({"question": QUESTION, "candidates": candidates}) == scores
+
+
+def test_judge_method_generate_also_works_on_a_local_model(policy: Any) -> None:
+    judge = LLMJudgeVerifier(policy=policy, method="generate", max_new_tokens=4)
+    _valid(judge.invoke({"question": QUESTION, "candidates": CANDIDATES[2:]}), CANDIDATES[2:])
+
+
+def test_parse_rating() -> None:
+    assert parse_rating(" 8") == 0.8
+    assert parse_rating("Rating: 7/10") == 0.7
+    assert parse_rating(" 10\n\nThe answer is 42") == 1.0
+    assert parse_rating("Step 2 is right, I give it 9.") == 0.9
+    assert parse_rating("Yes, that is correct.") == 1.0
+    assert parse_rating("No. The sum is wrong.") == 0.0
+    assert parse_rating("Step 2: 42 - 30 = 12.") is None
+    assert parse_rating("") is None
+
+
+def test_judge_refuses_a_reply_without_a_rating() -> None:
+    class Evasive:
+        """A served model that answers everything but the question."""
+
+        def sample(self, requests: Sequence[GenerationRequest], **_: Any) -> list[list[Completion]]:
+            return [[Completion("Let me think about apples.", "eos", 6)] for _ in requests]
+
+        async def asample(self, requests: Sequence[GenerationRequest], **kw: Any) -> Any:
+            return self.sample(requests, **kw)
+
+    judge = LLMJudgeVerifier(policy=Evasive())
+    with pytest.raises(RuntimeError, match="step 0 of candidate 0 has no rating"):
+        judge.invoke({"question": QUESTION, "candidates": [["12 + 30 = 42"]]})
+
+
+def test_judge_validates_its_settings(policy: Any) -> None:
+    with pytest.raises(ValueError, match="needs a policy"):
+        LLMJudgeVerifier(policy=None)
+    with pytest.raises(ValueError, match="needs a HuggingFacePolicy"):
+        LLMJudgeVerifier(policy=TextOnlyPolicy(policy), method="logprobs")
+    with pytest.raises(ValueError, match="single-token word"):
+        LLMJudgeVerifier(policy=policy, yes_words=("Absolutely affirmative",))
+    with pytest.raises(ValueError, match="batch_size"):
+        LLMJudgeVerifier(policy=policy, batch_size=0)
+
+
+def test_combined_is_the_weighted_mean_of_its_parts(judge: LLMJudgeVerifier) -> None:
+    arithmetic = ArithmeticVerifier()
+    combined = CombinedVerifier([(judge, 3), (arithmetic, 1)])
+    assert [w for _, w in combined.parts] == [0.75, 0.25]
+    request = {"question": QUESTION, "candidates": CANDIDATES[2:]}
+    mixed = combined.invoke(request)  # type: ignore[arg-type]
+    j, a = judge.invoke(request), arithmetic.invoke(request)  # type: ignore[arg-type]
+    for row, jr, ar in zip(mixed, j, a, strict=True):
+        assert row == pytest.approx([0.75 * x + 0.25 * y for x, y in zip(jr, ar, strict=True)])
+    assert combined.score(QUESTION, CANDIDATES[2:]) == pytest.approx([s[-1] for s in mixed])
+
+
+async def test_combined_runs_its_parts_concurrently_in_async() -> None:
+    modest = ArithmeticVerifier(verified=0.6, answer_match=0.7)
+    combined = CombinedVerifier([(ArithmeticVerifier(), 0.5), (modest, 0.5)])
+    request = {"question": QUESTION, "candidates": CANDIDATES}
+    assert await combined.ainvoke(request) == combined.invoke(request)  # type: ignore[arg-type]
+    assert combined.invoke(request)[0] == pytest.approx([0.7, 0.825])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ([], "list of \\(verifier, weight\\) pairs"),
+        ([(ArithmeticVerifier(), 0)], "finite number > 0"),
+        ([(ArithmeticVerifier(), -1.0)], "finite number > 0"),
+        ([(ArithmeticVerifier(), float("nan"))], "finite number > 0"),
+        ([(ArithmeticVerifier(), True)], "must be a number"),
+        ([("arithmetic", 1.0)], "is a str, not a Verifier"),
+        ([(ArithmeticVerifier(),)], "must be a \\(verifier, weight\\) pair"),
+    ],
+)
+def test_combined_validates_weights(parts: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CombinedVerifier(parts)
+
+
+def test_load_verifier_specs(policy: Any) -> None:
+    assert isinstance(load_verifier("arithmetic"), ArithmeticVerifier)
+    assert isinstance(load_verifier(" judge ", policy=policy), LLMJudgeVerifier)
+    with pytest.raises(ValueError, match="pass policy="):
+        load_verifier("judge")
+    with pytest.raises(ValueError, match="spec is empty"):
+        load_verifier("")
