@@ -7,6 +7,9 @@ who only know the standard library can still catch them.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 
 class TTCGraphError(Exception):
     """Base class of every exception raised on purpose by ttc-graph."""
@@ -16,10 +19,34 @@ class ModelLoadError(TTCGraphError, ValueError):
     """A policy or verifier model could not be loaded; the message says how to fix it."""
 
 
-class StrategyError(TTCGraphError):
-    """A search failed part-way; names the strategy, the iteration and the cause."""
+class InputTooLongError(TTCGraphError, ValueError):
+    """A prompt does not fit the model's context; the message says how to make it fit."""
 
-    def __init__(self, message: str, *, strategy: str, iteration: int | None = None) -> None:
+
+class StrategyError(TTCGraphError):
+    """A search failed part-way; names the strategy, the iteration and the cause.
+
+    The original exception is chained as ``__cause__``. With a checkpointer the
+    search can be resumed from its last completed step once the cause is fixed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        strategy: str,
+        iteration: int | None = None,
+        node: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.strategy = strategy
         self.iteration = iteration
+        self.node = node
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Checkpointers and process pools pickle errors; the keyword-only fields
+        # would otherwise be lost (and unpickling would fail).
+        rebuild = partial(
+            StrategyError, strategy=self.strategy, iteration=self.iteration, node=self.node
+        )
+        return (rebuild, self.args, self.__dict__)

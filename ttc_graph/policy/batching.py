@@ -6,20 +6,38 @@ those calls would leave most of a batched forward pass unused. The coalescer
 lets the first caller wait a few milliseconds, then generates for every caller
 that arrived with compatible sampling settings in one ``generate`` call.
 Per-row seeding makes the merged result identical to separate calls.
+
+A caller that gives up (its task was cancelled) fires its :class:`StopSignal`:
+its rows stop after their current token while the rows of the other callers in
+the batch go on, and a job still waiting in the queue is never run.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from ttc_graph.policy.base import Completion, SamplingParams
+from ttc_graph.reliability import StopSignal
 
-RunBatch = Callable[
-    [list[str], list[int], list[int | None], SamplingParams], list[list[Completion]]
-]
+
+class RunBatch(Protocol):
+    """Generates for a merged batch; one entry per prompt in every list."""
+
+    def __call__(
+        self,
+        prompts: list[str],
+        counts: list[int],
+        seeds: list[int | None],
+        params: SamplingParams,
+        *,
+        first_index: list[int],
+        stops: list[StopSignal | None],
+    ) -> list[list[Completion]]: ...
 
 
 @dataclass
@@ -27,6 +45,8 @@ class _Job:
     prompts: list[str]
     n: int
     params: SamplingParams
+    first_index: int = 0
+    stop: StopSignal | None = None
     done: threading.Event = field(default_factory=threading.Event)
     result: list[list[Completion]] | None = None
     error: BaseException | None = None
@@ -43,10 +63,20 @@ class Coalescer:
         self._busy = False
 
     def submit(
-        self, prompts: Sequence[str], n: int, params: SamplingParams
+        self,
+        prompts: Sequence[str],
+        n: int,
+        params: SamplingParams,
+        *,
+        first_index: int = 0,
+        stop: StopSignal | None = None,
     ) -> list[list[Completion]]:
-        """Generate ``n`` completions per prompt, possibly batched with other callers."""
-        job = _Job(list(prompts), n, params)
+        """Generate ``n`` completions per prompt, possibly batched with other callers.
+
+        Candidates are numbered from ``first_index`` (see per-row seeding); ``stop``
+        ends this caller's rows early when it fires.
+        """
+        job = _Job(list(prompts), n, params, first_index, stop)
         with self._lock:
             self._queue.append(job)
             lead = not self._busy
@@ -71,7 +101,9 @@ class Coalescer:
                 key = _compatible(self._queue[0].params)
                 batch = [j for j in self._queue if _compatible(j.params) == key]
                 self._queue = [j for j in self._queue if _compatible(j.params) != key]
-            self._serve(batch)
+            batch = [j for j in batch if not _drop_if_cancelled(j)]
+            if batch:
+                self._serve(batch)
 
     def _gather(self) -> None:
         # Callers of one graph.batch reach the policy a few milliseconds apart; keep
@@ -89,8 +121,12 @@ class Coalescer:
         prompts = [p for j in batch for p in j.prompts]
         counts = [j.n for j in batch for _ in j.prompts]
         seeds = [j.params.seed for j in batch for _ in j.prompts]
+        firsts = [j.first_index for j in batch for _ in j.prompts]
+        stops = [j.stop for j in batch for _ in j.prompts]
         try:
-            results = self._run(prompts, counts, seeds, batch[0].params)
+            results = self._run(
+                prompts, counts, seeds, batch[0].params, first_index=firsts, stops=stops
+            )
         except BaseException as exc:  # every waiting caller must hear about the failure
             for j in batch:
                 j.error = exc
@@ -101,6 +137,14 @@ class Coalescer:
             j.result = results[start : start + len(j.prompts)]
             start += len(j.prompts)
             j.done.set()
+
+
+def _drop_if_cancelled(job: _Job) -> bool:
+    if job.stop is None or not job.stop.cancelled.is_set():
+        return False
+    job.error = CancelledError("generation cancelled before it started")
+    job.done.set()
+    return True
 
 
 def _compatible(params: SamplingParams) -> SamplingParams:

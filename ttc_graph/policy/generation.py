@@ -16,9 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteriaList,
+)
 
 from ttc_graph.policy.base import Completion, FinishReason, SamplingParams, check_n
+from ttc_graph.reliability import StopRows, StopSignal
 
 
 def row_seed(seed: int, prompt: str, index: int) -> int:
@@ -78,6 +84,8 @@ def generate_candidates(
     params: SamplingParams,
     seeds: Sequence[int | None] | None = None,
     max_batch_size: int | None = None,
+    first_index: int | Sequence[int] = 0,
+    stops: Sequence[StopSignal | None] | None = None,
 ) -> list[list[Completion]]:
     """Generate ``n`` completions for each prompt with ``model.generate``.
 
@@ -85,6 +93,11 @@ def generate_candidates(
     in one left-padded batch; a row stops at its first stop string (kept in the
     text), at EOS, or at ``params.max_new_tokens``. ``n`` and ``seeds`` may be
     given per prompt, which lets unrelated callers share one batch.
+
+    Candidate ``i`` of a prompt is the row seeded with index ``first_index + i``,
+    so sampling candidates 0-3 and then 4-7 gives exactly candidates 0-7 of one
+    call. A prompt's rows stop early when its ``stops`` signal fires (cancelled
+    caller, passed deadline); a chunk whose callers all cancelled is not run.
     """
     counts = [n] * len(prompts) if isinstance(n, int) else list(n)
     for count in counts:
@@ -99,15 +112,27 @@ def generate_candidates(
         s if s is not None else (params.seed if params.seed is not None else fresh)
         for s in (seeds or [None] * len(prompts))
     ]
-    rows = [_Row(p, i) for p in range(len(prompts)) for i in range(counts[p])]
+    firsts = [first_index] * len(prompts) if isinstance(first_index, int) else list(first_index)
+    signals = list(stops) if stops is not None else [None] * len(prompts)
+    if len(firsts) != len(prompts) or len(signals) != len(prompts):
+        raise ValueError("first_index and stops must have one entry per prompt.")
+    rows = [
+        _Row(p, firsts[p] + i) for p in range(len(prompts)) for i in range(counts[p])
+    ]
     results: list[list[Completion]] = [[] for _ in prompts]
     for start in range(0, len(rows), max_rows):
         chunk = rows[start : start + max_rows]
         chunk_prompts = [prompts[r.prompt_index] for r in chunk]
         row_seeds = [row_seed(bases[r.prompt_index], prompts[r.prompt_index], r.sample_index) for r in chunk]
-        for row, completion in zip(
-            chunk, _generate_chunk(model, tokenizer, chunk_prompts, row_seeds, params), strict=True
-        ):
+        chunk_signals = [signals[r.prompt_index] for r in chunk]
+        if all(s is not None and s.cancelled.is_set() for s in chunk_signals):
+            # Nobody waits for these rows any more.
+            completions = [Completion("", "length", 0) for _ in chunk]
+        else:
+            completions = _generate_chunk(
+                model, tokenizer, chunk_prompts, row_seeds, params, signals=chunk_signals
+            )
+        for row, completion in zip(chunk, completions, strict=True):
             results[row.prompt_index].append(completion)
     return results
 
@@ -131,6 +156,7 @@ def _generate_chunk(
     prompts: list[str],
     seeds: list[int],
     params: SamplingParams,
+    signals: Sequence[StopSignal | None] = (),
 ) -> list[Completion]:
     tok = tokenizer
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # type: ignore[operator]
@@ -152,12 +178,16 @@ def _generate_chunk(
     processors = LogitsProcessorList()
     if params.temperature > 0:
         processors.append(GumbelSampler(params.temperature, params.top_p, seeds))
+    stopping = StoppingCriteriaList()
+    if any(s is not None for s in signals):
+        stopping.append(StopRows(signals))
     with torch.inference_mode():
         out = model.generate(  # type: ignore[operator]
             input_ids=input_ids,
             attention_mask=attention_mask,
             generation_config=config,
             logits_processor=processors,
+            stopping_criteria=stopping,
             tokenizer=tok if params.stop else None,
         )
     new_tokens = out.sequences[:, input_ids.shape[1] :].tolist()

@@ -4,22 +4,30 @@
 ``ainvoke`` and callbacks behave as in any LangChain LLM) whose ``_generate`` is
 replaced by one batched ``model.generate`` that returns N candidates per prompt,
 stops at step delimiters and reports finish reasons, token counts and logprobs.
+
+Reliability: a prompt longer than the model's context is refused with
+:class:`~ttc_graph.errors.InputTooLongError` or, with ``on_long_input="truncate"``,
+shortened in the middle of the question with a warning. Cancelling an awaiting
+``asample``/``ainvoke`` stops its rows after the current token, and a deadline set
+with :func:`ttc_graph.reliability.deadline_scope` stops them when it passes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
 from langchain_core.outputs import Generation, LLMResult
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_huggingface import HuggingFacePipeline
 from pydantic import ConfigDict, PrivateAttr
 
+from ttc_graph.errors import InputTooLongError
 from ttc_graph.policy.base import (
     Completion,
     GenerationRequest,
@@ -28,9 +36,11 @@ from ttc_graph.policy.base import (
 )
 from ttc_graph.policy.batching import Coalescer
 from ttc_graph.policy.generation import default_max_batch_size, generate_candidates
+from ttc_graph.reliability import StopSignal, current_deadline
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
-_CALL_KWARGS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "logprobs"}
+_CALL_KWARGS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "logprobs", "first_index"}
+_ELLIPSIS = "\n[…]\n"
 
 
 class HuggingFacePolicy(HuggingFacePipeline):
@@ -53,6 +63,10 @@ class HuggingFacePolicy(HuggingFacePipeline):
     cache: bool | None = False
     coalesce_window_s: float = 0.01
     """How long the first of several concurrent calls waits for others to batch with."""
+    on_long_input: Literal["error", "truncate"] = "error"
+    """A prompt that does not fit the context: refuse it, or cut the question's middle."""
+    max_input_tokens: int | None = None
+    """Prompt token limit; default the model's context minus ``max_new_tokens``."""
 
     _coalescer: Coalescer | None = PrivateAttr(default=None)
     _init_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -80,7 +94,14 @@ class HuggingFacePolicy(HuggingFacePipeline):
             return self._coalescer
 
     def _run_batch(
-        self, prompts: list[str], counts: list[int], seeds: list[int | None], params: SamplingParams
+        self,
+        prompts: list[str],
+        counts: list[int],
+        seeds: list[int | None],
+        params: SamplingParams,
+        *,
+        first_index: list[int],
+        stops: list[StopSignal | None],
     ) -> list[list[Completion]]:
         return generate_candidates(
             self.model,
@@ -90,6 +111,8 @@ class HuggingFacePolicy(HuggingFacePipeline):
             seeds=seeds,
             params=params,
             max_batch_size=self.max_batch_size,
+            first_index=first_index,
+            stops=stops,
         )
 
     # -- prompts -------------------------------------------------------------
@@ -109,6 +132,71 @@ class HuggingFacePolicy(HuggingFacePipeline):
             text = "".join(f"{c['role'].capitalize()}: {c['content']}\n" for c in chat)
             text += "Assistant: "
         return str(text) + _defang(request.prefix, specials)
+
+    def fit(self, request: GenerationRequest, max_new_tokens: int) -> str:
+        """:meth:`render`, checked against the context left after ``max_new_tokens``.
+
+        Raises :class:`InputTooLongError` when the prompt does not fit, unless
+        ``on_long_input="truncate"``: then the middle of the last user message is
+        replaced by ``[…]`` until it fits, with a warning.
+        """
+        if self.on_long_input not in ("error", "truncate"):
+            raise ValueError(
+                f"on_long_input must be 'error' or 'truncate', got {self.on_long_input!r}."
+            )
+        text = self.render(request)
+        limit = self._input_limit(max_new_tokens)
+        # A token spans at least one character: short prompts need no tokenizing.
+        if limit is None or len(text) <= limit:
+            return text
+        length = self._count(text)
+        if length <= limit:
+            return text
+        if self.on_long_input == "error":
+            raise InputTooLongError(
+                f"The prompt is {length} tokens but at most {limit} fit (the model's context "
+                f"minus max_new_tokens={max_new_tokens}). Shorten the question, lower "
+                "max_new_tokens, or load the policy with on_long_input='truncate'."
+            )
+        for _ in range(4):  # token boundaries shift a little when text is cut
+            request = self._shorten(request, length - limit)
+            text = self.render(request)
+            length = self._count(text)
+            if length <= limit:
+                warnings.warn(
+                    f"The question was cut to fit the model's context ({limit} prompt tokens); "
+                    "its middle was replaced by '[…]'.",
+                    stacklevel=2,
+                )
+                return text
+        raise InputTooLongError(
+            f"The prompt is still {length} tokens after cutting the question, but at most "
+            f"{limit} fit: the system prompt or the partial answer alone is too long. "
+            "Lower max_new_tokens or max_steps, or use a model with a longer context."
+        )
+
+    def _input_limit(self, max_new_tokens: int) -> int | None:
+        context = getattr(self.model.config, "max_position_embeddings", None)
+        limits = [x for x in (self.max_input_tokens,) if x is not None]
+        if isinstance(context, int):
+            limits.append(context - max_new_tokens)
+        return min(limits) if limits else None
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _shorten(self, request: GenerationRequest, excess: int) -> GenerationRequest:
+        """Drop ``excess`` tokens (plus room for the marker) from the last user message."""
+        messages = list(request.messages)
+        index = max((i for i, m in enumerate(messages) if m.type == "human"), default=None)
+        if index is None:
+            return request
+        ids = self.tokenizer(messages[index].text, add_special_tokens=False)["input_ids"]
+        keep = max(0, len(ids) - excess - self._count(_ELLIPSIS) - 2)
+        head, tail = ids[: keep // 2], ids[len(ids) - (keep - keep // 2) :] if keep else []
+        text = self.tokenizer.decode(head) + _ELLIPSIS + self.tokenizer.decode(tail)
+        messages[index] = messages[index].model_copy(update={"content": text})
+        return replace(request, messages=tuple(messages))
 
     # -- LangChain LLM -------------------------------------------------------
 
@@ -135,9 +223,17 @@ class HuggingFacePolicy(HuggingFacePipeline):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        return self._submit(prompts, stop, kwargs, StopSignal(deadline=current_deadline()))
+
+    def _submit(
+        self, prompts: list[str], stop: list[str] | None, kwargs: dict[str, Any], signal: StopSignal
+    ) -> LLMResult:
         n = check_n(kwargs.get("n", 1))
         params = self._params(stop, kwargs)
-        batches = self._batcher().submit(prompts, n, params)
+        first = kwargs.get("first_index", 0)
+        if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+            raise ValueError(f"first_index must be an integer >= 0, got {first!r}.")
+        batches = self._batcher().submit(prompts, n, params, first_index=first, stop=signal)
         generations = [[_to_generation(c) for c in cands] for cands in batches]
         usage = {
             "prompt_tokens": sum(c.prompt_tokens for cands in batches for c in cands),
@@ -152,16 +248,28 @@ class HuggingFacePolicy(HuggingFacePipeline):
         run_manager: Any = None,
         **kwargs: Any,
     ) -> LLMResult:
-        return await asyncio.to_thread(self._generate, prompts, stop, None, **kwargs)
+        # The worker thread cannot be interrupted, but its rows can: on cancellation
+        # the signal stops them after their current token.
+        signal = StopSignal(deadline=current_deadline())
+        try:
+            return await asyncio.to_thread(self._submit, prompts, stop, kwargs, signal)
+        except asyncio.CancelledError:
+            signal.cancel()
+            raise
 
     # -- Policy protocol -----------------------------------------------------
 
     def _call_args(
-        self, requests: Sequence[GenerationRequest], n: int, params: SamplingParams | None
+        self,
+        requests: Sequence[GenerationRequest],
+        n: int,
+        params: SamplingParams | None,
+        first_index: int,
     ) -> tuple[list[str], dict[str, Any]]:
         check_n(n)
         p = params or SamplingParams(temperature=self.temperature, top_p=self.top_p)
         kwargs = {
+            "first_index": first_index,
             "stop": list(p.stop) or None,
             "n": n,
             "temperature": p.temperature,
@@ -170,7 +278,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
             "seed": p.seed,
             "logprobs": p.logprobs,
         }
-        return [self.render(r) for r in requests], kwargs
+        return [self.fit(r, p.max_new_tokens) for r in requests], kwargs
 
     def sample(
         self,
@@ -179,9 +287,14 @@ class HuggingFacePolicy(HuggingFacePipeline):
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
-        """Return ``n`` completions per request from one batched generation."""
-        prompts, kwargs = self._call_args(requests, n, params)
+        """Return ``n`` completions per request from one batched generation.
+
+        ``first_index`` numbers the candidates from there: ``n=4, first_index=4``
+        returns exactly candidates 4-7 of an ``n=8`` call with the same seed.
+        """
+        prompts, kwargs = self._call_args(requests, n, params, first_index)
         if not prompts:
             return []
         cfg = ensure_config(config)
@@ -201,9 +314,13 @@ class HuggingFacePolicy(HuggingFacePipeline):
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
-        """Async twin of :meth:`sample` (generation runs in a worker thread)."""
-        prompts, kwargs = self._call_args(requests, n, params)
+        """Async twin of :meth:`sample` (generation runs in a worker thread).
+
+        Cancelling the awaiting task stops this call's rows after their current token.
+        """
+        prompts, kwargs = self._call_args(requests, n, params, first_index)
         if not prompts:
             return []
         cfg = ensure_config(config)
@@ -248,4 +365,3 @@ def _from_generation(g: Generation) -> Completion:
         prompt_tokens=int(info.get("prompt_tokens", 0)),
         logprobs=tuple(logprobs) if logprobs is not None else None,
     )
-

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.reliability import DEFAULT_RETRY, check_retry
 from ttc_graph.strategies.common import (
     DELIMITER,
     check_aggregation,
@@ -95,6 +96,7 @@ def create_beam_search(
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
     step_delimiter: str = DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "beam_search",
@@ -110,7 +112,7 @@ def create_beam_search(
         lookahead: Greedy steps rolled out past each candidate before scoring.
         selection: How the answer is picked among finished beams.
         sampling: Per-step sampling; ``max_new_tokens`` bounds one step.
-        seed, budget, step_delimiter, system_prompt, aggregation, checkpointer, name:
+        seed, budget, retry, step_delimiter, system_prompt, aggregation, checkpointer, name:
             as in :func:`create_best_of_n`.
     """
     check_policy(policy)
@@ -121,6 +123,7 @@ def create_beam_search(
     check_selection(selection)
     check_aggregation(aggregation)
     check_budget(budget)
+    check_retry(retry)
     check_verifier(verifier, strategy="beam search", required=True)
     cfg = SearchConfig(
         strategy=name,
@@ -136,7 +139,7 @@ def create_beam_search(
         budget=budget,
         step_delimiter=step_delimiter,
     )
-    return build_step_search(policy, verifier, cfg, plan_beams, keep_top, checkpointer)
+    return build_step_search(policy, verifier, cfg, plan_beams, keep_top, checkpointer, retry)
 
 
 def build_step_search(
@@ -146,12 +149,13 @@ def build_step_search(
     plan: ExpansionPlan,
     keep: KeepRule,
     checkpointer: Checkpointer,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
 ) -> CompiledStateGraph:
     """The expand → score → prune loop shared by beam search and DVTS."""
     builder = new_builder()
     builder.add_node("prepare", make_prepare(cfg))
-    builder.add_node("expand", make_generate(policy, cfg, plan, full=False))
-    builder.add_node("score", make_score(verifier, cfg))
+    builder.add_node("expand", make_generate(policy, cfg, plan, full=False), retry_policy=retry)
+    builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
     builder.add_node("prune", make_prune(cfg, keep))
     builder.add_node("select", make_select(cfg))
     builder.add_edge(START, "prepare")

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.reliability import DEFAULT_RETRY, check_retry
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
     check_aggregation,
     check_budget,
+    check_early_stop,
     check_policy,
     check_positive,
     check_verifier,
@@ -24,6 +26,7 @@ from ttc_graph.strategies.common import (
 )
 from ttc_graph.strategies.nodes import (
     Budget,
+    EarlyStop,
     Expansion,
     SearchConfig,
     base_request,
@@ -54,6 +57,8 @@ def create_best_of_n(
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
+    early_stop: EarlyStop | None = None,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
     step_delimiter: str = DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "best_of_n",
@@ -70,7 +75,13 @@ def create_best_of_n(
         sampling: Temperature, top-p, token limit per solution.
         system_prompt: Prepended unless the input brings its own system message.
         seed: Fixes the samples; ``None`` draws a fresh seed per run.
-        budget: Optional token / time limit.
+        budget: Optional token / time limit. Each candidate gets at most its share of
+            the tokens; generation stops at the time limit. Whatever was generated is
+            still ranked, and the result says ``budget_limited``.
+        early_stop: For ``majority``/``weighted``: sample in rounds and stop once the
+            answers agree (:class:`~ttc_graph.strategies.EarlyStop`).
+        retry: Retry policy of the model-calling nodes; the default retries transient
+            faults only (:data:`ttc_graph.reliability.DEFAULT_RETRY`); ``None`` never retries.
         step_delimiter: Splits solutions into steps for the verifier.
         checkpointer: LangGraph checkpointer for persistence (needs a ``thread_id``).
         name: Graph name (shows in traces and diagrams).
@@ -80,11 +91,13 @@ def create_best_of_n(
     check_selection(selection)
     check_aggregation(aggregation)
     check_budget(budget)
+    check_retry(retry)
     check_verifier(
         verifier,
         strategy=f"best-of-N with selection={selection!r}",
         required=selection != "majority",
     )
+    check_early_stop(early_stop, selection=selection, n=n, policy=policy)
     cfg = SearchConfig(
         strategy=name,
         n=n,
@@ -95,15 +108,18 @@ def create_best_of_n(
         seed=seed,
         budget=budget,
         step_delimiter=step_delimiter,
+        early_stop=early_stop,
     )
     builder = new_builder()
     builder.add_node("prepare", make_prepare(cfg))
-    builder.add_node("generate", make_generate(policy, cfg, plan_from_root, full=True))
+    builder.add_node(
+        "generate", make_generate(policy, cfg, plan_from_root, full=True), retry_policy=retry
+    )
     builder.add_node("select", make_select(cfg))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "generate")
     if verifier is not None:
-        builder.add_node("score", make_score(verifier, cfg))
+        builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
         builder.add_edge("generate", "score")
         builder.add_edge("score", "select")
     else:

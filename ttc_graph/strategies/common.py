@@ -7,8 +7,8 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer
 
-from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, SamplingParams
-from ttc_graph.strategies.nodes import Budget
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
+from ttc_graph.strategies.nodes import Budget, EarlyStop, supports_first_index
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
 from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
 
@@ -76,6 +76,32 @@ def check_budget(budget: Budget | None) -> None:
     """A budget must be a :class:`Budget` (it validates its own limits)."""
     if budget is not None and not isinstance(budget, Budget):
         raise ValueError("budget must be ttc_graph.Budget(max_tokens=..., max_seconds=...).")
+
+
+def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy) -> None:
+    """Early stopping needs a vote, more than one round, and a policy that numbers rounds."""
+    if early_stop is None:
+        return
+    if not isinstance(early_stop, EarlyStop):
+        raise ValueError(
+            "early_stop must be ttc_graph.strategies.EarlyStop(round_size=..., agreement=...)."
+        )
+    if selection == "vanilla":
+        raise ValueError(
+            "early_stop stops a vote when the answers agree; use selection='majority' or "
+            "'weighted' (vanilla picks the top score, which agreement says nothing about)."
+        )
+    if early_stop.round_size >= n:
+        raise ValueError(
+            f"early_stop.round_size ({early_stop.round_size}) must be smaller than n ({n}), "
+            "or there is only one round and nothing to stop early."
+        )
+    if not supports_first_index(policy):
+        raise ValueError(
+            f"early_stop needs a policy whose sample() accepts first_index (to continue the "
+            f"candidate numbering across rounds); {type(policy).__name__} does not. Use "
+            "ttc_graph.load_policy() or drop early_stop."
+        )
 
 
 def new_builder() -> StateGraph[SearchState, Any, InputState, OutputState]:

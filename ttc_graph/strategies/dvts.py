@@ -12,9 +12,10 @@ onto a few high-scoring prefixes.
 from __future__ import annotations
 
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.reliability import DEFAULT_RETRY, check_retry
 from ttc_graph.strategies.beam_search import build_step_search, check_beams
 from ttc_graph.strategies.common import (
     DELIMITER,
@@ -77,6 +78,7 @@ def create_dvts(
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
     step_delimiter: str = DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "dvts",
@@ -92,6 +94,7 @@ def create_dvts(
     check_selection(selection)
     check_aggregation(aggregation)
     check_budget(budget)
+    check_retry(retry)
     check_verifier(verifier, strategy="DVTS", required=True)
     cfg = SearchConfig(
         strategy=name,
@@ -107,5 +110,5 @@ def create_dvts(
         step_delimiter=step_delimiter,
     )
     return build_step_search(
-        policy, verifier, cfg, plan_subtrees, keep_best_per_subtree, checkpointer
+        policy, verifier, cfg, plan_subtrees, keep_best_per_subtree, checkpointer, retry
     )

@@ -3,27 +3,36 @@
 A strategy is a wiring of these nodes plus two small policies of its own: which
 beams to expand and how often (an *expansion plan*), and which scored candidates
 to keep (a *keep rule*). Everything else — batching requests into one policy
-call, bookkeeping of usage and the search trace, streaming events — lives here
-once.
+call, bookkeeping of usage and the search trace, streaming events, budgets,
+fault reporting — lives here once.
+
+Nodes that call the policy are written once as generators that *yield* the
+policy calls they need (:class:`SampleCall`); a sync driver answers them with
+``policy.sample`` (``graph.invoke``) and an async one with ``policy.asample``
+(``graph.ainvoke``), so cancelling an ``ainvoke`` reaches the generation.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.config import get_stream_writer
+from langgraph.errors import GraphBubbleUp
 
 from ttc_graph.answers import extract_answer, find_boxed
+from ttc_graph.errors import StrategyError, TTCGraphError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
+from ttc_graph.reliability import deadline_scope
 from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
-from ttc_graph.strategies.selection import Selection, select
+from ttc_graph.strategies.selection import Selection, group_answers, select
 from ttc_graph.strategies.state import (
     Beam,
     Candidate,
@@ -58,6 +67,39 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class EarlyStop:
+    """Stop a vote early once the answers agree.
+
+    Candidates are sampled ``round_size`` at a time; after each round the search
+    stops when at least ``agreement`` of the candidates so far share one answer.
+    Candidate ``i`` is the same as without early stopping (per-row seeding), so an
+    early-stopped vote is exactly the full vote cut short.
+    """
+
+    round_size: int = 4
+    agreement: float = 0.75
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.round_size, int) or self.round_size < 1:
+            raise ValueError(
+                f"EarlyStop.round_size must be an integer >= 1, got {self.round_size!r}."
+            )
+        if not 0.0 < self.agreement <= 1.0:
+            raise ValueError(
+                f"EarlyStop.agreement must be in (0, 1], e.g. 0.75, got {self.agreement!r}."
+            )
+
+    def agreed(self, completions: Sequence[Completion]) -> float:
+        """Share of ``completions`` whose answer is the most common one (no answer never counts)."""
+        groups = group_answers([extract_answer(c.text) for c in completions])
+        counts: dict[int, int] = {}
+        for g in groups:
+            if g >= 0:
+                counts[g] = counts.get(g, 0) + 1
+        return max(counts.values(), default=0) / max(1, len(completions))
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     """Everything a strategy's nodes need to know; built and validated by the factory."""
 
@@ -73,6 +115,7 @@ class SearchConfig:
     seed: int | None = None
     budget: Budget | None = None
     step_delimiter: str = "\n\n"
+    early_stop: EarlyStop | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +133,22 @@ class Expansion:
 
 NodeFn = Callable[..., dict[str, Any]]
 """A graph node: takes the state (and, for some, the run config), returns an update."""
+
+
+@dataclass(frozen=True)
+class SampleCall:
+    """One policy call a node needs; the node yields it and receives the completions."""
+
+    requests: list[GenerationRequest]
+    n: int
+    params: SamplingParams
+    first_index: int = 0
+    deadline: float | None = None
+    """``time.monotonic()`` at which generation stops (time budget)."""
+
+
+PolicyWork = Generator[SampleCall, list[list[Completion]], dict[str, Any]]
+"""A node body: yields the policy calls it needs, returns the state update."""
 
 ExpansionPlan = Callable[[SearchState, SearchConfig], list[Expansion]]
 KeepRule = Callable[[list[Beam], SearchConfig], tuple[list[Beam], list[Beam], list[Beam]]]
@@ -157,11 +216,10 @@ def extend(beam: Beam, state: SearchState, cfg: SearchConfig, count: int) -> Exp
 
 
 def sample_grouped(
-    policy: Policy,
     requests: Sequence[tuple[GenerationRequest, int]],
     params: SamplingParams,
-    config: RunnableConfig | None,
-) -> tuple[list[list[Completion]], int]:
+    deadline: float | None = None,
+) -> Generator[SampleCall, list[list[Completion]], tuple[list[list[Completion]], int]]:
     """Sample ``count`` completions per request in as few policy calls as possible.
 
     Identical requests are merged first (otherwise per-row seeding would give two
@@ -183,7 +241,7 @@ def sample_grouped(
     pools: dict[tuple[object, ...], list[Completion]] = {}
     for count, keys in by_count.items():
         group = [merged[k][0] for k in keys]
-        sampled = policy.sample(group, n=count, params=params, config=config)
+        sampled = yield SampleCall(group, count, params, deadline=deadline)
         for k, completions in zip(keys, sampled, strict=True):
             pools[k] = list(completions)
     out = []
@@ -191,6 +249,150 @@ def sample_grouped(
         out.append(pools[key(request)][:count])
         del pools[key(request)][:count]
     return out, len(by_count)
+
+
+def sample_rounds(
+    request: GenerationRequest,
+    n: int,
+    params: SamplingParams,
+    stop: EarlyStop,
+    deadline: float | None = None,
+) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int]]:
+    """Sample up to ``n`` candidates in rounds, stopping once they agree (see :class:`EarlyStop`).
+
+    Each round continues the candidate numbering, so the candidates are those of
+    one call with ``n`` rows, cut short. Returns them and the number of calls.
+    """
+    got: list[Completion] = []
+    calls = 0
+    while len(got) < n:
+        size = min(stop.round_size, n - len(got))
+        (batch,) = yield SampleCall([request], size, params, len(got), deadline)
+        got.extend(batch)
+        calls += 1
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        if len(got) < n and (out_of_time or stop.agreed(got) >= stop.agreement):
+            break
+    return got, calls
+
+
+def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:
+    """Drive a node body with ``policy.sample``."""
+    try:
+        call = next(work)
+        while True:
+            with deadline_scope(call.deadline):
+                extra = {"first_index": call.first_index} if call.first_index else {}
+                sample = cast(Any, policy).sample if extra else policy.sample
+                result = sample(call.requests, n=call.n, params=call.params, config=config, **extra)
+            call = work.send(result)
+    except StopIteration as done:
+        return cast(dict[str, Any], done.value)
+
+
+async def arun_policy_work(
+    policy: Policy, work: PolicyWork, config: RunnableConfig
+) -> dict[str, Any]:
+    """Drive a node body with ``policy.asample``, so that cancelling it stops generation."""
+    try:
+        call = next(work)
+        while True:
+            with deadline_scope(call.deadline):
+                extra = {"first_index": call.first_index} if call.first_index else {}
+                asample = cast(Any, policy).asample if extra else policy.asample
+                result = await asample(
+                    call.requests, n=call.n, params=call.params, config=config, **extra
+                )
+            call = work.send(result)
+    except StopIteration as done:
+        return cast(dict[str, Any], done.value)
+
+
+def supports_first_index(policy: Policy) -> bool:
+    """Whether ``policy.sample`` can continue candidate numbering (needed by :class:`EarlyStop`)."""
+    try:
+        return "first_index" in inspect.signature(policy.sample).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@contextmanager
+def reported(cfg: SearchConfig, state: SearchState, config: RunnableConfig) -> Iterator[None]:
+    """Turn a node's failure into a :class:`StrategyError` naming strategy, node and iteration.
+
+    Bad-input errors of ttc-graph (already clear ``ValueError``s) and LangGraph's
+    own control-flow exceptions pass through unchanged.
+    """
+    try:
+        yield
+    except (GraphBubbleUp, StrategyError):
+        raise
+    except Exception as exc:
+        if isinstance(exc, TTCGraphError) and isinstance(exc, ValueError):
+            raise
+        node_name = str((config.get("metadata") or {}).get("langgraph_node", "?"))
+        iteration = state.get("iteration", 0)
+        raise StrategyError(
+            f"{cfg.strategy}: node {node_name!r} failed at iteration {iteration}: "
+            f"{type(exc).__name__}: {exc}. Transient faults (timeouts, lost connections, "
+            "HTTP 5xx, out of memory) are retried first; with a checkpointer, fix the cause "
+            "and resume from the last completed step with graph.invoke(None, config).",
+            strategy=cfg.strategy,
+            iteration=iteration,
+            node=node_name,
+        ) from exc
+
+
+def policy_node(
+    policy: Policy, cfg: SearchConfig, body: Callable[[SearchState], PolicyWork], name: str
+) -> Runnable[SearchState, dict[str, Any]]:
+    """A graph node running ``body`` with the sync or async policy API, as the graph is run."""
+
+    def run(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        with reported(cfg, state, config):
+            return run_policy_work(policy, body(state), config)
+
+    async def arun(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        with reported(cfg, state, config):
+            return await arun_policy_work(policy, body(state), config)
+
+    return RunnableLambda(run, afunc=arun, name=name)
+
+
+def budgeted(
+    state: SearchState, cfg: SearchConfig, rows: int, params: SamplingParams
+) -> tuple[SamplingParams, float | None]:
+    """Sampling and deadline for ``rows`` new sequences within the remaining budget.
+
+    Each row gets at most its share of the remaining tokens, so one wide call can
+    overshoot a token budget by at most ``rows - 1`` tokens (every row writes one).
+    """
+    budget = cfg.budget
+    if budget is None:
+        return params, None
+    usage = state.get("usage") or empty_usage()
+    if budget.max_tokens is not None:
+        share = max(1, (budget.max_tokens - usage["completion_tokens"]) // max(1, rows))
+        if share < params.max_new_tokens:
+            params = replace(params, max_new_tokens=share)
+    deadline = None
+    if budget.max_seconds is not None:
+        deadline = time.monotonic() + max(0.0, budget.max_seconds - usage["seconds"])
+    return params, deadline
+
+
+def cut_by_budget(
+    completions: Sequence[Completion],
+    params: SamplingParams,
+    cfg: SearchConfig,
+    deadline: float | None,
+) -> bool:
+    """Whether the budget (a token share below the configured limit, or the deadline) cut a row."""
+    cut = [c for c in completions if c.finish_reason == "length"]
+    if not cut:
+        return False
+    capped = params.max_new_tokens < cfg.sampling.max_new_tokens
+    return capped or (deadline is not None and time.monotonic() >= deadline)
 
 
 # -- nodes -----------------------------------------------------------------------
@@ -226,21 +428,34 @@ def make_prepare(cfg: SearchConfig) -> NodeFn:
 
 def make_generate(
     policy: Policy, cfg: SearchConfig, plan: ExpansionPlan, *, full: bool
-) -> NodeFn:
+) -> Runnable[SearchState, dict[str, Any]]:
     """Node: run the expansion plan as one batched policy call; new beams go to ``pending``.
 
     With ``full=True`` each completion is a whole solution (split into steps for
-    the verifier); otherwise it is the next step of its parent beam.
+    the verifier); otherwise it is the next step of its parent beam. A budget caps
+    each row's tokens to its share of what is left and stops generation at the
+    deadline; a vote with :class:`EarlyStop` samples in rounds.
     """
 
-    def generate(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+    def generate(state: SearchState) -> PolicyWork:
         usage = empty_usage()
+        update: dict[str, Any] = {}
         with timed(usage):
             expansions = plan(state, cfg)
-            params = replace(cfg.sampling, seed=call_seed(state))
-            results, calls = sample_grouped(
-                policy, [(e.request, e.count) for e in expansions], params, config
-            )
+            rows = sum(e.count for e in expansions) * (1 + (0 if full else cfg.lookahead))
+            params, deadline = budgeted(state, cfg, rows, cfg.sampling)
+            params = replace(params, seed=call_seed(state))
+            if cfg.early_stop is not None and len(expansions) == 1:
+                (only,) = expansions
+                sampled, calls = yield from sample_rounds(
+                    only.request, only.count, params, cfg.early_stop, deadline
+                )
+                results = [sampled]
+                _report_early_stop(cfg, only.count, sampled)
+            else:
+                results, calls = yield from sample_grouped(
+                    [(e.request, e.count) for e in expansions], params, deadline
+                )
             usage["policy_calls"] += calls
             iteration = state.get("iteration", 0)
             pending: list[Beam] = []
@@ -261,10 +476,26 @@ def make_generate(
                         finish_reason=c.finish_reason,
                     )
             if cfg.lookahead and not full:
-                usage["policy_calls"] += _roll_out(policy, state, cfg, pending, usage, config)
-        return {"pending": pending, "trace": trace, "usage": usage}
+                usage["policy_calls"] += yield from _roll_out(state, cfg, pending, usage, params)
+            if cut_by_budget([c for cs in results for c in cs], params, cfg, deadline):
+                update["budget_limited"] = True
+        return {"pending": pending, "trace": trace, "usage": usage, **update}
 
-    return generate
+    return policy_node(policy, cfg, generate, "generate")
+
+
+def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion]) -> None:
+    if len(sampled) >= n:
+        return
+    mean = sum(c.completion_tokens for c in sampled) / max(1, len(sampled))
+    emit(
+        "early_stopped",
+        sampled=len(sampled),
+        n=n,
+        agreement=cfg.early_stop.agreed(sampled) if cfg.early_stop else 1.0,
+        saved_candidates=n - len(sampled),
+        saved_tokens_estimate=round(mean * (n - len(sampled))),
+    )
 
 
 def _new_beam(
@@ -302,16 +533,15 @@ def _new_beam(
 
 
 def _roll_out(
-    policy: Policy,
     state: SearchState,
     cfg: SearchConfig,
     pending: list[Beam],
     usage: Usage,
-    config: RunnableConfig,
-) -> int:
+    params: SamplingParams,
+) -> Generator[SampleCall, list[list[Completion]], int]:
     """Greedy look-ahead: extend open candidates ``cfg.lookahead`` steps for scoring only."""
     calls = 0
-    greedy = replace(cfg.sampling, temperature=0.0, seed=None)
+    greedy = replace(params, temperature=0.0, seed=None)
     open_beams = [b for b in pending if not b["finished"]]
     for _ in range(cfg.lookahead):
         if not open_beams:
@@ -319,7 +549,7 @@ def _roll_out(
         requests = [
             base_request(state, cfg, "".join(b["steps"]) + b["lookahead"]) for b in open_beams
         ]
-        results = policy.sample(requests, n=1, params=greedy, config=config)
+        results = yield SampleCall(requests, 1, greedy)
         calls += 1
         still_open = []
         for b, (c,) in zip(open_beams, results, strict=True):
@@ -332,16 +562,14 @@ def _roll_out(
     return calls
 
 
-def make_score(
-    verifier: Verifier, cfg: SearchConfig
-) -> NodeFn:
+def make_score(verifier: Verifier, cfg: SearchConfig) -> NodeFn:
     """Node: score every pending candidate in one verifier call."""
 
     def score(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
         usage = empty_usage()
         pending = [Beam(**b) for b in state.get("pending", [])]
         trace: dict[str, TraceNode] = {}
-        with timed(usage):
+        with reported(cfg, state, config), timed(usage):
             if pending:
                 texts = [b["steps"] + ([b["lookahead"]] if b["lookahead"] else []) for b in pending]
                 scores = verifier.invoke(
@@ -400,14 +628,29 @@ def make_prune(cfg: SearchConfig, keep: KeepRule) -> NodeFn:
 Chooser = Callable[[list[Candidate]], int | None]
 
 
+def open_work(state: SearchState, cfg: SearchConfig) -> bool:
+    """Whether a step search would expand again if its budget allowed."""
+    return (
+        bool(state.get("beams"))
+        and state.get("iteration", 0) < cfg.max_steps
+        and len(state.get("finished", [])) < cfg.n
+    )
+
+
 def make_select(
-    cfg: SearchConfig, chooser: Chooser | None = None
+    cfg: SearchConfig,
+    chooser: Chooser | None = None,
+    would_continue: Callable[[SearchState], bool] | None = None,
 ) -> NodeFn:
     """Node: pick the final answer from the finished candidates.
 
     Falls back to unfinished beams when nothing finished (e.g. the budget ran out
     first), so a search that produced any text always returns an answer attempt.
+    The result is ``budget_limited`` when the budget cut a generation short, or
+    ended the search while ``would_continue`` (default :func:`open_work`) says it
+    had more to do.
     """
+    more = would_continue or (lambda state: open_work(state, cfg))
 
     def choose(candidates: list[Candidate]) -> int | None:
         return select(candidates, cfg.selection)
@@ -438,8 +681,8 @@ def make_select(
                             **trace.get(node_id, state["trace"][node_id]),
                             "chosen": True,
                         }
-            limited = bool(
-                cfg.budget and cfg.budget.exceeded(state["usage"]) and state.get("beams")
+            limited = bool(state.get("budget_limited")) or bool(
+                cfg.budget and cfg.budget.exceeded(state["usage"]) and more(state)
             )
             emit(
                 "answer_chosen", answer=answer, id=pool[index]["id"] if index is not None else None
@@ -476,13 +719,9 @@ def make_route(cfg: SearchConfig) -> Callable[[SearchState], str]:
     """Edge: loop to ``expand`` while beams are open and limits allow; else ``select``."""
 
     def route(state: SearchState) -> str:
-        if not state.get("beams"):
-            return "select"
-        if state.get("iteration", 0) >= cfg.max_steps:
+        if not open_work(state, cfg):
             return "select"
         if cfg.budget and cfg.budget.exceeded(state["usage"]):
-            return "select"
-        if len(state.get("finished", [])) >= cfg.n:
             return "select"
         return "expand"
 

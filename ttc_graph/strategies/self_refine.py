@@ -17,12 +17,13 @@ from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable
 from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
+from ttc_graph.reliability import DEFAULT_RETRY, check_retry
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
@@ -37,16 +38,20 @@ from ttc_graph.strategies.common import (
 from ttc_graph.strategies.nodes import (
     Budget,
     Expansion,
-    NodeFn,
+    PolicyWork,
+    SampleCall,
     SearchConfig,
     base_request,
+    budgeted,
     call_seed,
+    cut_by_budget,
     emit,
     make_generate,
     make_prepare,
     make_prune,
     make_score,
     make_select,
+    policy_node,
     timed,
 )
 from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT
@@ -93,11 +98,12 @@ def weakest_step_hint(beam: Beam) -> str:
     return f"A checker rates step {k + 1} as the weakest (score {beam['step_scores'][k]:.2f}).\n\n"
 
 
-def make_critique(policy: Policy, cfg: SearchConfig) -> NodeFn:
+def make_critique(policy: Policy, cfg: SearchConfig) -> Runnable[SearchState, dict[str, Any]]:
     """Node: the policy reviews the best version so far."""
 
-    def critique(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+    def critique(state: SearchState) -> PolicyWork:
         usage = empty_usage()
+        update: dict[str, Any] = {}
         with timed(usage):
             best = best_version(state)
             request = GenerationRequest(
@@ -110,15 +116,18 @@ def make_critique(policy: Policy, cfg: SearchConfig) -> NodeFn:
                     ),
                 )
             )
-            params = replace(cfg.sampling, seed=call_seed(state, salt=1))
-            ((c,),) = policy.sample([request], n=1, params=params, config=config)
+            params, deadline = budgeted(state, cfg, 1, cfg.sampling)
+            params = replace(params, seed=call_seed(state, salt=1))
+            ((c,),) = yield SampleCall([request], 1, params, deadline=deadline)
             usage["policy_calls"] += 1
+            if cut_by_budget([c], params, cfg, deadline):
+                update["budget_limited"] = True
             usage["completion_tokens"] += c.completion_tokens
             usage["prompt_tokens"] += c.prompt_tokens
             emit("critique", iteration=state["iteration"], text=c.text, target=best["id"])
-        return {"critique": c.text, "usage": usage}
+        return {"critique": c.text, "usage": usage, **update}
 
-    return critique
+    return policy_node(policy, cfg, critique, "critique")
 
 
 def create_self_refine(
@@ -132,6 +141,7 @@ def create_self_refine(
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
     step_delimiter: str = DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "self_refine",
@@ -151,6 +161,7 @@ def create_self_refine(
         raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
     check_aggregation(aggregation)
     check_budget(budget)
+    check_retry(retry)
     check_verifier(verifier, strategy="self-refine", required=False)
     cfg = SearchConfig(
         strategy=name,
@@ -164,18 +175,25 @@ def create_self_refine(
         step_delimiter=step_delimiter,
     )
 
-    def route_after_collect(state: SearchState) -> str:
+    def wants_more(state: SearchState) -> bool:
+        # Whether refinement would go on if the budget allowed it.
         if state["iteration"] > max_rounds:
-            return "select"
-        if cfg.budget and cfg.budget.exceeded(state["usage"]):
-            return "select"
+            return False
+        if verifier is None:
+            return NO_MISTAKES not in state.get("critique", "").lower()
         best = best_version(state)
-        if verifier is not None and best["score"] is not None and best["score"] >= threshold:
+        return best["score"] is None or best["score"] < threshold
+
+    def out_of_budget(state: SearchState) -> bool:
+        return bool(cfg.budget and cfg.budget.exceeded(state["usage"]))
+
+    def route_after_collect(state: SearchState) -> str:
+        if not wants_more(state) or out_of_budget(state):
             return "select"
         return "critique"
 
     def route_after_critique(state: SearchState) -> str:
-        if verifier is None and NO_MISTAKES in state["critique"].lower():
+        if not wants_more(state) or out_of_budget(state):
             return "select"
         return "refine"
 
@@ -190,15 +208,17 @@ def create_self_refine(
     collect = make_prune(replace(cfg, max_steps=max_rounds + 2), keep_all)
     builder = new_builder()
     builder.add_node("prepare", make_prepare(cfg))
-    builder.add_node("draft", make_generate(policy, cfg, plan_draft, full=True))
+    builder.add_node("draft", make_generate(policy, cfg, plan_draft, full=True), retry_policy=retry)
     builder.add_node("collect", collect)
-    builder.add_node("critique", make_critique(policy, cfg))
-    builder.add_node("refine", make_generate(policy, cfg, plan_refine, full=True))
-    builder.add_node("select", make_select(cfg, latest_without_verifier))
+    builder.add_node("critique", make_critique(policy, cfg), retry_policy=retry)
+    builder.add_node(
+        "refine", make_generate(policy, cfg, plan_refine, full=True), retry_policy=retry
+    )
+    builder.add_node("select", make_select(cfg, latest_without_verifier, wants_more))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "draft")
     if verifier is not None:
-        builder.add_node("score", make_score(verifier, cfg))
+        builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
         builder.add_edge("draft", "score")
         builder.add_edge("refine", "score")
         builder.add_edge("score", "collect")
