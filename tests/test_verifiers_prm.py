@@ -28,7 +28,7 @@ from transformers import (
 from ttc_graph.errors import ModelLoadError
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import create_best_of_n
-from ttc_graph.verifiers import PRMVerifier, load_prm, load_verifier
+from ttc_graph.verifiers import PRMVerifier, detect_prm_format, load_prm, load_verifier
 from ttc_graph.verifiers.prm import QWEN_PRM_SYSTEM_PROMPT
 
 QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have?"
@@ -317,3 +317,14 @@ def test_a_prm_guides_a_real_search(policy: Any, prms: dict[str, PRMVerifier]) -
     for candidate in result["candidates"]:
         assert len(candidate["step_scores"]) == len(candidate["steps"])
         assert all(0.0 <= s <= 1.0 for s in candidate["step_scores"])
+
+
+def test_known_checkpoints_are_detected_by_name(base_tokenizer: Path) -> None:
+    with_template, without = _tokenizer(base_tokenizer), _tokenizer(base_tokenizer, chat=False)
+    causal = LlamaConfig(architectures=["LlamaForCausalLM"])
+    detect = detect_prm_format
+    assert detect("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", causal, without) == "chat"
+    assert detect("RLHFlow/Llama3.1-8B-PRM-Mistral-Data", causal, without) == "chat"
+    assert detect("peiyi9979/math-shepherd-mistral-7b-prm", causal, with_template) == "step_tag"
+    qwen = Qwen2Config(architectures=["Qwen2ForProcessRewardModel"])
+    assert detect("Qwen/Qwen2.5-Math-PRM-7B", qwen, with_template) == "classifier"

@@ -308,7 +308,8 @@ def _is_unit(toks: list[_Tok], k: int) -> bool:
         return False
     prev_ok = k > 0 and toks[k - 1].kind in ("num", "pct") and not _is_glued(toks, k)
     next_ok = k + 1 < len(toks) and toks[k + 1].kind in ("op", "eq", "approx")
-    return prev_ok and next_ok and toks[k + 1].text not in "-"
+    # "a 3 year-old" is a compound word, not "3 years minus old".
+    return prev_ok and next_ok and not (toks[k + 1].text == "-" and _is_glued(toks, k + 1))
 
 
 def _unit_key(tok: _Tok) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
 from ttc_graph.policy.huggingface import HuggingFacePolicy
@@ -43,7 +43,7 @@ class LLMJudgeVerifier(Verifier):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    policy: Any
+    policy: Any = Field(repr=False)
     """A :class:`~ttc_graph.policy.Policy`; a HuggingFacePolicy enables ``logprobs``."""
     method: Literal["auto", "logprobs", "generate"] = "auto"
     """``auto``: ``logprobs`` for a HuggingFacePolicy, else ``generate``."""

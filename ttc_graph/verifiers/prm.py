@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from ttc_graph.errors import ModelLoadError
 from ttc_graph.verifiers.base import Verifier
@@ -54,9 +54,9 @@ class PRMVerifier(Verifier):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
 
-    model: Any
+    model: Any = Field(repr=False)
     """A transformers causal LM (``chat``, ``step_tag``) or per-token classifier."""
-    tokenizer: Any
+    tokenizer: Any = Field(repr=False)
     format: PRMFormat
     model_id: str = "PRM"
     """Shown in error messages and as the runnable's name."""
