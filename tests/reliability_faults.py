@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import torch
 from langchain_core.runnables import RunnableConfig
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
 from ttc_graph.verifiers.base import Verifier
@@ -35,7 +35,9 @@ def http_400() -> httpx.HTTPStatusError:
     """A request the server rejects: retrying cannot help."""
     request = httpx.Request("POST", "http://127.0.0.1:8000/v1/completions")
     response = httpx.Response(400, request=request, text="Bad Request")
-    return httpx.HTTPStatusError("Client error '400 Bad Request'", request=request, response=response)
+    return httpx.HTTPStatusError(
+        "Client error '400 Bad Request'", request=request, response=response
+    )
 
 
 def out_of_memory() -> BaseException:
@@ -113,7 +115,7 @@ class FlakyVerifier(Verifier):
     """A verifier that raises ``error()`` on the listed calls and otherwise delegates."""
 
     inner: Verifier
-    fail_on: set[int] = set()
+    fail_on: set[int] = Field(default_factory=set)
     error: Callable[[], BaseException] = lambda: RuntimeError("verifier failed")
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _calls: int = PrivateAttr(default=0)

@@ -42,10 +42,9 @@ def texts(result: dict[str, Any]) -> list[str]:
 )
 def test_only_transient_errors_are_retryable(error: BaseException, transient: bool) -> None:
     assert is_transient(error) is transient
-    try:
-        raise StrategyError("wrapped", strategy="s") from error
-    except StrategyError as wrapped:
-        assert is_transient(wrapped) is transient, "a StrategyError is judged by its cause"
+    wrapped = StrategyError("wrapped", strategy="s")
+    wrapped.__cause__ = error
+    assert is_transient(wrapped) is transient, "a StrategyError is judged by its cause"
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +99,8 @@ def test_permanent_policy_fault_fails_at_once_as_strategy_error(error: Any, poli
     assert err.iteration == 0
     assert err.node == "generate"
     assert type(err.__cause__) is type(error())
-    assert "best_of_n" in str(err) and "iteration 0" in str(err) and "'generate'" in str(err)
+    for part in ("best_of_n", "iteration 0", "'generate'", type(error()).__name__):
+        assert part in str(err)
     revived = pickle.loads(pickle.dumps(err))
     assert (revived.strategy, revived.iteration, revived.node) == ("best_of_n", 0, "generate")
 

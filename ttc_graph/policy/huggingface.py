@@ -193,7 +193,8 @@ class HuggingFacePolicy(HuggingFacePipeline):
             return request
         ids = self.tokenizer(messages[index].text, add_special_tokens=False)["input_ids"]
         keep = max(0, len(ids) - excess - self._count(_ELLIPSIS) - 2)
-        head, tail = ids[: keep // 2], ids[len(ids) - (keep - keep // 2) :] if keep else []
+        head = ids[: keep // 2]
+        tail = ids[len(ids) - (keep - keep // 2) :] if keep else []
         text = self.tokenizer.decode(head) + _ELLIPSIS + self.tokenizer.decode(tail)
         messages[index] = messages[index].model_copy(update={"content": text})
         return replace(request, messages=tuple(messages))

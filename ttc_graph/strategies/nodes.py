@@ -18,6 +18,7 @@ import inspect
 import random
 import re
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp
 
 from ttc_graph.answers import extract_answer, find_boxed
-from ttc_graph.errors import StrategyError, TTCGraphError
+from ttc_graph.errors import InputTooLongError, StrategyError, TTCGraphError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import deadline_scope
 from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
@@ -277,14 +278,20 @@ def sample_rounds(
 
 
 def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:
-    """Drive a node body with ``policy.sample``."""
+    """Drive a node body with ``policy.sample``; a failed call is raised inside the body."""
     try:
         call = next(work)
         while True:
-            with deadline_scope(call.deadline):
-                extra = {"first_index": call.first_index} if call.first_index else {}
-                sample = cast(Any, policy).sample if extra else policy.sample
-                result = sample(call.requests, n=call.n, params=call.params, config=config, **extra)
+            try:
+                with deadline_scope(call.deadline):
+                    extra = {"first_index": call.first_index} if call.first_index else {}
+                    sample = cast(Any, policy).sample if extra else policy.sample
+                    result = sample(
+                        call.requests, n=call.n, params=call.params, config=config, **extra
+                    )
+            except Exception as exc:
+                call = work.throw(exc)
+                continue
             call = work.send(result)
     except StopIteration as done:
         return cast(dict[str, Any], done.value)
@@ -297,12 +304,16 @@ async def arun_policy_work(
     try:
         call = next(work)
         while True:
-            with deadline_scope(call.deadline):
-                extra = {"first_index": call.first_index} if call.first_index else {}
-                asample = cast(Any, policy).asample if extra else policy.asample
-                result = await asample(
-                    call.requests, n=call.n, params=call.params, config=config, **extra
-                )
+            try:
+                with deadline_scope(call.deadline):
+                    extra = {"first_index": call.first_index} if call.first_index else {}
+                    asample = cast(Any, policy).asample if extra else policy.asample
+                    result = await asample(
+                        call.requests, n=call.n, params=call.params, config=config, **extra
+                    )
+            except Exception as exc:
+                call = work.throw(exc)
+                continue
             call = work.send(result)
     except StopIteration as done:
         return cast(dict[str, Any], done.value)
@@ -445,17 +456,26 @@ def make_generate(
             rows = sum(e.count for e in expansions) * (1 + (0 if full else cfg.lookahead))
             params, deadline = budgeted(state, cfg, rows, cfg.sampling)
             params = replace(params, seed=call_seed(state))
-            if cfg.early_stop is not None and len(expansions) == 1:
-                (only,) = expansions
-                sampled, calls = yield from sample_rounds(
-                    only.request, only.count, params, cfg.early_stop, deadline
-                )
-                results = [sampled]
-                _report_early_stop(cfg, only.count, sampled)
-            else:
-                results, calls = yield from sample_grouped(
-                    [(e.request, e.count) for e in expansions], params, deadline
-                )
+            try:
+                if cfg.early_stop is not None and len(expansions) == 1:
+                    (only,) = expansions
+                    sampled, calls = yield from sample_rounds(
+                        only.request, only.count, params, cfg.early_stop, deadline
+                    )
+                    results = [sampled]
+                    saved = _report_early_stop(cfg, only.count, sampled)
+                    # Counted in usage once Usage declares saved_tokens (state.py owns it).
+                    counters = cast(dict[str, Any], usage)
+                    if "saved_tokens" in counters:
+                        counters["saved_tokens"] += saved
+                else:
+                    results, calls = yield from sample_grouped(
+                        [(e.request, e.count) for e in expansions], params, deadline
+                    )
+            except InputTooLongError:
+                if full or not state.get("beams"):
+                    raise
+                return _context_full(state, usage)
             usage["policy_calls"] += calls
             iteration = state.get("iteration", 0)
             pending: list[Beam] = []
@@ -484,18 +504,44 @@ def make_generate(
     return policy_node(policy, cfg, generate, "generate")
 
 
-def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion]) -> None:
+def _context_full(state: SearchState, usage: Usage) -> dict[str, Any]:
+    """End a step search whose partial solutions outgrew the context, keeping them all."""
+    beams = list(state.get("beams", []))
+    warnings.warn(
+        "The partial solutions no longer fit the model's context; the search ends and "
+        "chooses among the solutions it has. Lower max_steps or max_new_tokens to avoid this.",
+        stacklevel=2,
+    )
+    emit("context_full", iteration=state.get("iteration", 0), beams=[b["id"] for b in beams])
+    trace = {
+        b["id"]: {**state["trace"][b["id"]], "status": "finished"}
+        for b in beams
+        if b["id"] in state["trace"]
+    }
+    return {
+        "pending": [],
+        "beams": [],
+        "finished": [*state.get("finished", []), *beams],
+        "trace": trace,
+        "usage": usage,
+    }
+
+
+def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion]) -> int:
+    """Announce an early stop; return the estimated tokens saved (0 if all were sampled)."""
     if len(sampled) >= n:
-        return
+        return 0
     mean = sum(c.completion_tokens for c in sampled) / max(1, len(sampled))
+    saved = round(mean * (n - len(sampled)))
     emit(
         "early_stopped",
         sampled=len(sampled),
         n=n,
         agreement=cfg.early_stop.agreed(sampled) if cfg.early_stop else 1.0,
         saved_candidates=n - len(sampled),
-        saved_tokens_estimate=round(mean * (n - len(sampled))),
+        saved_tokens_estimate=saved,
     )
+    return saved
 
 
 def _new_beam(
