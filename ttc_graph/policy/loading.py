@@ -91,7 +91,7 @@ def _convert_gguf(gguf: Path) -> Path:
         )
         # The weights are already de-quantized to float; dropping the GGUF marker is
         # what lets transformers save them as an ordinary checkpoint.
-        model.hf_quantizer = None
+        setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a module attribute
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(tmp)

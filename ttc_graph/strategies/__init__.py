@@ -66,19 +66,9 @@ def build_strategy(
             name=name,
             **kwargs,
         )
-    if name == "beam_search":
-        return create_beam_search(
-            policy=policy,
-            verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
-            n=n,
-            beam_width=min(beam_width, n),
-            max_steps=max_steps,
-            sampling=base,
-            seed=seed,
-            **kwargs,
-        )
-    if name == "dvts":
-        return create_dvts(
+    if name in ("beam_search", "dvts"):
+        factory = create_beam_search if name == "beam_search" else create_dvts
+        return factory(
             policy=policy,
             verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
             n=n,
