@@ -32,9 +32,7 @@ class SamplingParams:
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
-            raise ValueError(
-                f"temperature must be >= 0 (0 means greedy), got {self.temperature}."
-            )
+            raise ValueError(f"temperature must be >= 0 (0 means greedy), got {self.temperature}.")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
         if self.max_new_tokens < 1:

@@ -132,14 +132,16 @@ def resolve_model_source(model: str | os.PathLike[str] | None) -> str:
         return str(path)
     if path.exists():
         raise ModelLoadError(f"{path} is neither a model directory nor a .gguf file.")
-    if text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep in text and os.sep != "/":
+    if (
+        text.startswith((".", "/", "~"))
+        or text.count("/") > 1
+        or (os.sep in text and os.sep != "/")
+    ):
         raise ModelLoadError(f"No such model directory: {path}. Check the path.")
     return text
 
 
-def load_pretrained(
-    loader: Any, source: str, *, what: str, **kwargs: Any
-) -> Any:
+def load_pretrained(loader: Any, source: str, *, what: str, **kwargs: Any) -> Any:
     """Call ``loader.from_pretrained`` and turn transformers' errors into clear ones."""
     try:
         return loader.from_pretrained(source, **kwargs)
