@@ -301,6 +301,28 @@ def test_units_share_one_sample_and_run_search_per_n(tmp_path: Path) -> None:
     ev.close()
 
 
+def test_schedule_groups_alike_units_of_concurrent_problems(tmp_path: Path) -> None:
+    from ttc_graph.evaluation.runner import schedule
+
+    ev = create_evaluation(
+        dataset="arithmetic", strategies="greedy,majority", ns="1,2", limit=3, out=tmp_path
+    )
+    units = ev.units()
+    serial = [(u.name, u.problem.id[-1]) for u in schedule(units, 1)]
+    assert serial == [(u.name, u.problem.id[-1]) for u in units]
+    assert serial == [
+        ("samples", "0"), ("greedy", "0"), ("samples", "1"), ("greedy", "1"),
+        ("samples", "2"), ("greedy", "2"),
+    ]  # fmt: skip
+    assert [(u.name, u.problem.id[-1]) for u in schedule(units, 2)] == [
+        ("samples", "0"), ("samples", "1"), ("greedy", "0"), ("greedy", "1"),
+        ("samples", "2"), ("greedy", "2"),
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="concurrency must be an integer >= 1"):
+        ev.run(concurrency=0)
+    ev.close()
+
+
 # -- validation before any model ------------------------------------------------------
 
 

@@ -71,6 +71,13 @@ def register(sub: Any) -> None:
     p.add_argument("--data-seed", type=int, default=0, help="arithmetic generator seed")
     p.add_argument("--split", default="test", help="hub dataset split (default test)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="problems solved at once; their generations share batches (same results, "
+        "more throughput; default 1)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -82,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     from ttc_graph.evaluation import create_evaluation, print_report, write_report
 
     # Every input check happens here, before a model is loaded.
+    if args.concurrency < 1:
+        raise ValueError("--concurrency must be >= 1.")
     evaluation = create_evaluation(
         dataset=args.dataset,
         strategies=args.strategies,
@@ -109,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
             f"{total} units, {total - pending} already done (config {evaluation.config_hash}, "
             f"{evaluation.store.path})"
         )
-        report = evaluation.run(progress=not args.no_progress, console=console)
+        report = evaluation.run(
+            concurrency=args.concurrency, progress=not args.no_progress, console=console
+        )
         title = (
             f"{evaluation.problems.name}, {evaluation.config['model']}, "
             f"{report.total_problems} problems"

@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,32 @@ class Unit:
     def weight(self) -> int:
         """Rough relative cost (candidates generated), for a fair progress ETA."""
         return self.n
+
+
+def schedule(units: Sequence[Unit], concurrency: int) -> list[Unit]:
+    """Order units so that those running together are alike and can share a batch.
+
+    Problems are taken in blocks of ``concurrency``; within a block, units of one
+    kind (say greedy) come together, so concurrent calls use the same sampling
+    settings and the policy merges them. With ``concurrency=1`` this is the
+    plain problem-by-problem order.
+    """
+    problem_index: dict[str, int] = {}
+    for u in units:
+        problem_index.setdefault(u.problem.id, len(problem_index))
+    kinds = list(dict.fromkeys((u.name, u.n) for u in units))
+    return sorted(
+        units,
+        key=lambda u: (
+            problem_index[u.problem.id] // concurrency,
+            kinds.index((u.name, u.n)),
+            problem_index[u.problem.id],
+        ),
+    )
+
+
+def _label(unit: Unit) -> str:
+    return f"{unit.name} N={unit.n} {unit.problem.id}"
 
 
 def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
@@ -260,6 +287,7 @@ class Evaluation:
         *,
         policy: Any = None,
         verifier: Any = None,
+        concurrency: int = 1,
         progress: bool = True,
         console: Any = None,
     ) -> EvalReport:
@@ -269,9 +297,14 @@ class Evaluation:
             policy: A loaded policy; default loads the configured model (only if
                 there is work left to do).
             verifier: A loaded verifier; default loads the configured one.
+            concurrency: Problems solved at once. The policy merges their
+                generation calls into shared batches, which raises throughput;
+                per-row seeding keeps every result identical to a serial run.
             progress: Show a rich progress bar with ETA (on stderr).
             console: A ``rich.console.Console`` to draw on.
         """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
         todo = self.pending()
         if todo:
             if policy is not None:
@@ -279,11 +312,25 @@ class Evaluation:
             if verifier is not None:
                 self._verifier = verifier
             policy, verifier = self._load()
-            self._run_units(todo, policy, verifier, progress=progress, console=console)
+            self._run_units(
+                schedule(todo, concurrency),
+                policy,
+                verifier,
+                concurrency=concurrency,
+                progress=progress,
+                console=console,
+            )
         return self.report()
 
     def _run_units(
-        self, todo: list[Unit], policy: Any, verifier: Any, *, progress: bool, console: Any
+        self,
+        todo: list[Unit],
+        policy: Any,
+        verifier: Any,
+        *,
+        concurrency: int,
+        progress: bool,
+        console: Any,
     ) -> None:
         from rich.console import Console
         from rich.progress import (
@@ -296,6 +343,13 @@ class Evaluation:
         )
 
         graphs: dict[tuple[str, int], Any] = {}
+
+        def graph_for(unit: Unit) -> Any:
+            key = (unit.name, unit.n)
+            if key not in graphs:
+                graphs[key] = self._graph(unit, policy, verifier)
+            return graphs[key]
+
         bar = Progress(
             TextColumn("[bold]eval"),
             BarColumn(),
@@ -314,7 +368,8 @@ class Evaluation:
         total = sum(u.weight for u in units)
         remaining = sum(u.weight for u in todo)
         done = len(units) - len(todo)
-        with bar:
+        queue = list(reversed(todo))
+        with bar, ThreadPoolExecutor(max_workers=concurrency) as pool:
             # Resumed work goes in at creation: as an update it would count as speed.
             task = bar.add_task(
                 "eval",
@@ -324,23 +379,34 @@ class Evaluation:
                 units=len(units),
                 label="",
             )
-            for unit in todo:
-                key = (unit.name, unit.n)
-                if key not in graphs:
-                    graphs[key] = self._graph(unit, policy, verifier)
-                bar.update(task, label=f"{unit.name} N={unit.n} {unit.problem.id}")
-                record = self._run_unit(unit, graphs[key])
-                self.store.put(self.config_hash, unit.name, unit.n, unit.problem.id, record)
-                logger.info(
-                    "%s N=%d %s: answer %r (%s)",
-                    unit.name,
-                    unit.n,
-                    unit.problem.id,
-                    record["answer"],
-                    "correct" if record["correct"] else "wrong",
-                )
-                done += 1
-                bar.update(task, advance=unit.weight, done=done)
+            running: dict[Future[dict[str, Any]], Unit] = {}
+            try:
+                while queue or running:
+                    while queue and len(running) < concurrency:
+                        unit = queue.pop()
+                        running[pool.submit(self._run_unit, unit, graph_for(unit))] = unit
+                    bar.update(task, label=", ".join(_label(u) for u in running.values()))
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        unit = running.pop(future)
+                        record = future.result()
+                        # Stored from this thread only, the moment the unit is done.
+                        self.store.put(self.config_hash, unit.name, unit.n, unit.problem.id, record)
+                        logger.info(
+                            "%s: answer %r (%s)",
+                            _label(unit),
+                            record["answer"],
+                            "correct" if record["correct"] else "wrong",
+                        )
+                        done += 1
+                        bar.update(task, advance=unit.weight, done=done)
+            except BaseException:
+                # Units not started are dropped; running ones finish but are not stored.
+                for future in running:
+                    future.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            bar.update(task, label="")
 
     # -- reporting -------------------------------------------------------------
 

@@ -1,0 +1,234 @@
+"""Evaluation harness on the real embedded model: subset curves, per-N search, resume after kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ttc_graph.evaluation import create_evaluation, plot_curve, write_report
+from ttc_graph.evaluation.metrics import SAMPLES_UNIT, outcomes
+from ttc_graph.policy import SamplingParams
+from ttc_graph.strategies import build_strategy
+from ttc_graph.verifiers import ArithmeticVerifier
+
+SEED = 5
+
+
+@pytest.fixture(scope="module")
+def verifier() -> ArithmeticVerifier:
+    return ArithmeticVerifier()
+
+
+def test_subset_curves_equal_direct_runs_at_smaller_n(
+    policy: Any, verifier: ArithmeticVerifier, tmp_path: Path
+) -> None:
+    ev = create_evaluation(
+        dataset="arithmetic",
+        strategies="majority,weighted,best_of_n",
+        ns=(1, 2, 4),
+        limit=2,
+        max_new_tokens=16,
+        seed=SEED,
+        verifier=verifier,
+        out=tmp_path,
+    )
+    # Both problems at once: their samples share one batch, and must still equal the
+    # serial direct runs below.
+    report = ev.run(policy=policy, concurrency=2, progress=False)
+    assert report.pending_units == 0
+    stored = {r.problem_id: r for r in ev.store.results(ev.config_hash)}
+    assert {r.strategy for r in stored.values()} == {SAMPLES_UNIT}, "one shared sample"
+    assert all(len(r.record["candidates"]) == 4 for r in stored.values())
+    by_unit = outcomes(ev.store.results(ev.config_hash), ev.problems.problems, ev.strategies, ev.ns)
+    sampling = SamplingParams(temperature=0.8, max_new_tokens=16)
+    for name, n in [("majority", 2), ("weighted", 2), ("best_of_n", 1)]:
+        for problem, derived in zip(ev.problems.problems, by_unit[(name, n)], strict=True):
+            graph = build_strategy(
+                name,
+                policy=policy,
+                verifier=None if name == "majority" else verifier,
+                n=n,
+                sampling=sampling,
+                seed=SEED,
+            )
+            direct = graph.invoke({"question": problem.question})
+            sample = stored[problem.id].record["candidates"]
+            assert [c["text"] for c in direct["candidates"]] == [c["text"] for c in sample[:n]]
+            assert derived.answer == direct["answer"], (name, n, problem.id)
+            assert derived.completion_tokens == direct["usage"]["completion_tokens"]
+            assert derived.policy_calls == direct["usage"]["policy_calls"]
+            assert derived.verifier_calls == direct["usage"]["verifier_calls"]
+            assert derived.seconds_estimated
+    # At the largest N the subset is the whole sample the best-of-N graph chose from.
+    for problem, derived in zip(ev.problems.problems, by_unit[("best_of_n", 4)], strict=True):
+        assert derived.answer == stored[problem.id].record["answer"]
+        assert not derived.seconds_estimated
+    points = {(p.strategy, p.n): p for p in report.overall()}
+    assert set(points) == {(s, n) for s in ev.strategies for n in ev.ns}
+    for key, p in points.items():
+        rows = by_unit[key]
+        assert p.problems == 2
+        assert p.correct == sum(o.correct for o in rows)
+        assert p.ci_low <= p.accuracy <= p.ci_high
+    assert (
+        points[("majority", 4)].mean_completion_tokens
+        > points[("majority", 1)].mean_completion_tokens
+    )
+    ev.close()
+
+
+def test_search_runs_per_n_and_report_files_match_the_plot(
+    policy: Any, verifier: ArithmeticVerifier, tmp_path: Path
+) -> None:
+    ev = create_evaluation(
+        dataset="arithmetic",
+        strategies="greedy,beam_search",
+        ns=(1, 2),
+        limit=2,
+        max_new_tokens=16,
+        beam_width=2,
+        max_steps=2,
+        seed=SEED,
+        verifier=verifier,
+        out=tmp_path,
+    )
+    report = ev.run(policy=policy, verifier=verifier, progress=False)
+    keys = sorted((r.strategy, r.n, r.problem_id) for r in ev.store.results(ev.config_hash))
+    ids = [p.id for p in ev.problems.problems]
+    assert keys == sorted(
+        [("beam_search", n, pid) for n in (1, 2) for pid in ids]
+        + [("greedy", 1, pid) for pid in ids]
+    )
+    # The stored N=2 result is what a direct beam search at N=2 gives.
+    problem = ev.problems.problems[0]
+    direct = build_strategy(
+        "beam_search",
+        policy=policy,
+        verifier=verifier,
+        n=2,
+        beam_width=2,
+        max_steps=2,
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=16),
+        seed=SEED,
+    ).invoke({"question": problem.question})
+    record = next(
+        r.record
+        for r in ev.store.results(ev.config_hash)
+        if (r.strategy, r.n, r.problem_id) == ("beam_search", 2, problem.id)
+    )
+    assert record["answer"] == direct["answer"]
+    assert record["usage"]["completion_tokens"] == direct["usage"]["completion_tokens"]
+    assert record["usage"]["verifier_calls"] == direct["usage"]["verifier_calls"] >= 1
+
+    paths = write_report(report, tmp_path, title="per-N search")
+    saved = json.loads(paths["json"].read_text())
+    assert saved["config_hash"] == ev.config_hash
+    csv_lines = paths["csv"].read_text().splitlines()
+    assert csv_lines[0].startswith("strategy,n,level,problems,correct,accuracy,ci_low,ci_high")
+    assert len(csv_lines) == 1 + len(saved["points"]) == 1 + 3
+    fig = plot_curve(report.points)
+    lines = {line.get_gid(): line for line in fig.axes[0].get_lines()}
+    beam = [p for p in saved["points"] if p["strategy"] == "beam_search"]
+    assert list(lines["beam_search"].get_xdata()) == [p["n"] for p in beam]
+    assert list(lines["beam_search"].get_ydata()) == pytest.approx(
+        [100 * p["accuracy"] for p in beam]
+    )
+    (greedy,) = [p for p in saved["points"] if p["strategy"] == "greedy"]
+    assert lines["greedy"].get_linestyle() == "--"
+    assert lines["greedy"].get_ydata()[0] == pytest.approx(100 * greedy["accuracy"])
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ev.close()
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("ttc-graph")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from ttc_graph.cli import main; sys.exit(main())"]
+
+
+def _rows(db: Path) -> dict[tuple[str, int, str], tuple[str, float]]:
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT strategy, n, problem_id, record, created FROM results")
+        return {(s, int(n), p): (rec, created) for s, n, p, rec, created in rows}
+
+
+_RAN = re.compile(r"evaluation\.runner:(\w+) N=(\d+) (\S+): answer")
+
+
+def test_killed_run_resumes_without_losing_or_redoing_problems(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    db = out / "results.sqlite"
+    cmd = [
+        *_cli(),
+        "-v",
+        "eval",
+        "--dataset",
+        "arithmetic",
+        "--strategies",
+        "greedy,majority",
+        "--n",
+        "1,2",
+        "--limit",
+        "3",
+        "--max-new-tokens",
+        "48",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    all_units = {
+        (u, n, f"arith-d1-s0-{i}") for i in range(3) for u, n in [("greedy", 1), ("samples", 2)]
+    }
+    with (tmp_path / "first.log").open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if db.exists() and _rows(db):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, (
+            "the run ended before it could be killed: "
+            + (tmp_path / "first.log").read_text()[-2000:]
+        )
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    before = _rows(db)
+    assert 1 <= len(before) < len(all_units), "killed mid-run, after >= 1 problem was stored"
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=500, check=False)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"{len(before)} already done" in second.stderr
+    ran = {(u, int(n), pid) for u, n, pid in _RAN.findall(second.stderr)}
+    assert not ran & set(before), "finished problems were run again"
+    after = _rows(db)
+    assert set(after) == all_units
+    assert ran == all_units - set(before)
+    assert {k: after[k] for k in before} == before, "stored problems are untouched"
+    curve = json.loads((out / "curve.json").read_text())
+    assert {(p["strategy"], p["n"], p["problems"]) for p in curve["points"]} == {
+        ("greedy", 1, 3),
+        ("majority", 1, 3),
+        ("majority", 2, 3),
+    }
+    assert "Accuracy vs N" in second.stdout
+
+    # Everything is done: a third run only reports, without loading the model.
+    third = subprocess.run(cmd, capture_output=True, text=True, timeout=200, check=False)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "6 already done" in third.stderr
+    assert not _RAN.findall(third.stderr)
+    assert "Loading weights" not in third.stderr
+    assert _rows(db) == after
