@@ -24,6 +24,7 @@ from transformers import (
 )
 
 from ttc_graph.policy.base import Completion, FinishReason, SamplingParams, check_n
+from ttc_graph.policy.prefix_cache import PrefixCache
 from ttc_graph.reliability import StopRows, StopSignal
 
 
@@ -84,6 +85,7 @@ def generate_candidates(
     params: SamplingParams,
     seeds: Sequence[int | None] | None = None,
     max_batch_size: int | None = None,
+    prefix_cache: PrefixCache | None = None,
     first_index: int | Sequence[int] = 0,
     stops: Sequence[StopSignal | None] | None = None,
 ) -> list[list[Completion]]:
@@ -92,7 +94,8 @@ def generate_candidates(
     Prompts are raw text (chat template already applied). All rows of a chunk run
     in one left-padded batch; a row stops at its first stop string (kept in the
     text), at EOS, or at ``params.max_new_tokens``. ``n`` and ``seeds`` may be
-    given per prompt, which lets unrelated callers share one batch.
+    given per prompt, which lets unrelated callers share one batch. With a
+    ``prefix_cache``, prompt prefixes encoded by earlier calls are not encoded again.
 
     Candidate ``i`` of a prompt is the row seeded with index ``first_index + i``,
     so sampling candidates 0-3 and then 4-7 gives exactly candidates 0-7 of one
@@ -130,7 +133,7 @@ def generate_candidates(
             completions = [Completion("", "length", 0) for _ in chunk]
         else:
             completions = _generate_chunk(
-                model, tokenizer, chunk_prompts, row_seeds, params, signals=chunk_signals
+                model, tokenizer, chunk_prompts, row_seeds, params, prefix_cache, chunk_signals
             )
         for row, completion in zip(chunk, completions, strict=True):
             results[row.prompt_index].append(completion)
@@ -156,15 +159,24 @@ def _generate_chunk(
     prompts: list[str],
     seeds: list[int],
     params: SamplingParams,
+    prefix_cache: PrefixCache | None = None,
     signals: Sequence[StopSignal | None] = (),
 ) -> list[Completion]:
     tok = tokenizer
-    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # type: ignore[operator]
-    device = next(model.parameters()).device
-    input_ids = enc["input_ids"].to(device)
-    attention_mask = enc["attention_mask"].to(device)
     eos_ids = _eos_ids(model, tok)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else eos_ids[0]  # type: ignore[attr-defined]
+    cached: dict[str, object] = {}
+    if prefix_cache is not None and prefix_cache.usable(model):
+        ids = tok(prompts, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+        batch = prefix_cache.prepare(model, ids, pad_id)
+        input_ids, attention_mask = batch.input_ids, batch.attention_mask
+        if batch.cache is not None:
+            cached[batch.cache_kwarg] = batch.cache
+    else:
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # type: ignore[operator]
+        device = next(model.parameters()).device
+        input_ids = enc["input_ids"].to(device)
+        attention_mask = enc["attention_mask"].to(device)
     config = GenerationConfig(
         max_new_tokens=params.max_new_tokens,
         do_sample=False,
@@ -189,6 +201,7 @@ def _generate_chunk(
             logits_processor=processors,
             stopping_criteria=stopping,
             tokenizer=tok if params.stop else None,
+            **cached,
         )
     new_tokens = out.sequences[:, input_ids.shape[1] :].tolist()
     prompt_lengths = attention_mask.sum(dim=1).tolist()

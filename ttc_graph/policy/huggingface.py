@@ -25,7 +25,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.outputs import Generation, LLMResult
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_huggingface import HuggingFacePipeline
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr, field_validator
 
 from ttc_graph.errors import InputTooLongError
 from ttc_graph.policy.base import (
@@ -36,6 +36,7 @@ from ttc_graph.policy.base import (
 )
 from ttc_graph.policy.batching import Coalescer
 from ttc_graph.policy.generation import default_max_batch_size, generate_candidates
+from ttc_graph.policy.prefix_cache import PrefixCache
 from ttc_graph.reliability import StopSignal, current_deadline
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -67,8 +68,12 @@ class HuggingFacePolicy(HuggingFacePipeline):
     """A prompt that does not fit the context: refuse it, or cut the question's middle."""
     max_input_tokens: int | None = None
     """Prompt token limit; default the model's context minus ``max_new_tokens``."""
+    prefix_cache_mb: float = 256.0
+    """Memory for reusing the KV cache of prompt prefixes (the question, kept beams)
+    across calls, so search does not re-encode them every step; 0 turns reuse off."""
 
     _coalescer: Coalescer | None = PrivateAttr(default=None)
+    _prefix_cache: PrefixCache | None = PrivateAttr(default=None)
     _init_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -84,6 +89,23 @@ class HuggingFacePolicy(HuggingFacePipeline):
     def tokenizer(self) -> Any:
         """The underlying tokenizer (left padding)."""
         return self.pipeline.tokenizer
+
+    @field_validator("prefix_cache_mb")
+    @classmethod
+    def _check_prefix_cache_mb(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"prefix_cache_mb must be >= 0 (0 turns reuse off), got {value}.")
+        return value
+
+    @property
+    def prefix_cache(self) -> PrefixCache | None:
+        """The prompt-prefix KV cache (with its prefill statistics); None when turned off."""
+        with self._init_lock:
+            if self.prefix_cache_mb == 0:
+                self._prefix_cache = None
+            elif self._prefix_cache is None:
+                self._prefix_cache = PrefixCache(max_bytes=int(self.prefix_cache_mb * 2**20))
+            return self._prefix_cache
 
     def _batcher(self) -> Coalescer:
         # One model, one generate at a time: concurrent callers (graph.batch, agents
@@ -111,6 +133,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
             seeds=seeds,
             params=params,
             max_batch_size=self.max_batch_size,
+            prefix_cache=self.prefix_cache,
             first_index=first_index,
             stops=stops,
         )

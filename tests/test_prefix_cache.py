@@ -1,0 +1,234 @@
+"""Prompt-prefix KV reuse: same outputs with and without it, and less prefill work.
+
+Equivalence runs on the embedded model; the cache's own bookkeeping (longest
+prefix, eviction, unsupported layouts) on tiny random models built here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from langchain_core.messages import HumanMessage, SystemMessage
+from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+
+from ttc_graph import create_beam_search
+from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParams
+from ttc_graph.policy.generation import generate_candidates
+from ttc_graph.policy.prefix_cache import PrefixCache, supports_prefix_reuse
+from ttc_graph.verifiers import ArithmeticVerifier
+
+QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
+OTHER = "What is 3 times 4?"
+
+
+def _prompts(policy: Any) -> list[str]:
+    def render(question: str, prefix: str = "") -> str:
+        messages = (SystemMessage("Solve step by step."), HumanMessage(question))
+        return str(policy.render(GenerationRequest(messages, prefix)))
+
+    # Shared question with different partial answers, plus an unrelated prompt:
+    # rows of different lengths whose cached prefixes differ in length too.
+    return [
+        render(QUESTION),
+        render(QUESTION, "Sam starts with 7 pencils.\n\n"),
+        render(OTHER, "3 times 4 is"),
+    ]
+
+
+def _texts(results: list[list[Any]]) -> list[list[tuple[str, str, int, int]]]:
+    return [
+        [(c.text, c.finish_reason, c.completion_tokens, c.prompt_tokens) for c in row]
+        for row in results
+    ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SamplingParams(temperature=0.0, max_new_tokens=10),
+        SamplingParams(temperature=0.8, max_new_tokens=10, seed=5, stop=("\n\n",)),
+    ],
+    ids=["greedy", "seeded-sampling"],
+)
+def test_reuse_gives_the_same_completions(policy: Any, params: SamplingParams) -> None:
+    prompts = _prompts(policy)
+    counts = [2, 1, 1]
+    plain = generate_candidates(policy.model, policy.tokenizer, prompts, n=counts, params=params)
+    cache = PrefixCache(max_bytes=64 * 2**20)
+    first = generate_candidates(
+        policy.model, policy.tokenizer, prompts, n=counts, params=params, prefix_cache=cache
+    )
+    assert _texts(first) == _texts(plain)
+    assert cache.stats.reused_tokens == 0, "an empty cache has nothing to reuse"
+    # Only each distinct prompt is encoded, not each row.
+    distinct = sum(len(policy.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+    assert cache.stats.encoded_tokens == distinct - len(prompts) + sum(counts)
+
+    # The second prompt now extends the first one's cached prefix by a step.
+    again = generate_candidates(
+        policy.model, policy.tokenizer, prompts, n=counts, params=params, prefix_cache=cache
+    )
+    assert _texts(again) == _texts(plain)
+    assert cache.stats.reused_tokens > 0
+    assert cache.stats.encoded_tokens < cache.stats.prompt_tokens / 2
+
+
+def test_chunked_batches_share_the_cache(policy: Any) -> None:
+    params = SamplingParams(temperature=0.7, max_new_tokens=6, seed=1)
+    prompts = _prompts(policy)[:1]
+    plain = generate_candidates(policy.model, policy.tokenizer, prompts, n=3, params=params)
+    cache = PrefixCache(max_bytes=64 * 2**20)
+    chunked = generate_candidates(
+        policy.model,
+        policy.tokenizer,
+        prompts,
+        n=3,
+        params=params,
+        max_batch_size=2,
+        prefix_cache=cache,
+    )
+    assert _texts(chunked) == _texts(plain)
+    length = len(policy.tokenizer(prompts[0], add_special_tokens=False)["input_ids"])
+    assert cache.stats.reused_tokens == length - 1, "the second chunk reuses the first one's prefix"
+
+
+def test_beam_search_is_unchanged_and_encodes_the_question_once(policy: Any) -> None:
+    reusing = HuggingFacePolicy(pipeline=policy.pipeline, model_id="reuse")
+    plain = HuggingFacePolicy(pipeline=policy.pipeline, model_id="plain", prefix_cache_mb=0)
+    assert plain.prefix_cache is None
+    settings: dict[str, Any] = {
+        "verifier": ArithmeticVerifier(),
+        "n": 4,
+        "beam_width": 2,
+        "max_steps": 3,
+        "sampling": SamplingParams(temperature=0.8, max_new_tokens=12),
+        "seed": 3,
+    }
+    with_reuse = create_beam_search(policy=reusing, **settings).invoke({"question": QUESTION})
+    without = create_beam_search(policy=plain, **settings).invoke({"question": QUESTION})
+    assert [c["text"] for c in with_reuse["candidates"]] == [
+        c["text"] for c in without["candidates"]
+    ]
+    assert with_reuse["answer"] == without["answer"]
+    assert with_reuse["usage"]["prompt_tokens"] == without["usage"]["prompt_tokens"]
+
+    stats = reusing.prefix_cache.stats  # type: ignore[union-attr]
+    assert stats.prompt_tokens == with_reuse["usage"]["prompt_tokens"]
+    question = len(
+        reusing.tokenizer(
+            reusing.render(
+                GenerationRequest((SystemMessage(_system_prompt()), HumanMessage(QUESTION)))
+            ),
+            add_special_tokens=False,
+        )["input_ids"]
+    )
+    trace = with_reuse["trace"].values()
+    iterations = len({n["iteration"] for n in trace if n["status"] != "root"})
+    assert iterations >= 2, "the search ran more than one step"
+    # The question is encoded once; later iterations only encode the kept steps.
+    assert stats.reused_tokens >= question * (iterations - 1)
+    assert stats.encoded_tokens < stats.prompt_tokens / 2
+
+
+def _system_prompt() -> str:
+    from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+
+    return DEFAULT_SYSTEM_PROMPT
+
+
+# -- the cache's bookkeeping on tiny random models -----------------------------
+
+
+def _tiny_llama() -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def _greedy(model: torch.nn.Module, rows: list[list[int]], cache: PrefixCache | None) -> Any:
+    """Greedy continuation of token rows; returns the new tokens."""
+    if cache is None:
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        extra: dict[str, Any] = {}
+    else:
+        batch = cache.prepare(model, rows, 0)
+        ids, mask = batch.input_ids, batch.attention_mask
+        extra = {batch.cache_kwarg: batch.cache} if batch.cache is not None else {}
+    with torch.inference_mode():
+        out = model.generate(  # type: ignore[operator]
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=6,
+            do_sample=False,
+            pad_token_id=0,
+            **extra,
+        )
+    return out[:, ids.shape[1] :].tolist()
+
+
+def test_longest_common_prefix_is_reused_and_outputs_match() -> None:
+    model = _tiny_llama()
+    cache = PrefixCache(max_bytes=2**24)
+    base = list(range(5, 25))
+    rows = [base, [*base, 30, 31, 32], [*base[:10], 40, 41]]
+    expected = _greedy(model, rows, None)
+    assert _greedy(model, rows[:1], cache) == expected[:1]
+    assert len(cache) == 1
+    assert _greedy(model, rows, cache) == expected
+    # Row 2 reuses all 19 cached tokens; row 3 only the 10 it shares with them.
+    assert cache.stats.reused_tokens == 19 + 19 + 10
+    # Storing base+[30, 31] replaced base[:-1], which it extends.
+    assert sorted(len(e.ids) for e in cache._entries.values()) == [11, 22]
+
+
+def test_cache_is_bounded_in_bytes() -> None:
+    model = _tiny_llama()
+    probe = PrefixCache(max_bytes=2**24)
+    probe.prepare(model, [list(range(1, 11))], 0)
+    per_entry = probe.nbytes
+    cache = PrefixCache(max_bytes=int(per_entry * 2.5))
+    for start in (1, 20, 40):
+        cache.prepare(model, [list(range(start, start + 10))], 0)
+    assert len(cache) == 2, "the oldest entry was evicted"
+    assert cache.nbytes <= cache.max_bytes
+    # The oldest prompt is gone, so it is encoded again.
+    before = cache.stats.encoded_tokens
+    cache.prepare(model, [list(range(1, 11))], 0)
+    assert cache.stats.encoded_tokens - before == 10
+
+
+def test_sliding_window_models_generate_without_reuse() -> None:
+    assert supports_prefix_reuse(_tiny_llama())
+    config = MistralConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        sliding_window=8,
+    )
+    mistral = MistralForCausalLM(config).eval()
+    cache = PrefixCache(max_bytes=2**20)
+    assert not cache.usable(mistral)
+
+
+def test_bad_settings_are_refused(policy: Any) -> None:
+    with pytest.raises(ValueError, match="max_bytes must be > 0"):
+        PrefixCache(max_bytes=0)
+    with pytest.raises(ValueError, match="prefix_cache_mb must be >= 0"):
+        HuggingFacePolicy(pipeline=policy.pipeline, model_id="odd", prefix_cache_mb=-1)
+    with pytest.raises(ValueError, match="at least one token"):
+        PrefixCache(max_bytes=2**20).prepare(_tiny_llama(), [[]], 0)
