@@ -7,11 +7,13 @@ from ttc_graph.policy.base import (
     Policy,
     SamplingParams,
 )
+from ttc_graph.policy.chat_model import ChatModelPolicy
 from ttc_graph.policy.huggingface import HuggingFacePolicy
 from ttc_graph.policy.loading import cache_dir, load_policy
 
 __all__ = [
     "DEFAULT_STEP_DELIMITER",
+    "ChatModelPolicy",
     "Completion",
     "GenerationRequest",
     "HuggingFacePolicy",
