@@ -96,7 +96,7 @@ class ChatModelPolicy:
 
     def _completion(self, gen: ChatGeneration, params: SamplingParams) -> Completion:
         info = gen.generation_info or {}
-        text = gen.message.text
+        text: str = str(gen.message.text)
         raw_reason = str(info.get("finish_reason") or "stop")
         matched = info.get("stop_reason")
         reason: FinishReason
