@@ -1,0 +1,182 @@
+"""The embedded policy through its LangChain wrapper: batching, continuation, stops, seeds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import HumanMessage
+
+from ttc_graph import load_policy
+from ttc_graph.errors import ModelLoadError
+from ttc_graph.policy import GenerationRequest, SamplingParams
+
+QUESTIONS = ["What is 12 + 30?", "What is 7 times 6?", "Name a prime number."]
+
+
+def _req(text: str, prefix: str = "") -> GenerationRequest:
+    return GenerationRequest((HumanMessage(text),), prefix)
+
+
+class _Counter(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.prompts: list[list[str]] = []
+
+    def on_llm_start(self, serialized: Any, prompts: list[str], **kwargs: Any) -> None:
+        self.prompts.append(prompts)
+
+
+def test_n_candidates_for_each_prompt_from_one_generate_call(policy: Any) -> None:
+    calls = 0
+    real_generate = policy.model.generate
+
+    def counting_generate(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_generate(*args, **kwargs)
+
+    policy.model.generate = counting_generate
+    try:
+        out = policy.sample(
+            [_req(q) for q in QUESTIONS], n=3, params=SamplingParams(max_new_tokens=8, seed=0)
+        )
+    finally:
+        del policy.model.generate
+    assert calls == 1
+    assert [len(cands) for cands in out] == [3, 3, 3]
+    for cands in out:
+        for c in cands:
+            assert 1 <= c.completion_tokens <= 8
+            assert c.prompt_tokens > 0
+
+
+def test_continues_a_partial_answer(policy: Any) -> None:
+    prefix = "Step 1: 12 + 30 = "
+    request = _req(QUESTIONS[0], prefix)
+    rendered = policy.render(request)
+    assert rendered.endswith("<|im_start|>assistant\n" + prefix)
+    (cands,) = policy.sample([request], n=1, params=SamplingParams(temperature=0, max_new_tokens=6))
+    # Greedy continuation of "12 + 30 = " starts with a number, not a fresh chat turn.
+    assert cands[0].text.strip()[:1].isdigit(), cands[0].text
+    assert "<|im_start|>" not in cands[0].text
+
+
+def test_stops_at_the_step_delimiter_and_keeps_it(policy: Any) -> None:
+    params = SamplingParams(temperature=0.8, max_new_tokens=64, stop=("\n\n",), seed=4)
+    (cands,) = policy.sample([_req("Solve 5 + 8 step by step.")], n=4, params=params)
+    stopped = [c for c in cands if c.finish_reason == "stop"]
+    assert stopped, [c.text for c in cands]
+    for c in stopped:
+        assert c.text.endswith("\n\n")
+        assert "\n\n" not in c.text[:-2], "nothing is kept past the first delimiter"
+    for c in cands:
+        if c.finish_reason == "length":
+            assert c.completion_tokens == 64
+
+
+def test_same_seed_same_output_and_batch_invariance(policy: Any) -> None:
+    params = SamplingParams(temperature=1.0, max_new_tokens=12, seed=123)
+    first = policy.sample([_req(QUESTIONS[0])], n=2, params=params)
+    again = policy.sample([_req(QUESTIONS[0])], n=2, params=params)
+    assert [c.text for c in first[0]] == [c.text for c in again[0]]
+    in_batch = policy.sample([_req(QUESTIONS[1]), _req(QUESTIONS[0])], n=2, params=params)
+    assert [c.text for c in in_batch[1]] == [c.text for c in first[0]]
+    other = policy.sample(
+        [_req(QUESTIONS[0])],
+        n=2,
+        params=SamplingParams(temperature=1.0, max_new_tokens=12, seed=124),
+    )
+    assert [c.text for c in other[0]] != [c.text for c in first[0]]
+
+
+def test_logprobs_on_request(policy: Any) -> None:
+    params = SamplingParams(temperature=0.7, max_new_tokens=10, seed=1, logprobs=True)
+    (cands,) = policy.sample([_req(QUESTIONS[2])], n=2, params=params)
+    for c in cands:
+        assert c.logprobs is not None
+        assert len(c.logprobs) == c.completion_tokens
+        assert all(lp <= 0.0 for lp in c.logprobs)
+
+
+def test_is_a_langchain_runnable(policy: Any) -> None:
+    handler = _Counter()
+    text = policy.invoke(
+        "The capital of France is", config={"callbacks": [handler]}, max_new_tokens=5
+    )
+    assert isinstance(text, str)
+    assert text
+    assert handler.prompts == [["The capital of France is"]]
+    assert len(policy.batch(["1 + 1 =", "2 + 2 ="], max_new_tokens=3)) == 2
+    handler2 = _Counter()
+    policy.sample(
+        [_req(QUESTIONS[0])],
+        n=2,
+        params=SamplingParams(max_new_tokens=3),
+        config={"callbacks": [handler2]},
+    )
+    assert len(handler2.prompts) == 1, "tracing sees the batched sample call"
+
+
+async def test_ainvoke(policy: Any) -> None:
+    text = await policy.ainvoke("1, 2, 3,", max_new_tokens=4)
+    assert isinstance(text, str)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"temperature": -0.1}, "temperature"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"stop": "\n\n"}, "sequence of strings"),
+    ],
+)
+def test_bad_sampling_params(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        SamplingParams(**kwargs)
+
+
+def test_bad_generation_arguments(policy: Any) -> None:
+    with pytest.raises(ValueError, match="n must be"):
+        policy.sample([_req(QUESTIONS[0])], n=0)
+    with pytest.raises(ValueError, match="Unsupported generation argument"):
+        policy.invoke("hi", beams=3)
+    with pytest.raises(ValueError, match="at least one message"):
+        GenerationRequest(())
+
+
+def test_unknown_hub_id_offline_is_a_clear_error() -> None:
+    with pytest.raises(ModelLoadError, match="hub id|HF_HUB_OFFLINE|network"):
+        load_policy("no-such-org/no-such-model-xyz", device="cpu")
+
+
+def test_directory_without_weights_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="does not hold a transformers model"):
+        load_policy(tmp_path, device="cpu")
+    with pytest.raises(ModelLoadError, match="No such model directory"):
+        load_policy(tmp_path / "missing", device="cpu")
+    with pytest.raises(ValueError, match="device"):
+        load_policy(device="tpu")
+
+
+def test_cached_weights_load_in_a_new_process(policy: Any) -> None:
+    # The session fixture converted (or found) the cache; a new process reuses it.
+    code = (
+        "import time; t=time.perf_counter(); from ttc_graph import load_policy; "
+        "p=load_policy(device='cpu'); print(round(time.perf_counter()-t, 2))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert "Converting" not in proc.stderr, "the GGUF must not be converted again"
