@@ -3,9 +3,14 @@
 ``graph.batch`` over many questions runs one graph per question in worker
 threads; each graph asks the policy for its own candidates. Run one by one,
 those calls would leave most of a batched forward pass unused. The coalescer
-lets the first caller wait a few milliseconds, then generates for every caller
+waits a few milliseconds after the first caller, then generates for every caller
 that arrived with compatible sampling settings in one ``generate`` call.
 Per-row seeding makes the merged result identical to separate calls.
+
+Every ``generate`` runs on one worker thread per policy (started on demand, gone
+after a few idle seconds). Besides serialising the model, this keeps the large
+tensor allocations in one malloc arena: spread over many caller threads, glibc
+keeps a growing arena per thread and resident memory creeps up.
 
 A caller that gives up (its task was cancelled) fires its :class:`StopSignal`:
 its rows stop after their current token while the rows of the other callers in
@@ -53,14 +58,15 @@ class _Job:
 
 
 class Coalescer:
-    """Runs jobs one batch at a time, merging jobs that wait together."""
+    """Runs jobs one batch at a time on a worker thread, merging jobs that wait together."""
 
-    def __init__(self, run: RunBatch, *, window_s: float = 0.01) -> None:
+    def __init__(self, run: RunBatch, *, window_s: float = 0.01, idle_s: float = 5.0) -> None:
         self._run = run
         self._window_s = window_s
-        self._lock = threading.Lock()
+        self._idle_s = idle_s
+        self._lock = threading.Condition()
         self._queue: list[_Job] = []
-        self._busy = False
+        self._worker: threading.Thread | None = None
 
     def submit(
         self,
@@ -79,24 +85,43 @@ class Coalescer:
         job = _Job(list(prompts), n, params, first_index, stop)
         with self._lock:
             self._queue.append(job)
-            lead = not self._busy
-            self._busy = lead or self._busy
-        if lead:
-            self._drain()
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._work, name="ttc-graph-generate", daemon=True
+                )
+                self._worker.start()
+            self._lock.notify()
         job.done.wait()
         if job.error is not None:
             raise job.error
         assert job.result is not None
         return job.result
 
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._lock.wait(timeout=self._idle_s)
+                    if not self._queue:
+                        # Decided under the lock, so a new job always finds a worker.
+                        self._worker = None
+                        return
+                self._gather()
+                self._drain()
+        except BaseException as exc:  # never leave callers waiting on a dead worker
+            with self._lock:
+                orphans, self._queue = self._queue, []
+                self._worker = None
+            for job in orphans:
+                job.error = exc
+                job.done.set()
+            raise
+
     def _drain(self) -> None:
-        # The first caller becomes the worker and serves every queued job, its own
-        # included, so no thread is left waiting without someone to run its batch.
-        self._gather()
         while True:
             with self._lock:
                 if not self._queue:
-                    self._busy = False
                     return
                 key = _compatible(self._queue[0].params)
                 batch = [j for j in self._queue if _compatible(j.params) == key]
