@@ -151,7 +151,7 @@ def test_bad_generation_arguments(policy: Any) -> None:
 
 
 def test_unknown_hub_id_offline_is_a_clear_error() -> None:
-    with pytest.raises(ModelLoadError, match="hub id|HF_HUB_OFFLINE|network"):
+    with pytest.raises(ModelLoadError, match=r"hub id|HF_HUB_OFFLINE|network"):
         load_policy("no-such-org/no-such-model-xyz", device="cpu")
 
 
