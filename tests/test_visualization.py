@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from ttc_graph.cli import main
+from ttc_graph.errors import TTCGraphError
 from ttc_graph.policy.base import Policy
 from ttc_graph.strategies import STRATEGIES
 from ttc_graph.strategies.state import TraceNode
@@ -145,7 +146,7 @@ def test_nodes_are_stored_parents_first_and_extra_fields_survive(tmp_path: Path)
 
 
 def _broken(change: Any) -> dict[str, Any]:
-    data = dict(trace_from_result(make_result()))
+    data: dict[str, Any] = dict(trace_from_result(make_result()))
     data["nodes"] = [dict(n) for n in data["nodes"]]
     change(data)
     return data
@@ -450,7 +451,8 @@ def test_optional_verifier_changes_the_drawn_graph() -> None:
 def test_diagram_stand_ins_refuse_to_run() -> None:
     assert isinstance(DiagramOnlyPolicy(), Policy)
     graph = strategy_graph("best_of_n")
-    with pytest.raises(RuntimeError, match="DiagramOnlyPolicy is a stand-in"):
+    # Strategies may wrap a node's failure (StrategyError); the cause must still show.
+    with pytest.raises((RuntimeError, TTCGraphError), match="DiagramOnlyPolicy is a stand-in"):
         graph.invoke({"question": "What is 1 + 1?"})
     with pytest.raises(ValueError, match="compiled LangGraph graph"):
         draw_mermaid("beam_search")

@@ -71,6 +71,33 @@ def require_tools(*names: str) -> dict[str, str]:
     return {n: p for n, p in paths.items() if p is not None}
 
 
+# --- the install script ------------------------------------------------------------
+
+
+def test_install_script_never_fails_the_run(tmp_path: Path) -> None:
+    # No apt-get, no tools at all on PATH: it must explain and exit 0, not break `make test`.
+    done = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(INSTALL_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not installing graphviz chromium chromium-driver" in done.stderr
+    assert "apt-get not found" in done.stderr
+
+
+def test_install_script_is_a_no_op_when_everything_is_there() -> None:
+    require_tools("dot", "chromium", "chromedriver")
+    done = subprocess.run(
+        ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout + done.stderr == ""
+
+
 # --- offline PNG diagrams ----------------------------------------------------------
 
 

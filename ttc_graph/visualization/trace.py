@@ -108,8 +108,14 @@ def save_trace(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     trace = trace_from_result(result)
     target = check_output_path(path)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(trace, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
-    tmp.replace(target)
+    try:
+        tmp.write_text(
+            json.dumps(trace, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
+            encoding="utf-8",
+        )
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
 
 
