@@ -43,7 +43,7 @@ class TextOnlyPolicy:
         config: RunnableConfig | None = None,
     ) -> list[list[Completion]]:
         self.requests.extend(requests)
-        return self.inner.sample(requests, n=n, params=params, config=config)  # type: ignore[no-any-return]
+        return self.inner.sample(requests, n=n, params=params, config=config)
 
     async def asample(
         self,
@@ -54,7 +54,7 @@ class TextOnlyPolicy:
         config: RunnableConfig | None = None,
     ) -> list[list[Completion]]:
         self.requests.extend(requests)
-        return await self.inner.asample(requests, n=n, params=params, config=config)  # type: ignore[no-any-return]
+        return await self.inner.asample(requests, n=n, params=params, config=config)
 
 
 def _valid(scores: list[list[float]], candidates: list[list[str]]) -> None:
