@@ -16,8 +16,10 @@ from ttc_graph.strategies import (
     create_dvts,
     create_self_refine,
 )
+from ttc_graph.verifiers import ArithmeticVerifier, load_prm, load_verifier
 
 __all__ = [
+    "ArithmeticVerifier",
     "Budget",
     "answers_equal",
     "as_chain",
@@ -28,5 +30,7 @@ __all__ = [
     "create_self_refine",
     "extract_answer",
     "load_policy",
+    "load_prm",
+    "load_verifier",
 ]
 __version__ = "0.1.0"

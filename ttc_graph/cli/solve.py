@@ -25,6 +25,11 @@ def register(sub: Any) -> None:
         default=None,
         help="arithmetic | judge | <PRM dir or hub id> (default: arithmetic where one is needed)",
     )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a PRM's own modelling code (Qwen2.5-Math-PRM needs it)",
+    )
     p.add_argument("--n", type=int, default=4, help="candidates / beams (default 4)")
     p.add_argument("--beam-width", type=int, default=2)
     p.add_argument("--max-steps", type=int, default=6)
@@ -71,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if verifier_spec:
         from ttc_graph.verifiers import load_verifier
 
-        verifier = load_verifier(verifier_spec, policy=policy)
+        options = {"trust_remote_code": True} if args.trust_remote_code else {}
+        verifier = load_verifier(verifier_spec, policy=policy, **options)
     graph = build_strategy(
         args.strategy,
         policy=policy,
