@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,11 +59,23 @@ def model_clock(model: torch.nn.Module) -> Iterator[ModelClock]:
         clock.close()
 
 
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    """Run ``fn``; return its result and wall seconds."""
-    start = time.perf_counter()
+@dataclass
+class Timing:
+    """Wall seconds, and CPU seconds of this process (all its threads).
+
+    On a shared machine wall time also measures the neighbours; CPU time mostly
+    measures our own work, so both are reported.
+    """
+
+    wall: float
+    cpu: float
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, Timing]:
+    """Run ``fn``; return its result and how long it took."""
+    wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    return result, time.perf_counter() - start
+    return result, Timing(time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def median(values: Sequence[float]) -> float:
