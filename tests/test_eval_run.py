@@ -232,3 +232,32 @@ def test_killed_run_resumes_without_losing_or_redoing_problems(tmp_path: Path) -
     assert not _RAN.findall(third.stderr)
     assert "Loading weights" not in third.stderr
     assert _rows(db) == after
+
+
+class _FailsOn:
+    """The real policy, except that it raises for one question (a crash mid-run)."""
+
+    def __init__(self, policy: Any, marker: str) -> None:
+        self.policy, self.marker = policy, marker
+        self.model_id = policy.model_id
+
+    def sample(self, requests: Any, **kwargs: Any) -> Any:
+        if any(self.marker in m.text for r in requests for m in r.messages):
+            raise RuntimeError("device lost")
+        return self.policy.sample(requests, **kwargs)
+
+    async def asample(self, requests: Any, **kwargs: Any) -> Any:
+        return self.sample(requests, **kwargs)
+
+
+def test_a_failing_problem_is_named_and_the_others_are_kept(policy: Any, tmp_path: Path) -> None:
+    ev = create_evaluation(
+        dataset="arithmetic", strategies="greedy", limit=2, max_new_tokens=8, out=tmp_path
+    )
+    first, second = ev.problems.problems
+    broken = _FailsOn(policy, second.question)
+    with pytest.raises(RuntimeError, match=rf"greedy \(N=1\) failed on problem {second.id}"):
+        ev.run(policy=broken, concurrency=2, progress=False)
+    assert ev.store.done(ev.config_hash) == {("greedy", 1, first.id)}
+    assert [u.problem.id for u in ev.pending()] == [second.id]
+    ev.close()

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     console = Console(stderr=True)
+    interrupted = False
     try:
         pending, total = len(evaluation.pending()), len(evaluation.units())
         console.print(
@@ -118,9 +119,14 @@ def run(args: argparse.Namespace) -> int:
             f"{total} units, {total - pending} already done (config {evaluation.config_hash}, "
             f"{evaluation.store.path})"
         )
-        report = evaluation.run(
-            concurrency=args.concurrency, progress=not args.no_progress, console=console
-        )
+        try:
+            report = evaluation.run(
+                concurrency=args.concurrency, progress=not args.no_progress, console=console
+            )
+        except KeyboardInterrupt:
+            # Report what is stored so far; the rerun resumes from there.
+            interrupted = True
+            report = evaluation.report()
         title = (
             f"{evaluation.problems.name}, {evaluation.config['model']}, "
             f"{report.total_problems} problems"
@@ -131,4 +137,6 @@ def run(args: argparse.Namespace) -> int:
     print_report(report, Console())
     for kind, path in paths.items():
         print(f"{kind}: {path}")
+    if interrupted:
+        raise KeyboardInterrupt
     return 0

@@ -380,32 +380,44 @@ class Evaluation:
                 label="",
             )
             running: dict[Future[dict[str, Any]], Unit] = {}
-            try:
-                while queue or running:
-                    while queue and len(running) < concurrency:
-                        unit = queue.pop()
-                        running[pool.submit(self._run_unit, unit, graph_for(unit))] = unit
-                    bar.update(task, label=", ".join(_label(u) for u in running.values()))
+            # On Ctrl-C or a failed unit, start nothing new but keep storing the units
+            # already running as they finish: their work is not thrown away.
+            stop: BaseException | None = None
+            while running or (queue and stop is None):
+                while queue and stop is None and len(running) < concurrency:
+                    unit = queue.pop()
+                    running[pool.submit(self._run_unit, unit, graph_for(unit))] = unit
+                bar.update(task, label=", ".join(_label(u) for u in running.values()))
+                try:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        unit = running.pop(future)
+                except KeyboardInterrupt as exc:
+                    if stop is not None:
+                        raise  # a second Ctrl-C: leave now
+                    stop = exc
+                    bar.console.print(
+                        f"Interrupted: saving the {len(running)} problem(s) in progress when "
+                        "they finish (Ctrl-C again to quit now)."
+                    )
+                    continue
+                for future in finished:
+                    unit = running.pop(future)
+                    try:
                         record = future.result()
-                        # Stored from this thread only, the moment the unit is done.
-                        self.store.put(self.config_hash, unit.name, unit.n, unit.problem.id, record)
-                        logger.info(
-                            "%s: answer %r (%s)",
-                            _label(unit),
-                            record["answer"],
-                            "correct" if record["correct"] else "wrong",
-                        )
-                        done += 1
-                        bar.update(task, advance=unit.weight, done=done)
-            except BaseException:
-                # Units not started are dropped; running ones finish but are not stored.
-                for future in running:
-                    future.cancel()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+                    except Exception as exc:
+                        stop = stop or exc
+                        continue
+                    # Stored from this thread only, the moment the unit is done.
+                    self.store.put(self.config_hash, unit.name, unit.n, unit.problem.id, record)
+                    logger.info(
+                        "%s: answer %r (%s)",
+                        _label(unit),
+                        record["answer"],
+                        "correct" if record["correct"] else "wrong",
+                    )
+                    done += 1
+                    bar.update(task, advance=unit.weight, done=done)
+            if stop is not None:
+                raise stop
             bar.update(task, label="")
 
     # -- reporting -------------------------------------------------------------
