@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,20 @@ def timed(fn: Callable[[], T]) -> tuple[T, Timing]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn()
     return result, Timing(time.perf_counter() - wall, time.process_time() - cpu)
+
+
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline")
+
+
+def in_worker(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on a worker thread, as LangGraph runs graph nodes.
+
+    Which thread calls torch matters on a busy CPU: we measured the same decode
+    step 3-5x slower on the main thread than on a worker thread while other
+    processes competed for the cores. Baselines run on a worker thread too, so
+    that difference never counts for or against ttc-graph.
+    """
+    return _WORKER.submit(fn).result()
 
 
 def median(values: Sequence[float]) -> float:

@@ -37,6 +37,7 @@ from baselines import RawRun, chat_prompt, hand_beam_search, raw_best_of_n
 from langchain_core.messages import HumanMessage
 from measure import (
     REPO,
+    in_worker,
     machine,
     machine_slug,
     median,
@@ -152,7 +153,7 @@ def _ttc(ctx: Context, reuse: bool, name: str, build: Callable[..., Any], questi
 
 def _raw(ctx: Context, name: str, fn: Callable[[], RawRun]) -> Run:
     with model_clock(ctx.policy.model) as clock:
-        raw, took = timed(fn)
+        raw, took = timed(lambda: in_worker(fn))
     return Run(
         variant=name,
         seconds=took.wall,
@@ -313,26 +314,32 @@ def warm_up(ctx: Context) -> None:
             policy=policy, verifier=ctx.verifier, n=4, beam_width=2, max_steps=1, sampling=tiny
         ).invoke({"question": question})
     model, tokenizer = ctx.policy.model, ctx.policy.tokenizer
-    raw_best_of_n(
-        model,
-        tokenizer,
-        system=DEFAULT_SYSTEM_PROMPT,
-        question=question,
-        n=2,
-        temperature=TEMPERATURE,
-        max_new_tokens=2,
+    in_worker(
+        partial(
+            raw_best_of_n,
+            model,
+            tokenizer,
+            system=DEFAULT_SYSTEM_PROMPT,
+            question=question,
+            n=2,
+            temperature=TEMPERATURE,
+            max_new_tokens=2,
+        )
     )
-    hand_beam_search(
-        model,
-        tokenizer,
-        ctx.verifier,
-        system=DEFAULT_SYSTEM_PROMPT,
-        question=question,
-        n=4,
-        beam_width=2,
-        max_steps=1,
-        temperature=TEMPERATURE,
-        step_tokens=2,
+    in_worker(
+        partial(
+            hand_beam_search,
+            model,
+            tokenizer,
+            ctx.verifier,
+            system=DEFAULT_SYSTEM_PROMPT,
+            question=question,
+            n=4,
+            beam_width=2,
+            max_steps=1,
+            temperature=TEMPERATURE,
+            step_tokens=2,
+        )
     )
 
 
