@@ -53,10 +53,17 @@ def test_every_strategy_stops_within_its_token_budget(
 def test_a_budget_that_does_not_bind_changes_nothing(
     name: str, policy: Any, verifier: ArithmeticVerifier
 ) -> None:
-    free = build(name, policy, verifier).invoke({"question": QUESTION})
-    roomy = build(name, policy, verifier, budget=Budget(max_tokens=100_000)).invoke(
-        {"question": QUESTION}
-    )
+    small = {"n": 2, "beam_width": 1, "max_steps": 2, "sampling": SamplingParams(max_new_tokens=8)}
+    extra = {"max_rounds": 1} if name == "self_refine" else {}
+
+    def run(**kwargs: Any) -> dict[str, Any]:
+        graph = build_strategy(
+            name, policy=policy, verifier=verifier, seed=5, **small, **extra, **kwargs
+        )
+        return graph.invoke({"question": QUESTION})
+
+    free = run()
+    roomy = run(budget=Budget(max_tokens=100_000))
     assert roomy["budget_limited"] is False
     assert [c["text"] for c in roomy["candidates"]] == [c["text"] for c in free["candidates"]]
 

@@ -12,7 +12,7 @@ from ttc_graph.strategies import STRATEGIES, build_strategy
 from ttc_graph.verifiers import ArithmeticVerifier
 
 QUESTIONS = ["What is 9 + 6?", "Tom has 12 apples and eats 5. How many are left?"]
-SAMPLING = SamplingParams(temperature=0.8, max_new_tokens=10)
+SAMPLING = SamplingParams(temperature=0.8, max_new_tokens=8)
 
 
 def build(name: str, policy: Any, seed: int = 17) -> Any:

@@ -18,7 +18,7 @@ from ttc_graph.verifiers import ArithmeticVerifier
 
 QUESTION = "A box holds 6 eggs. How many eggs are in 4 boxes?"
 TINY = SamplingParams(temperature=0.8, max_new_tokens=8)
-STEPS = SamplingParams(temperature=0.8, max_new_tokens=10)
+STEPS = SamplingParams(temperature=0.8, max_new_tokens=6)
 FAST_RETRY = transient_retry(max_attempts=3, initial_interval=0.01)
 
 

@@ -79,7 +79,7 @@ def create_best_of_n(
             the tokens; generation stops at the time limit. Whatever was generated is
             still ranked, and the result says ``budget_limited``.
         early_stop: For ``majority``/``weighted``: sample in rounds and stop once the
-            answers agree (:class:`~ttc_graph.strategies.EarlyStop`).
+            answers agree (:class:`~ttc_graph.strategies.nodes.EarlyStop`).
         retry: Retry policy of the model-calling nodes; the default retries transient
             faults only (:data:`ttc_graph.reliability.DEFAULT_RETRY`); ``None`` never retries.
         step_delimiter: Splits solutions into steps for the verifier.

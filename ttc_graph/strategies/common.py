@@ -84,7 +84,8 @@ def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy)
         return
     if not isinstance(early_stop, EarlyStop):
         raise ValueError(
-            "early_stop must be ttc_graph.strategies.EarlyStop(round_size=..., agreement=...)."
+            "early_stop must be an EarlyStop(round_size=..., agreement=...) "
+            "from ttc_graph.strategies.nodes."
         )
     if selection == "vanilla":
         raise ValueError(
