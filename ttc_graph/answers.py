@@ -100,7 +100,7 @@ def _timeout() -> int | None:
 def _parse_cached(answer: str) -> tuple[Any, ...]:
     wrapped = answer if "\\boxed" in answer or answer.startswith("$") else f"${answer}$"
     try:
-        return tuple(parse(wrapped, parsing_timeout=_timeout()))  # type: ignore[arg-type]
+        return tuple(parse(wrapped, parsing_timeout=_timeout()))
     except Exception:  # math-verify raises on pathological LaTeX; treat as unparsable
         return ()
 

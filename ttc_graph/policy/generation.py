@@ -49,20 +49,23 @@ class GumbelSampler(LogitsProcessor):
         return self._generators
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        scores = scores.float() / self.temperature
+        logits = scores.float() / self.temperature
         if self.top_p < 1.0:
-            sorted_scores, order = torch.sort(scores, descending=True, dim=-1)
+            sorted_scores, order = torch.sort(logits, descending=True, dim=-1)
             cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
             # Drop tokens once the mass before them already reaches top_p; always keep one.
             drop_sorted = (cumulative - sorted_scores.softmax(dim=-1)) >= self.top_p
             drop = drop_sorted.scatter(-1, order, drop_sorted)
-            scores = scores.masked_fill(drop, -math.inf)
-        vocab = scores.shape[-1]
+            logits = logits.masked_fill(drop, -math.inf)
+        vocab = logits.shape[-1]
         uniform = torch.stack(
-            [torch.rand(vocab, generator=g, device=scores.device) for g in self._rows(scores.device)]
+            [
+                torch.rand(vocab, generator=g, device=logits.device)
+                for g in self._rows(logits.device)
+            ]
         )
         gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))
-        return scores + gumbel  # type: ignore[return-value]
+        return logits + gumbel  # type: ignore[return-value]
 
 
 @dataclass
@@ -119,14 +122,14 @@ def generate_candidates(
     signals = list(stops) if stops is not None else [None] * len(prompts)
     if len(firsts) != len(prompts) or len(signals) != len(prompts):
         raise ValueError("first_index and stops must have one entry per prompt.")
-    rows = [
-        _Row(p, firsts[p] + i) for p in range(len(prompts)) for i in range(counts[p])
-    ]
+    rows = [_Row(p, firsts[p] + i) for p in range(len(prompts)) for i in range(counts[p])]
     results: list[list[Completion]] = [[] for _ in prompts]
     for start in range(0, len(rows), max_rows):
         chunk = rows[start : start + max_rows]
         chunk_prompts = [prompts[r.prompt_index] for r in chunk]
-        row_seeds = [row_seed(bases[r.prompt_index], prompts[r.prompt_index], r.sample_index) for r in chunk]
+        row_seeds = [
+            row_seed(bases[r.prompt_index], prompts[r.prompt_index], r.sample_index) for r in chunk
+        ]
         chunk_signals = [signals[r.prompt_index] for r in chunk]
         if all(s is not None and s.cancelled.is_set() for s in chunk_signals):
             # Nobody waits for these rows any more.
@@ -226,7 +229,9 @@ def _generate_chunk(
             reason, length = "length", len(tokens)
         logprobs = None
         if logprob_rows is not None:
-            picked = logprob_rows[r, :length].gather(-1, torch.tensor(tokens[:length]).unsqueeze(-1))
+            picked = logprob_rows[r, :length].gather(
+                -1, torch.tensor(tokens[:length]).unsqueeze(-1)
+            )
             logprobs = tuple(float(x) for x in picked.squeeze(-1))
         completions.append(
             Completion(
