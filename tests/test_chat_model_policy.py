@@ -8,6 +8,7 @@ talks to it over HTTP, so the adapter is tested through a real client stack.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -15,8 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from ttc_graph import create_best_of_n
 from ttc_graph.policy import GenerationRequest, SamplingParams
@@ -51,8 +55,18 @@ class _Handler(BaseHTTPRequestHandler):
             stop=tuple(stop),
             seed=body.get("seed"),
         )
+        params = SamplingParams(
+            temperature=params.temperature,
+            max_new_tokens=params.max_new_tokens,
+            stop=params.stop,
+            seed=params.seed,
+            logprobs=bool(body.get("logprobs")),
+        )
+        n = body.get("n", 1)
+        if body.get("model") == "at-most-one":
+            n = 1  # a server that ignores n, as some OpenAI-compatible servers do
         (completions,) = self.server.policy.sample(
-            [GenerationRequest(tuple(messages), prefix)], n=body.get("n", 1), params=params
+            [GenerationRequest(tuple(messages), prefix)], n=n, params=params
         )
         choices = []
         for i, c in enumerate(completions):
@@ -60,13 +74,19 @@ class _Handler(BaseHTTPRequestHandler):
             matched = next((s for s in stop if text.endswith(s)), None)
             if c.finish_reason == "stop" and matched:
                 text = text[: -len(matched)]  # OpenAI-style: the stop string is not returned
-            choices.append(
-                {
-                    "index": i,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": reason,
+            choice: dict[str, Any] = {
+                "index": i,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": reason,
+            }
+            if c.logprobs is not None:
+                choice["logprobs"] = {
+                    "content": [
+                        {"token": "", "logprob": lp, "bytes": None, "top_logprobs": []}
+                        for lp in c.logprobs
+                    ]
                 }
-            )
+            choices.append(choice)
         usage = {
             "prompt_tokens": completions[0].prompt_tokens,
             "completion_tokens": sum(c.completion_tokens for c in completions),
@@ -101,12 +121,12 @@ def server(policy: Any) -> Iterator[_Server]:
     srv.server_close()
 
 
-def _chat(server: _Server) -> ChatOpenAI:
+def _chat(server: _Server, model: str = "smollm2") -> ChatOpenAI:
     host, port = server.server_address[:2]
     return ChatOpenAI(
         base_url=f"http://{host!s}:{port}/v1",
-        api_key="not-needed",
-        model="smollm2",
+        api_key=SecretStr("not-needed"),
+        model=model,
         max_retries=0,
         timeout=120,
     )
@@ -128,10 +148,42 @@ def test_n_candidates_come_from_one_request(server: _Server) -> None:
     assert sent["stop"] == ["\n\n"]
     assert sent["temperature"] == 0.8
     assert sent["seed"] == 3
+    assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 24
     for c in cands:
+        assert c.finish_reason in ("stop", "eos", "length")
         if c.finish_reason == "stop":
             assert c.text.endswith("\n\n"), "the stripped delimiter is restored"
-        assert c.finish_reason in ("stop", "eos", "length")
+            assert "\n\n" not in c.text[:-2]
+        assert 1 <= c.completion_tokens <= 24
+        assert c.prompt_tokens > 0
+    assert any(c.finish_reason == "stop" for c in cands), [c.text for c in cands]
+
+
+def test_token_usage_of_an_n_request_is_shared_not_repeated(server: _Server) -> None:
+    server.requests_seen.clear()
+    policy = ChatModelPolicy(_chat(server))
+    params = SamplingParams(temperature=1.0, max_new_tokens=10, seed=8, logprobs=True)
+    (cands,) = policy.sample([REQUEST], n=3, params=params)
+    # The server reports one total for the whole response; each candidate gets its own
+    # count, here exact because the log-probabilities give one entry per token.
+    for c in cands:
+        assert c.logprobs is not None
+        assert len(c.logprobs) == c.completion_tokens <= 10
+        assert all(lp <= 0.0 for lp in c.logprobs)
+    without = ChatModelPolicy(_chat(server)).sample(
+        [REQUEST], n=3, params=SamplingParams(temperature=1.0, max_new_tokens=10, seed=8)
+    )[0]
+    assert [c.text for c in without] == [c.text for c in cands]
+    assert sum(c.completion_tokens for c in without) == sum(c.completion_tokens for c in cands)
+    assert all(c.completion_tokens <= 10 for c in without)
+
+
+def test_a_server_that_returns_fewer_than_n_is_topped_up(server: _Server) -> None:
+    server.requests_seen.clear()
+    policy = ChatModelPolicy(_chat(server, model="at-most-one"))
+    (cands,) = policy.sample([REQUEST], n=3, params=SamplingParams(max_new_tokens=6, seed=2))
+    assert len(cands) == 3
+    assert [body.get("n") for body in server.requests_seen] == [3, None, None]
 
 
 def test_without_n_support_it_falls_back_to_concurrent_calls(server: _Server) -> None:
@@ -166,6 +218,79 @@ def test_served_model_drives_a_strategy_graph(server: _Server) -> None:
     assert result["usage"]["policy_calls"] == 1
 
 
-def test_rejects_non_chat_models() -> None:
+class _InFlight(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = self.calls = 0
+
+    def on_chat_model_start(self, *args: Any, **kwargs: Any) -> None:
+        with self.lock:
+            self.calls += 1
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def on_llm_end(self, *args: Any, **kwargs: Any) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def test_a_model_without_n_gets_concurrent_calls_up_to_the_limit() -> None:
+    model = FakeListChatModel(responses=["Step one.", "Step two."], sleep=0.2)
+    policy = ChatModelPolicy(model, max_concurrency=2)
+    assert not policy.supports_n
+    handler = _InFlight()
+    params = SamplingParams(max_new_tokens=8, stop=("\n\n",))
+    results = policy.sample([REQUEST, REQUEST], n=3, params=params, config={"callbacks": [handler]})
+    assert [len(r) for r in results] == [3, 3]
+    assert handler.calls == 6
+    assert handler.most == 2, "calls run concurrently, never more than max_concurrency"
+    texts = sorted(c.text for r in results for c in r)
+    assert texts == ["Step one.\n\n"] * 3 + ["Step two.\n\n"] * 3
+    assert all(c.finish_reason == "stop" for r in results for c in r)
+
+
+def test_finish_reasons_and_usage_from_a_scripted_model() -> None:
+    usage = {"input_tokens": 11, "output_tokens": 4, "total_tokens": 15}
+    model = GenericFakeChatModel(
+        messages=iter(
+            [
+                AIMessage("Add the numbers.", usage_metadata=usage),
+                AIMessage("So 6 + 7 = 13.\n\n"),
+                AIMessage("   "),
+                AIMessage("The answer is 13."),
+            ]
+        )
+    )
+    policy = ChatModelPolicy(model)
+    step = SamplingParams(max_new_tokens=8, stop=("\n\n",))
+    (first,) = policy.sample([REQUEST], params=step)[0]
+    assert (first.text, first.finish_reason) == ("Add the numbers.\n\n", "stop")
+    assert (first.prompt_tokens, first.completion_tokens) == (11, 4)
+    (kept,) = policy.sample([REQUEST], params=step)[0]
+    assert kept.text == "So 6 + 7 = 13.\n\n", "a delimiter the server kept is not doubled"
+    (empty,) = policy.sample([REQUEST], params=step)[0]
+    assert empty.finish_reason == "eos"
+    (whole,) = policy.sample([REQUEST], params=SamplingParams(max_new_tokens=8))[0]
+    assert (whole.text, whole.finish_reason) == ("The answer is 13.", "eos")
+
+
+async def test_async_and_sync_inside_a_running_loop() -> None:
+    policy = ChatModelPolicy(FakeListChatModel(responses=["4"]))
+    (cands,) = await policy.asample([REQUEST], n=2)
+    assert [c.text for c in cands] == ["4", "4"]
+    # Sync code called from async code (a notebook cell) still works.
+    (cands,) = policy.sample([REQUEST], n=1)
+    assert cands[0].text == "4"
+    assert asyncio.get_running_loop().is_running()
+
+
+def test_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="chat model"):
         ChatModelPolicy("gpt")  # type: ignore[arg-type]
+    model = FakeListChatModel(responses=["x"])
+    with pytest.raises(ValueError, match="n must be"):
+        ChatModelPolicy(model, max_concurrency=0)
+    with pytest.raises(ValueError, match="n must be"):
+        ChatModelPolicy(model).sample([REQUEST], n=0)
+    with pytest.raises(ValueError, match="log-probabilities"):
+        ChatModelPolicy(model).sample([REQUEST], params=SamplingParams(logprobs=True))

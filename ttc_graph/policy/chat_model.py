@@ -10,6 +10,7 @@ the step delimiter is put back so steps look the same as with a local model.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +46,14 @@ class ChatModelPolicy:
     ``AIMessage``; vLLM continues it when the request carries
     ``extra_body={"continue_final_message": True, "add_generation_prompt": False}``
     (set it on the ``ChatOpenAI``), other servers may start a new turn instead.
+
+    Finish reasons: OpenAI-style servers report ``"stop"`` both for a matched stop
+    string and for the end of the answer, and ``ChatOpenAI`` does not pass on vLLM's
+    ``stop_reason``. A non-empty ``"stop"`` with stop strings set is therefore read
+    as a step boundary (the delimiter is re-appended); a finished answer then shows
+    up as an empty next step, which counts as ``"eos"``. Where one call returns
+    several candidates with the same response-level token usage, the output tokens
+    are shared out by text length.
     """
 
     def __init__(
@@ -85,6 +94,14 @@ class ChatModelPolicy:
             if name in self._fields:
                 kwargs[name] = params.max_new_tokens
                 break
+        if params.logprobs:
+            if "logprobs" not in self._fields:
+                raise ValueError(
+                    f"{type(self.model).__name__} cannot return log-probabilities; "
+                    "use SamplingParams(logprobs=False) or a model with a logprobs "
+                    "option such as ChatOpenAI."
+                )
+            kwargs["logprobs"] = True
         return kwargs
 
     @staticmethod
@@ -94,30 +111,57 @@ class ChatModelPolicy:
             messages.append(AIMessage(request.prefix))
         return messages
 
-    def _completion(self, gen: ChatGeneration, params: SamplingParams) -> Completion:
-        info = gen.generation_info or {}
-        text: str = str(gen.message.text)
-        raw_reason = str(info.get("finish_reason") or "stop")
-        matched = info.get("stop_reason")
+    @staticmethod
+    def _finish(text: str, raw_reason: str, matched: Any, stop: tuple[str, ...]) -> Completion:
         reason: FinishReason
         if raw_reason == "length":
             reason = "length"
         elif not text.strip():
             reason = "eos"  # nothing more to say: the answer is complete
-        elif params.stop and (isinstance(matched, str) or matched is None):
+        elif stop and (isinstance(matched, str) or matched is None):
             # The server stopped on our delimiter (vLLM names it in stop_reason) or
-            # could not tell us; either way the step ended there, so restore it.
-            delimiter = matched if isinstance(matched, str) else params.stop[0]
-            text, reason = text + delimiter, "stop"
+            # could not tell us; either way the step ended there, so restore it
+            # unless the server already kept it (vLLM include_stop_str_in_output).
+            delimiter = matched if isinstance(matched, str) else stop[0]
+            if not text.endswith(delimiter):
+                text += delimiter
+            reason = "stop"
         else:
             reason = "eos"
-        usage = getattr(gen.message, "usage_metadata", None) or {}
-        return Completion(
-            text=text,
-            finish_reason=reason,
-            completion_tokens=int(usage.get("output_tokens", 0)),
-            prompt_tokens=int(usage.get("input_tokens", 0)),
-        )
+        return Completion(text=text, finish_reason=reason, completion_tokens=0)
+
+    def _completions(self, gens: list[ChatGeneration], params: SamplingParams) -> list[Completion]:
+        """Map one call's generations, with token usage and log-probabilities."""
+        out: list[Completion] = []
+        usages = [getattr(g.message, "usage_metadata", None) or {} for g in gens]
+        outputs = [int(u.get("output_tokens", 0)) for u in usages]
+        if len(gens) > 1 and all(u == usages[0] for u in usages):
+            # ChatOpenAI copies the response's total usage onto every choice.
+            outputs = _share(
+                outputs[0],
+                [len(str(g.message.text)) for g in gens],
+                full=[(g.generation_info or {}).get("finish_reason") == "length" for g in gens],
+                cap=params.max_new_tokens,
+            )
+        for gen, usage, tokens in zip(gens, usages, outputs, strict=True):
+            info = gen.generation_info or {}
+            base = self._finish(
+                str(gen.message.text),
+                str(info.get("finish_reason") or "stop"),
+                info.get("stop_reason"),
+                params.stop,
+            )
+            logprobs = _logprobs(info.get("logprobs")) if params.logprobs else None
+            out.append(
+                Completion(
+                    text=base.text,
+                    finish_reason=base.finish_reason,
+                    completion_tokens=len(logprobs) if logprobs is not None else tokens,
+                    prompt_tokens=int(usage.get("input_tokens", 0)),
+                    logprobs=logprobs,
+                )
+            )
+        return out
 
     def sample(
         self,
@@ -128,7 +172,18 @@ class ChatModelPolicy:
         config: RunnableConfig | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions per request (runs the async path on its own loop)."""
-        return asyncio.run(self.asample(requests, n=n, params=params, config=config))
+
+        def run() -> list[list[Completion]]:
+            return asyncio.run(self.asample(requests, n=n, params=params, config=config))
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run()
+        # Called from inside an event loop (a notebook, an async node calling sync
+        # code): asyncio.run would refuse, so use a loop on a helper thread.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(run).result()
 
     async def asample(
         self,
@@ -144,7 +199,7 @@ class ChatModelPolicy:
         cfg = ensure_config(config)
         limit = asyncio.Semaphore(self.max_concurrency)
 
-        async def one_call(messages: list[BaseMessage], count: int) -> list[ChatGeneration]:
+        async def one_call(messages: list[BaseMessage], count: int) -> list[Completion]:
             kwargs = self._kwargs(p)
             if count > 1:
                 kwargs["n"] = count
@@ -157,20 +212,57 @@ class ChatModelPolicy:
                     metadata=cfg.get("metadata"),
                     **kwargs,
                 )
-            return [g for g in result.generations[0] if isinstance(g, ChatGeneration)]
+            gens = [g for g in result.generations[0] if isinstance(g, ChatGeneration)]
+            return self._completions(gens, p)
 
         async def for_request(request: GenerationRequest) -> list[Completion]:
             messages = self._messages(request)
-            gens: list[ChatGeneration] = []
+            done: list[Completion] = []
             if self.supports_n:
-                gens = (await one_call(messages, n))[:n]
-            missing = n - len(gens)
+                done = (await one_call(messages, n))[:n]
+            missing = n - len(done)
             if missing > 0:
                 # No n support, or the server returned fewer: top up with parallel calls.
                 more = await asyncio.gather(*(one_call(messages, 1) for _ in range(missing)))
-                gens.extend(g[0] for g in more if g)
-            if len(gens) < n:
-                raise RuntimeError(f"{self.model_id} returned {len(gens)} of {n} candidates.")
-            return [self._completion(g, p) for g in gens]
+                done.extend(c[0] for c in more if c)
+            if len(done) < n:
+                raise RuntimeError(f"{self.model_id} returned {len(done)} of {n} candidates.")
+            return done
 
         return list(await asyncio.gather(*(for_request(r) for r in requests)))
+
+
+def _share(total: int, weights: list[int], *, full: list[bool], cap: int) -> list[int]:
+    """Split a response's ``total`` output tokens over its candidates.
+
+    Candidates cut at the limit (``full``) used exactly ``cap`` tokens; the rest of
+    the total goes to the others by text length (largest remainder), none above ``cap``.
+    """
+    shares = [cap if f else 0 for f in full]
+    rest = [i for i, f in enumerate(full) if not f]
+    left = max(total - sum(shares), 0)
+    while rest and left > 0:
+        w = [weights[i] or 1 for i in rest]
+        whole = sum(w)
+        add = [left * x // whole for x in w]
+        order = sorted(range(len(rest)), key=lambda k: -(left * w[k] % whole))
+        for k in order[: left - sum(add)]:
+            add[k] += 1
+        for k, i in enumerate(rest):
+            shares[i] += add[k]
+        left = sum(max(shares[i] - cap, 0) for i in rest)
+        for i in rest:
+            shares[i] = min(shares[i], cap)
+        rest = [i for i in rest if shares[i] < cap]
+    return shares
+
+
+def _logprobs(raw: Any) -> tuple[float, ...]:
+    """Token log-probabilities from an OpenAI-style ``logprobs`` block."""
+    content = raw.get("content") if isinstance(raw, dict) else None
+    if not isinstance(content, list):
+        raise ValueError(
+            "Log-probabilities were requested but the server sent none; check that it "
+            "supports the logprobs option (vLLM, llama.cpp and OpenAI do)."
+        )
+    return tuple(float(t["logprob"]) for t in content)
