@@ -37,4 +37,4 @@ def shared_data() -> Path:
 def artifacts_dir() -> Iterator[Path]:
     """Where tests leave files worth looking at (screenshots, plots)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    yield ARTIFACTS
+    return ARTIFACTS

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,12 +44,27 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep pytest output clean
         return
 
+    def do_GET(self) -> None:
+        # /v1/models, as vLLM lists the model it serves
+        self._send({"object": "list", "data": [{"id": "smollm2", "object": "model"}]})
+
+    def _send(self, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests_seen.append(body)
         messages = [_ROLES[m["role"]](m["content"]) for m in body["messages"]]
         prefix = ""
-        if isinstance(messages[-1], AIMessage):
+        if body.get("continue_final_message"):
+            # vLLM: the trailing assistant message is continued, not closed.
+            assert isinstance(messages[-1], AIMessage)
+            assert body.get("add_generation_prompt") is False
             prefix = messages.pop().text
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else stop
@@ -92,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
             "completion_tokens": sum(c.completion_tokens for c in completions),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        payload = json.dumps(
+        self._send(
             {
                 "id": "cmpl-test",
                 "object": "chat.completion",
@@ -101,12 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": choices,
                 "usage": usage,
             }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -196,13 +210,22 @@ def test_without_n_support_it_falls_back_to_concurrent_calls(server: _Server) ->
     assert all("n" not in body for body in server.requests_seen)
 
 
-def test_prefix_is_sent_as_a_trailing_assistant_message(server: _Server) -> None:
+def test_prefix_is_continued_with_continue_final_message(server: _Server) -> None:
     server.requests_seen.clear()
-    policy = ChatModelPolicy(_chat(server))
-    request = GenerationRequest(REQUEST.messages, prefix="Step 1: 6 + 7 = 13.\n\n")
-    policy.sample([request], n=1, params=SamplingParams(max_new_tokens=8))
-    last = server.requests_seen[0]["messages"][-1]
-    assert last == {"role": "assistant", "content": "Step 1: 6 + 7 = 13.\n\n"}
+    policy = ChatModelPolicy(_chat(server), continue_final_message=True)
+    request = GenerationRequest(REQUEST.messages, prefix="Step 1: 6 + 7 = ")
+    greedy = SamplingParams(temperature=0, max_new_tokens=4)
+    cands, _ = policy.sample([request, REQUEST], n=1, params=greedy)
+    with_prefix, without = server.requests_seen
+    if with_prefix["messages"][-1]["role"] != "assistant":
+        with_prefix, without = without, with_prefix
+    assert with_prefix["messages"][-1] == {"role": "assistant", "content": "Step 1: 6 + 7 = "}
+    assert with_prefix["continue_final_message"] is True
+    assert "continue_final_message" not in without, "a fresh answer opens a new turn"
+    # The server continued the partial step, so the text goes on with the number.
+    assert cands[0].text.strip()[:1].isdigit(), cands[0].text
+    with pytest.raises(ValueError, match="extra_body"):
+        ChatModelPolicy(FakeListChatModel(responses=["x"]), continue_final_message=True)
 
 
 def test_served_model_drives_a_strategy_graph(server: _Server) -> None:
@@ -216,6 +239,35 @@ def test_served_model_drives_a_strategy_graph(server: _Server) -> None:
     result = graph.invoke({"question": "What is 2 + 2?"})
     assert len(result["candidates"]) == 2
     assert result["usage"]["policy_calls"] == 1
+
+
+def test_served_model_example_runs_against_the_server(server: _Server) -> None:
+    host, port = server.server_address[:2]
+    server.requests_seen.clear()
+    example = Path(__file__).resolve().parents[1] / "examples" / "served_model.py"
+    env = {
+        **os.environ,
+        "TTC_GRAPH_SERVER_URL": f"http://{host!s}:{port}/v1",
+        "TTC_GRAPH_MAX_TOKENS": "24",
+    }
+    env.pop("TTC_GRAPH_SERVER_MODEL", None)
+    proc = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "model: smollm2" in proc.stdout
+    assert "best-of-8 answer:" in proc.stdout
+    assert "beam search answer:" in proc.stdout
+    assert server.requests_seen[0]["n"] == 8, "best-of-N asks for all 8 in one request"
+    assert any(body.get("continue_final_message") for body in server.requests_seen), (
+        "the beam search continues partial answers"
+    )
+    no_url = {k: v for k, v in env.items() if k != "TTC_GRAPH_SERVER_URL"}
+    proc = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=120, env=no_url
+    )
+    assert proc.returncode == 2
+    assert "Set TTC_GRAPH_SERVER_URL" in proc.stderr
 
 
 class _InFlight(BaseCallbackHandler):

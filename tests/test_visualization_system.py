@@ -184,13 +184,13 @@ def _text(element: Any) -> str:
 
 @pytest.fixture(scope="module")
 def beam_result(policy: Any) -> dict[str, Any]:
-    """A real beam search by the embedded model: n=4, beam width 2, three steps."""
+    """A real beam search by the embedded model: n=4, beam width 2, two steps."""
     graph = create_beam_search(
         policy=policy,
         verifier=ArithmeticVerifier(),
         n=4,
         beam_width=2,
-        max_steps=3,
+        max_steps=2,
         sampling=SamplingParams(temperature=0.8, max_new_tokens=24),
         seed=5,
     )

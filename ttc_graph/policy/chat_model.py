@@ -41,11 +41,15 @@ class ChatModelPolicy:
         max_concurrency: Most simultaneous calls when ``n`` must be emulated.
         supports_n: Force (``True``/``False``) whether to ask for ``n`` per request;
             by default, models with an ``n`` field (``ChatOpenAI``) are asked.
+        continue_final_message: For vLLM: requests that carry a partial answer also
+            send ``continue_final_message=True, add_generation_prompt=False`` in the
+            request body, so the server continues the answer instead of starting a
+            new turn. Needs a model with ``extra_body`` (``ChatOpenAI``).
 
-    A partial answer (``GenerationRequest.prefix``) is sent as a trailing
-    ``AIMessage``; vLLM continues it when the request carries
-    ``extra_body={"continue_final_message": True, "add_generation_prompt": False}``
-    (set it on the ``ChatOpenAI``), other servers may start a new turn instead.
+    A partial answer (``GenerationRequest.prefix``, the steps so far in a step
+    search) is sent as a trailing ``AIMessage``. Without ``continue_final_message``
+    (or a server that continues a trailing assistant message by itself) the server
+    treats that message as a finished turn and answers afresh.
 
     Finish reasons: OpenAI-style servers report ``"stop"`` both for a matched stop
     string and for the end of the answer, and ``ChatOpenAI`` does not pass on vLLM's
@@ -62,6 +66,7 @@ class ChatModelPolicy:
         *,
         max_concurrency: int = 8,
         supports_n: bool | None = None,
+        continue_final_message: bool = False,
     ) -> None:
         if not isinstance(model, BaseChatModel):
             raise ValueError(
@@ -74,6 +79,12 @@ class ChatModelPolicy:
         fields = type(model).model_fields
         self.supports_n = "n" in fields if supports_n is None else supports_n
         self._fields = set(fields)
+        if continue_final_message and "extra_body" not in self._fields:
+            raise ValueError(
+                f"continue_final_message needs a model that sends extra_body (ChatOpenAI); "
+                f"{type(model).__name__} has none. Drop the option for this model."
+            )
+        self.continue_final_message = continue_final_message
 
     @property
     def model_id(self) -> str:
@@ -203,6 +214,12 @@ class ChatModelPolicy:
             kwargs = self._kwargs(p)
             if count > 1:
                 kwargs["n"] = count
+            if self.continue_final_message and isinstance(messages[-1], AIMessage):
+                kwargs["extra_body"] = {
+                    **(getattr(self.model, "extra_body", None) or {}),
+                    "continue_final_message": True,
+                    "add_generation_prompt": False,
+                }
             async with limit:
                 result = await self.model.agenerate(
                     [messages],
