@@ -36,11 +36,14 @@ def chat_prompt(tokenizer: Any, system: str, question: str) -> str:
 def _config(
     model: Any, tokenizer: Any, temperature: float, max_new_tokens: int, **extra: Any
 ) -> GenerationConfig:
+    # temperature 0 is greedy decoding, as the policy treats it.
+    sampling: dict[str, Any] = (
+        {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+        if temperature > 0
+        else {"do_sample": False}
+    )
     return GenerationConfig(
-        do_sample=True,
-        temperature=temperature,
-        top_p=1.0,
-        top_k=0,
+        **sampling,
         max_new_tokens=max_new_tokens,
         eos_token_id=model.generation_config.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

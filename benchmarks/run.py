@@ -211,9 +211,16 @@ def bench_beam_search(
     beam_width: int,
     max_steps: int,
     step_tokens: int,
+    temperature: float = TEMPERATURE,
 ) -> dict[str, Any]:
-    """Sections 2 and 4: beam search through the graph vs a hand loop; prefill work."""
-    sampling = SamplingParams(temperature=TEMPERATURE, max_new_tokens=step_tokens)
+    """Sections 2 and 4: beam search through the graph vs a hand loop; prefill work.
+
+    Sampled runs follow different random paths on each side (the policy's seeded
+    sampling is not torch's global generator), so only per-token ratios compare.
+    At ``temperature=0`` both sides decode greedily and do the same work token for
+    token; ``same_work`` says whether every run's token count matched.
+    """
+    sampling = SamplingParams(temperature=temperature, max_new_tokens=step_tokens)
     runs: list[Run] = []
     for r in range(pairs):
         question = ctx.questions[r % len(ctx.questions)]
@@ -236,7 +243,7 @@ def bench_beam_search(
             n=n,
             beam_width=beam_width,
             max_steps=max_steps,
-            temperature=TEMPERATURE,
+            temperature=temperature,
             step_tokens=step_tokens,
         )
         variants = [
@@ -247,11 +254,14 @@ def bench_beam_search(
         for run in rotated(variants, r):
             runs.append(run())
             _progress("beam search", runs[-1])
+    tokens_per_pair = [{r.completion_tokens for r in runs[i * 3 : i * 3 + 3]} for i in range(pairs)]
     return {
         "n": n,
         "beam_width": beam_width,
         "max_steps": max_steps,
         "step_tokens": step_tokens,
+        "temperature": temperature,
+        "same_work": all(len(t) == 1 for t in tokens_per_pair),
         **summarize(runs, baseline="hand_loop"),
     }
 
@@ -427,12 +437,13 @@ def table(report: dict[str, Any]) -> str:
         bon = report["best_of_n"]
         for n, section in bon["by_n"].items():
             rows(f"best-of-{n} (majority, {bon['max_new_tokens']} tok)", section)
-    if "beam_search" in report:
-        b = report["beam_search"]
-        rows(
-            f"beam N={b['n']} w={b['beam_width']} {b['max_steps']} steps",
-            b,
-        )
+    for key in ("beam_search", "beam_search_greedy"):
+        if key in report:
+            b = report[key]
+            kind = "sampled" if b["temperature"] > 0 else "greedy"
+            rows(f"beam N={b['n']} w={b['beam_width']} {b['max_steps']} steps {kind}", b)
+            if b["temperature"] == 0:
+                lines.append(f"{'':<34}same tokens on both sides: {b['same_work']}")
     if "batch" in report:
         b = report["batch"]
         rows(f"{b['questions']} questions, best-of-{b['n']}", b)
@@ -519,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
             ctx, args.beam_pairs, 8, 4, args.beam_steps, args.step_tokens
         )
         report["prefill"] = prefill_summary(report["beam_search"])
+        report["beam_search_greedy"] = bench_beam_search(
+            ctx, args.beam_pairs, 8, 4, args.beam_steps, args.step_tokens, temperature=0.0
+        )
     if "batch" in sections:
         report["batch"] = bench_batch(
             ctx, args.questions, 2, args.repeats, args.max_new_tokens // 2

@@ -16,16 +16,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
-from ttc_graph.reliability import DEFAULT_RETRY, check_retry
+from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.common import (
     DELIMITER,
-    check_aggregation,
-    check_budget,
-    check_policy,
     check_positive,
-    check_verifier,
     compile_graph,
     new_builder,
+    search_config,
     step_sampling,
 )
 from ttc_graph.strategies.nodes import (
@@ -115,17 +112,16 @@ def create_beam_search(
         seed, budget, retry, step_delimiter, system_prompt, aggregation, checkpointer, name:
             as in :func:`create_best_of_n`.
     """
-    check_policy(policy)
     check_beams(n, beam_width)
     check_positive(max_steps=max_steps)
     if not isinstance(lookahead, int) or lookahead < 0:
         raise ValueError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
     check_selection(selection)
-    check_aggregation(aggregation)
-    check_budget(budget)
-    check_retry(retry)
-    check_verifier(verifier, strategy="beam search", required=True)
-    cfg = SearchConfig(
+    cfg = search_config(
+        policy=policy,
+        verifier=verifier,
+        verifier_for="beam search",
+        retry=retry,
         strategy=name,
         n=n,
         sampling=step_sampling(sampling, step_delimiter),

@@ -11,18 +11,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
-from ttc_graph.reliability import DEFAULT_RETRY, check_retry
+from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
-    check_aggregation,
-    check_budget,
     check_early_stop,
-    check_policy,
     check_positive,
-    check_verifier,
     compile_graph,
     new_builder,
+    search_config,
 )
 from ttc_graph.strategies.nodes import (
     Budget,
@@ -86,19 +83,14 @@ def create_best_of_n(
         checkpointer: LangGraph checkpointer for persistence (needs a ``thread_id``).
         name: Graph name (shows in traces and diagrams).
     """
-    check_policy(policy)
     check_positive(n=n)
     check_selection(selection)
-    check_aggregation(aggregation)
-    check_budget(budget)
-    check_retry(retry)
-    check_verifier(
-        verifier,
-        strategy=f"best-of-N with selection={selection!r}",
-        required=selection != "majority",
-    )
     check_early_stop(early_stop, selection=selection, n=n, policy=policy)
-    cfg = SearchConfig(
+    cfg = search_config(
+        policy=policy,
+        verifier=verifier,
+        verifier_for=None if selection == "majority" else f"best-of-N with {selection=}",
+        retry=retry,
         strategy=name,
         n=n,
         sampling=sampling or DEFAULT_SAMPLING,

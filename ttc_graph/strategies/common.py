@@ -8,7 +8,8 @@ from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer
 
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
-from ttc_graph.strategies.nodes import Budget, EarlyStop, supports_first_index
+from ttc_graph.reliability import check_retry
+from ttc_graph.strategies.nodes import Budget, EarlyStop, SearchConfig, supports_first_index
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
 from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
 
@@ -103,6 +104,29 @@ def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy)
             f"candidate numbering across rounds); {type(policy).__name__} does not. Use "
             "ttc_graph.load_policy() or drop early_stop."
         )
+
+
+def search_config(
+    *,
+    policy: Any,
+    verifier: Any,
+    verifier_for: str | None,
+    retry: Any,
+    **fields: Any,
+) -> SearchConfig:
+    """Run the checks every strategy shares, then build its :class:`SearchConfig`.
+
+    Strategy-specific arguments (``n`` against ``beam_width``, ``max_rounds``, ...)
+    are checked by the factory first; ``fields`` are the config's own fields.
+    ``verifier_for`` names the strategy in the error when it needs a verifier and
+    got none; ``None`` makes the verifier optional.
+    """
+    check_policy(policy)
+    check_aggregation(fields.get("aggregation", "last"))
+    check_budget(fields.get("budget"))
+    check_retry(retry)
+    check_verifier(verifier, strategy=verifier_for or "", required=verifier_for is not None)
+    return SearchConfig(**fields)
 
 
 def new_builder() -> StateGraph[SearchState, Any, InputState, OutputState]:

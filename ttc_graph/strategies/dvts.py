@@ -15,15 +15,12 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
-from ttc_graph.reliability import DEFAULT_RETRY, check_retry
+from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.beam_search import build_step_search, check_beams
 from ttc_graph.strategies.common import (
     DELIMITER,
-    check_aggregation,
-    check_budget,
-    check_policy,
     check_positive,
-    check_verifier,
+    search_config,
     step_sampling,
 )
 from ttc_graph.strategies.nodes import (
@@ -88,15 +85,14 @@ def create_dvts(
     Arguments are those of :func:`ttc_graph.create_beam_search` (without lookahead);
     the final answer is selected among the subtrees' solutions.
     """
-    check_policy(policy)
     check_beams(n, beam_width)
     check_positive(max_steps=max_steps)
     check_selection(selection)
-    check_aggregation(aggregation)
-    check_budget(budget)
-    check_retry(retry)
-    check_verifier(verifier, strategy="DVTS", required=True)
-    cfg = SearchConfig(
+    cfg = search_config(
+        policy=policy,
+        verifier=verifier,
+        verifier_for="DVTS",
+        retry=retry,
         strategy=name,
         n=n,
         sampling=step_sampling(sampling, step_delimiter),

@@ -23,17 +23,14 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
-from ttc_graph.reliability import DEFAULT_RETRY, check_retry
+from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
-    check_aggregation,
-    check_budget,
-    check_policy,
     check_positive,
-    check_verifier,
     compile_graph,
     new_builder,
+    search_config,
 )
 from ttc_graph.strategies.nodes import (
     Budget,
@@ -155,15 +152,14 @@ def create_self_refine(
         threshold: Stop once the best version's score reaches it (0–1).
         Other arguments as in :func:`create_best_of_n`.
     """
-    check_policy(policy)
     check_positive(max_rounds=max_rounds)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
-    check_aggregation(aggregation)
-    check_budget(budget)
-    check_retry(retry)
-    check_verifier(verifier, strategy="self-refine", required=False)
-    cfg = SearchConfig(
+    cfg = search_config(
+        policy=policy,
+        verifier=verifier,
+        verifier_for=None,
+        retry=retry,
         strategy=name,
         n=1,
         sampling=sampling or DEFAULT_SAMPLING,
