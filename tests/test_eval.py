@@ -222,6 +222,23 @@ def test_subset_selection_replays_each_selection_on_a_prefix() -> None:
         subset_outcome(record, problem, "majority", 5)
 
 
+def test_coverage_counts_a_problem_once_any_candidate_is_right() -> None:
+    problem = Problem(id="p", question="q", answer="7")
+    record = {
+        "candidates": [_cand(None, 0.9), _cand("3", 0.9), _cand("7.0", 0.1), _cand("5", 0.2)],
+        "usage": {"policy_calls": 1, "verifier_calls": 1, "seconds": 4.0},
+    }
+    got = [subset_outcome(record, problem, "coverage", n) for n in (1, 2, 3, 4)]
+    assert [o.correct for o in got] == [False, False, True, True]
+    assert [o.answer for o in got] == [None, None, "7.0", "7.0"]
+    assert [o.completion_tokens for o in got] == [10, 20, 30, 40]
+    assert all(o.verifier_calls == 0 for o in got), "pass@N needs no verifier"
+    # The ceiling: no selection from the same candidates is right where coverage is not.
+    for strategy in ("best_of_n", "weighted", "majority"):
+        for n in (1, 2, 3, 4):
+            assert subset_outcome(record, problem, strategy, n).correct <= got[n - 1].correct
+
+
 # -- storage -----------------------------------------------------------------------
 
 
@@ -299,6 +316,12 @@ def test_units_share_one_sample_and_run_search_per_n(tmp_path: Path) -> None:
     ]
     assert len(ev.units()) == 2 * len(kinds)
     ev.close()
+    alone = create_evaluation(
+        dataset="arithmetic", strategies="coverage", ns="1,4", limit=1, out=tmp_path / "c"
+    )
+    assert [(u.name, u.n) for u in alone.units()] == [("samples", 4)]
+    assert not alone.uses_verifier
+    alone.close()
 
 
 def test_schedule_groups_alike_units_of_concurrent_problems(tmp_path: Path) -> None:
@@ -430,12 +453,14 @@ def test_plot_has_one_line_per_strategy_and_a_dashed_greedy_baseline(tmp_path: P
         *(_point("majority", n, a) for n, a in [(1, 0.25), (2, 0.30), (4, 0.40), (8, 0.50)]),
         *(_point("weighted", n, a) for n, a in [(1, 0.25), (2, 0.35), (4, 0.45), (8, 0.55)]),
         _point("majority", 8, 0.9, level="2"),  # per-level points are not drawn
+        *(_point("coverage", n, a) for n, a in [(1, 0.25), (2, 0.45), (4, 0.6), (8, 0.7)]),
     ]
     path = tmp_path / "acc.png"
     fig = plot_curve(points, path=path, title="test")
     ax = fig.axes[0]
     lines = {line.get_gid(): line for line in ax.get_lines()}
-    assert set(lines) == {"greedy", "majority", "weighted"}
+    assert set(lines) == {"greedy", "majority", "weighted", "coverage"}
+    assert lines["coverage"].get_linestyle() == ":"
     assert list(lines["majority"].get_xdata()) == [1, 2, 4, 8]
     assert list(lines["weighted"].get_ydata()) == pytest.approx([25, 35, 45, 55])
     assert lines["greedy"].get_linestyle() == "--"

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.evaluation.metrics import COVERAGE
 from ttc_graph.strategies import STRATEGIES
 
 EXAMPLE = (
@@ -41,7 +42,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--strategies",
         default="greedy,majority",
-        help=f"comma-separated, from {','.join(STRATEGIES)} (default greedy,majority)",
+        help=f"comma-separated, from {','.join(STRATEGIES)}, and {COVERAGE} (pass@N: any "
+        "of the first N samples right, the ceiling of every selection; default greedy,majority)",
     )
     p.add_argument("--n", default="1,2,4,8,16", help="increasing N list (default 1,2,4,8,16)")
     p.add_argument("--limit", type=int, default=None, help="first K problems only")

@@ -25,6 +25,11 @@ SAMPLED: dict[str, Selection] = {
     "majority": "majority",
 }
 """Strategies computed from one shared sample, and the selection each applies."""
+COVERAGE = "coverage"
+"""Not a strategy but its ceiling: a problem counts as solved at N when any of the
+first N sampled candidates is right (pass@N). No verifier or vote picks better."""
+FROM_SAMPLE = (*SAMPLED, COVERAGE)
+"""Everything read off the shared sample."""
 SEARCHED = ("beam_search", "dvts")
 """Strategies whose search depends on N: one run per N."""
 SINGLE = ("greedy", "self_refine")
@@ -109,8 +114,11 @@ def to_candidates(raw: Sequence[Mapping[str, Any]]) -> list[Candidate]:
 
 
 def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n: int) -> Outcome:
-    """The result a direct run of ``strategy`` at ``n`` would give, from a larger sample."""
-    selection = SAMPLED[strategy]
+    """The result a direct run of ``strategy`` at ``n`` would give, from a larger sample.
+
+    For :data:`COVERAGE` the answer is the first right one among the first ``n``
+    candidates (or the first answer when none is right).
+    """
     candidates = to_candidates(record["candidates"])
     if n > len(candidates):
         raise ValueError(
@@ -118,12 +126,18 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
             f"fewer than N={n}."
         )
     subset = candidates[:n]
-    index = select(subset, selection)
-    answer = subset[index]["answer"] if index is not None else None
+    if strategy == COVERAGE:
+        answers = [c["answer"] for c in subset]
+        answer = next((a for a in answers if grade(a, problem.answer)), answers[0])
+        scored = False
+    else:
+        selection = SAMPLED[strategy]
+        index = select(subset, selection)
+        answer = subset[index]["answer"] if index is not None else None
+        scored = selection != "majority"
     tokens = sum(c["completion_tokens"] for c in subset)
     all_tokens = sum(c["completion_tokens"] for c in candidates) or 1
     usage = record["usage"]
-    scored = selection != "majority"
     seconds = float(record.get("wall_seconds", usage["seconds"]))
     return Outcome(
         problem_id=problem.id,
@@ -170,13 +184,13 @@ def outcomes(
     out: dict[tuple[str, int], list[Outcome]] = {}
     for strategy in strategies:
         for n in [1] if strategy in SINGLE else ns:
-            unit = (SAMPLES_UNIT, max(ns)) if strategy in SAMPLED else (strategy, n)
+            unit = (SAMPLES_UNIT, max(ns)) if strategy in FROM_SAMPLE else (strategy, n)
             rows = stored.get(unit, {})
             found: list[Outcome] = []
             for p in problems:  # dataset order, whatever order the rows were stored in
                 if p.id not in rows:
                     continue
-                if strategy in SAMPLED:
+                if strategy in FROM_SAMPLE:
                     found.append(subset_outcome(rows[p.id], p, strategy, n))
                 else:
                     found.append(run_outcome(rows[p.id], p))

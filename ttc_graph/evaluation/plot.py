@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.evaluation.metrics import SINGLE, CurvePoint
+from ttc_graph.evaluation.metrics import COVERAGE, SINGLE, CurvePoint
 
 _BASELINE_STYLE = {"greedy": "--", "self_refine": ":"}
 
@@ -17,8 +17,9 @@ def plot_curve(
     """Draw accuracy against N (log2 axis) with Wilson 95 % bands; save a PNG if ``path``.
 
     Strategies with an N are lines with markers; ``greedy`` (and ``self_refine``)
-    are horizontal baselines. Only points over all problems are drawn. Returns the
-    matplotlib figure, whose lines carry the strategy names as labels.
+    are horizontal baselines; ``coverage`` (pass@N) is a dotted ceiling. Only
+    points over all problems are drawn. Returns the matplotlib figure, whose lines
+    carry the strategy names as labels.
     """
     import matplotlib
 
@@ -46,7 +47,12 @@ def plot_curve(
             continue
         xs = [p.n for p in mine]
         ys = [100 * p.accuracy for p in mine]
-        (line,) = ax.plot(xs, ys, marker="o", label=name)
+        if name == COVERAGE:
+            # A ceiling, not a strategy: drawn apart from the strategies' lines.
+            style: dict[str, Any] = {"linestyle": ":", "color": "0.2", "label": "coverage (pass@N)"}
+        else:
+            style = {"linestyle": "-", "label": name}
+        (line,) = ax.plot(xs, ys, marker="o", **style)
         line.set_gid(name)
         ax.fill_between(
             xs,

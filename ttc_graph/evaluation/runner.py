@@ -4,7 +4,7 @@ Work is split into *units*, each one graph invocation on one problem:
 
 - ``greedy`` / ``self_refine``: once per problem;
 - ``samples``: one best-of-N run at the largest N, shared by ``best_of_n``,
-  ``weighted`` and ``majority`` (every smaller N is a prefix of it);
+  ``weighted``, ``majority`` and ``coverage`` (every smaller N is a prefix of it);
 - ``beam_search`` / ``dvts``: once per problem and N.
 
 A unit is stored under the configuration hash as soon as it finishes, so a
@@ -28,7 +28,8 @@ from typing import Any
 
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
-    SAMPLED,
+    COVERAGE,
+    FROM_SAMPLE,
     SAMPLES_UNIT,
     SEARCHED,
     SINGLE,
@@ -91,17 +92,20 @@ def _label(unit: Unit) -> str:
     return f"{unit.name} N={unit.n} {unit.problem.id}"
 
 
+EVAL_STRATEGIES = (*STRATEGIES, COVERAGE)
+"""What ``--strategies`` accepts: every strategy, and the pass@N ceiling."""
+
+
 def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
     """Validate strategy names (a comma-separated string or a list)."""
     names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
     names = [s.strip() for s in names if s.strip()]
+    choices = ", ".join(EVAL_STRATEGIES)
     if not names:
-        raise ValueError(
-            f"Name at least one strategy, e.g. greedy,majority ({', '.join(STRATEGIES)})."
-        )
+        raise ValueError(f"Name at least one strategy, e.g. greedy,majority ({choices}).")
     for name in names:
-        if name not in STRATEGIES:
-            raise ValueError(f"Unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}.")
+        if name not in EVAL_STRATEGIES:
+            raise ValueError(f"Unknown strategy {name!r}; choose from {choices}.")
     if len(set(names)) != len(names):
         raise ValueError(f"A strategy is listed twice in {','.join(names)}; list each once.")
     return tuple(names)
@@ -203,7 +207,7 @@ class Evaluation:
         same problems, so partial curves compare like with like.
         """
         names: list[tuple[str, int]] = []
-        if any(s in SAMPLED for s in self.strategies):
+        if any(s in FROM_SAMPLE for s in self.strategies):
             names.append((SAMPLES_UNIT, max(self.ns)))
         for s in self.strategies:
             if s in SINGLE:
