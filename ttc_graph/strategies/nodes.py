@@ -463,11 +463,7 @@ def make_generate(
                         only.request, only.count, params, cfg.early_stop, deadline
                     )
                     results = [sampled]
-                    saved = _report_early_stop(cfg, only.count, sampled)
-                    # Counted in usage once Usage declares saved_tokens (state.py owns it).
-                    counters = cast(dict[str, Any], usage)
-                    if "saved_tokens" in counters:
-                        counters["saved_tokens"] += saved
+                    _report_early_stop(cfg, only.count, sampled)
                 else:
                     results, calls = yield from sample_grouped(
                         [(e.request, e.count) for e in expansions], params, deadline
@@ -527,21 +523,19 @@ def _context_full(state: SearchState, usage: Usage) -> dict[str, Any]:
     }
 
 
-def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion]) -> int:
-    """Announce an early stop; return the estimated tokens saved (0 if all were sampled)."""
+def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion]) -> None:
+    """Announce an early stop with the estimated tokens it saved (nothing if all were sampled)."""
     if len(sampled) >= n:
-        return 0
+        return
     mean = sum(c.completion_tokens for c in sampled) / max(1, len(sampled))
-    saved = round(mean * (n - len(sampled)))
     emit(
         "early_stopped",
         sampled=len(sampled),
         n=n,
         agreement=cfg.early_stop.agreed(sampled) if cfg.early_stop else 1.0,
         saved_candidates=n - len(sampled),
-        saved_tokens_estimate=saved,
+        saved_tokens_estimate=round(mean * (n - len(sampled))),
     )
-    return saved
 
 
 def _new_beam(
