@@ -123,7 +123,10 @@ class ChatModelPolicy:
         return messages
 
     @staticmethod
-    def _finish(text: str, raw_reason: str, matched: Any, stop: tuple[str, ...]) -> Completion:
+    def _finish(
+        text: str, raw_reason: str, matched: Any, stop: tuple[str, ...]
+    ) -> tuple[str, FinishReason]:
+        """The step's text (delimiter restored) and why generation ended."""
         reason: FinishReason
         if raw_reason == "length":
             reason = "length"
@@ -139,7 +142,7 @@ class ChatModelPolicy:
             reason = "stop"
         else:
             reason = "eos"
-        return Completion(text=text, finish_reason=reason, completion_tokens=0)
+        return text, reason
 
     def _completions(self, gens: list[ChatGeneration], params: SamplingParams) -> list[Completion]:
         """Map one call's generations, with token usage and log-probabilities."""
@@ -156,7 +159,7 @@ class ChatModelPolicy:
             )
         for gen, usage, tokens in zip(gens, usages, outputs, strict=True):
             info = gen.generation_info or {}
-            base = self._finish(
+            text, reason = self._finish(
                 str(gen.message.text),
                 str(info.get("finish_reason") or "stop"),
                 info.get("stop_reason"),
@@ -165,8 +168,8 @@ class ChatModelPolicy:
             logprobs = _logprobs(info.get("logprobs")) if params.logprobs else None
             out.append(
                 Completion(
-                    text=base.text,
-                    finish_reason=base.finish_reason,
+                    text=text,
+                    finish_reason=reason,
                     completion_tokens=len(logprobs) if logprobs is not None else tokens,
                     prompt_tokens=int(usage.get("input_tokens", 0)),
                     logprobs=logprobs,
