@@ -204,6 +204,44 @@ def bench_best_of_n(
     return out
 
 
+def beam_pair(
+    ctx: Context,
+    question: str,
+    *,
+    seed: int,
+    n: int,
+    beam_width: int,
+    max_steps: int,
+    step_tokens: int,
+    temperature: float,
+) -> tuple[Callable[..., Any], Callable[[], RawRun]]:
+    """The two sides of a beam-search comparison with the same settings: a graph
+    factory (takes ``policy=``) and the hand-written loop on the same model."""
+    build = partial(
+        create_beam_search,
+        verifier=ctx.verifier,
+        n=n,
+        beam_width=beam_width,
+        max_steps=max_steps,
+        sampling=SamplingParams(temperature=temperature, max_new_tokens=step_tokens),
+        seed=seed,
+    )
+    hand = partial(
+        hand_beam_search,
+        ctx.policy.model,
+        ctx.policy.tokenizer,
+        ctx.verifier,
+        system=DEFAULT_SYSTEM_PROMPT,
+        question=question,
+        n=n,
+        beam_width=beam_width,
+        max_steps=max_steps,
+        temperature=temperature,
+        step_tokens=step_tokens,
+    )
+    return build, hand
+
+
 def bench_beam_search(
     ctx: Context,
     pairs: int,
@@ -220,48 +258,38 @@ def bench_beam_search(
     At ``temperature=0`` both sides decode greedily and do the same work token for
     token; ``same_work`` says whether every run's token count matched.
     """
-    sampling = SamplingParams(temperature=temperature, max_new_tokens=step_tokens)
     runs: list[Run] = []
+    same_work = True
     for r in range(pairs):
         question = ctx.questions[r % len(ctx.questions)]
-        build = partial(
-            create_beam_search,
-            verifier=ctx.verifier,
-            n=n,
-            beam_width=beam_width,
-            max_steps=max_steps,
-            sampling=sampling,
+        build, hand = beam_pair(
+            ctx,
+            question,
             seed=r,
-        )
-        hand = partial(
-            hand_beam_search,
-            ctx.policy.model,
-            ctx.policy.tokenizer,
-            ctx.verifier,
-            system=DEFAULT_SYSTEM_PROMPT,
-            question=question,
             n=n,
             beam_width=beam_width,
             max_steps=max_steps,
-            temperature=temperature,
             step_tokens=step_tokens,
+            temperature=temperature,
         )
         variants = [
             partial(_ttc, ctx, True, "ttc", build, question),
             partial(_ttc, ctx, False, "ttc_no_reuse", build, question),
             partial(_raw, ctx, "hand_loop", hand),
         ]
+        pair_runs = []
         for run in rotated(variants, r):
-            runs.append(run())
-            _progress("beam search", runs[-1])
-    tokens_per_pair = [{r.completion_tokens for r in runs[i * 3 : i * 3 + 3]} for i in range(pairs)]
+            pair_runs.append(run())
+            _progress("beam search", pair_runs[-1])
+        same_work = same_work and len({x.completion_tokens for x in pair_runs}) == 1
+        runs.extend(pair_runs)
     return {
         "n": n,
         "beam_width": beam_width,
         "max_steps": max_steps,
         "step_tokens": step_tokens,
         "temperature": temperature,
-        "same_work": all(len(t) == 1 for t in tokens_per_pair),
+        "same_work": same_work,
         **summarize(runs, baseline="hand_loop"),
     }
 

@@ -18,20 +18,17 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from baselines import hand_beam_search
 from measure import in_worker
-from run import load_questions
+from run import Context, beam_pair, load_questions
 
-from ttc_graph import create_beam_search, load_policy
-from ttc_graph.policy import HuggingFacePolicy, SamplingParams
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph import load_policy
+from ttc_graph.policy import HuggingFacePolicy
 from ttc_graph.verifiers import ArithmeticVerifier
 
 
@@ -54,25 +51,19 @@ def main() -> int:
 
     policy = load_policy(device="cpu")
     plain = HuggingFacePolicy(pipeline=policy.pipeline, model_id=policy.model_id, prefix_cache_mb=0)
-    verifier = ArithmeticVerifier()
+    ctx = Context(policy=policy, plain=plain, verifier=ArithmeticVerifier(), questions=[])
     question = load_questions(1)[0]
-    greedy = SamplingParams(temperature=0.0, max_new_tokens=args.step_tokens)
-    graph = create_beam_search(
-        policy=plain, verifier=verifier, n=8, beam_width=4, max_steps=args.steps, sampling=greedy
-    )
-    hand = partial(
-        hand_beam_search,
-        policy.model,
-        policy.tokenizer,
-        verifier,
-        system=DEFAULT_SYSTEM_PROMPT,
-        question=question,
+    build, hand = beam_pair(
+        ctx,
+        question,
+        seed=0,
         n=8,
         beam_width=4,
         max_steps=args.steps,
-        temperature=0.0,
         step_tokens=args.step_tokens,
+        temperature=0.0,
     )
+    graph = build(policy=plain)
     ours = [
         timed_run("graph, no reuse", lambda: graph.invoke({"question": question}))[0]
         for _ in range(args.repeats)
