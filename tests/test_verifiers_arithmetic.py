@@ -62,7 +62,6 @@ NOT_CLAIMS = [
     "3:4 = 0.75",
     "5! = 120",
     "Step 1 = 5",
-    "half of 10 = 5",
     "2 hours + 30 minutes = 150 minutes",
     "y = 3x + 4 = 10",
     "C(5,2) = 10",

@@ -11,16 +11,19 @@ from ttc_graph.policy import load_policy
 from ttc_graph.runnables import as_chain, as_tool
 from ttc_graph.strategies import (
     Budget,
+    EarlyStop,
     create_beam_search,
     create_best_of_n,
     create_dvts,
     create_self_refine,
 )
-from ttc_graph.verifiers import ArithmeticVerifier, load_prm, load_verifier
+from ttc_graph.verifiers import ArithmeticVerifier, GroundedVerifier, load_prm, load_verifier
 
 __all__ = [
     "ArithmeticVerifier",
     "Budget",
+    "EarlyStop",
+    "GroundedVerifier",
     "answers_equal",
     "as_chain",
     "as_tool",

@@ -10,7 +10,7 @@ from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.best_of_n import create_best_of_n
 from ttc_graph.strategies.dvts import create_dvts
-from ttc_graph.strategies.nodes import Budget
+from ttc_graph.strategies.nodes import Budget, EarlyStop
 from ttc_graph.strategies.selection import Selection
 from ttc_graph.strategies.self_refine import create_self_refine
 from ttc_graph.verifiers.base import Verifier
@@ -88,6 +88,7 @@ def build_strategy(
 __all__ = [
     "STRATEGIES",
     "Budget",
+    "EarlyStop",
     "build_strategy",
     "create_beam_search",
     "create_best_of_n",

@@ -76,7 +76,8 @@ def create_best_of_n(
             the tokens; generation stops at the time limit. Whatever was generated is
             still ranked, and the result says ``budget_limited``.
         early_stop: For ``majority``/``weighted``: sample in rounds and stop once the
-            answers agree (:class:`~ttc_graph.strategies.nodes.EarlyStop`).
+            answer is settled — by the verifier-weighted posterior when there is a
+            verifier, else by agreement (:class:`~ttc_graph.strategies.nodes.EarlyStop`).
         retry: Retry policy of the model-calling nodes; the default retries transient
             faults only (:data:`ttc_graph.reliability.DEFAULT_RETRY`); ``None`` never retries.
         step_delimiter: Splits solutions into steps for the verifier.
@@ -105,7 +106,9 @@ def create_best_of_n(
     builder = new_builder()
     builder.add_node("prepare", make_prepare(cfg))
     builder.add_node(
-        "generate", make_generate(policy, cfg, plan_from_root, full=True), retry_policy=retry
+        "generate",
+        make_generate(policy, cfg, plan_from_root, full=True, verifier=verifier),
+        retry_policy=retry,
     )
     builder.add_node("select", make_select(cfg))
     builder.add_edge(START, "prepare")

@@ -86,7 +86,12 @@ def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy)
     if not isinstance(early_stop, EarlyStop):
         raise ValueError(
             "early_stop must be an EarlyStop(round_size=..., agreement=...) "
-            "from ttc_graph.strategies.nodes."
+            "from ttc_graph (or ttc_graph.strategies)."
+        )
+    if early_stop.by == "posterior" and selection == "majority":
+        raise ValueError(
+            "EarlyStop(by='posterior') weighs answers by the verifier; use selection='weighted' "
+            "with a verifier, or by='agreement' for a majority vote."
         )
     if selection == "vanilla":
         raise ValueError(

@@ -15,6 +15,7 @@ policy calls they need (:class:`SampleCall`); a sync driver answers them with
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import re
 import time
@@ -22,7 +23,7 @@ import warnings
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.config import get_stream_writer
@@ -69,16 +70,28 @@ class Budget:
 
 @dataclass(frozen=True)
 class EarlyStop:
-    """Stop a vote early once the answers agree.
+    """Stop sampling early once the answer is settled.
 
-    Candidates are sampled ``round_size`` at a time; after each round the search
-    stops when at least ``agreement`` of the candidates so far share one answer.
+    Candidates are sampled ``round_size`` at a time. After each round the search
+    stops when the leading answer's share reaches ``agreement``:
+
+    - ``by="posterior"`` (with a verifier): the verifier-weighted posterior of the
+      leading answer, ``Σ score(its candidates) / (Σ score(all) + prior)``. A weak
+      policy's samples often agree on a wrong answer; weighting by the verifier
+      lets a few well-checked candidates outweigh many unchecked ones, and the
+      ``prior`` (one pseudo-candidate for "an answer not seen yet") keeps a single
+      early candidate from settling the vote alone.
+    - ``by="agreement"``: the raw share of candidates that give it (no verifier).
+    - ``by="auto"`` (default): ``posterior`` when the search has a verifier.
+
     Candidate ``i`` is the same as without early stopping (per-row seeding), so an
     early-stopped vote is exactly the full vote cut short.
     """
 
     round_size: int = 4
     agreement: float = 0.75
+    by: Literal["auto", "posterior", "agreement"] = "auto"
+    prior: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.round_size, int) or self.round_size < 1:
@@ -89,15 +102,38 @@ class EarlyStop:
             raise ValueError(
                 f"EarlyStop.agreement must be in (0, 1], e.g. 0.75, got {self.agreement!r}."
             )
+        if self.by not in ("auto", "posterior", "agreement"):
+            raise ValueError(
+                f"EarlyStop.by must be 'auto', 'posterior' or 'agreement', got {self.by!r}."
+            )
+        if not (isinstance(self.prior, int | float) and 0.0 <= self.prior < math.inf):
+            raise ValueError(f"EarlyStop.prior must be a finite number >= 0, got {self.prior!r}.")
 
     def agreed(self, completions: Sequence[Completion]) -> float:
         """Share of ``completions`` whose answer is the most common one (no answer never counts)."""
-        groups = group_answers([extract_answer(c.text) for c in completions])
-        counts: dict[int, int] = {}
-        for g in groups:
-            if g >= 0:
-                counts[g] = counts.get(g, 0) + 1
-        return max(counts.values(), default=0) / max(1, len(completions))
+        return answer_posterior([extract_answer(c.text) for c in completions], None, prior=0.0)
+
+    def posterior(self, completions: Sequence[Completion], scores: Sequence[float]) -> float:
+        """Verifier-weighted posterior of the leading answer (see the class docs)."""
+        answers = [extract_answer(c.text) for c in completions]
+        return answer_posterior(answers, scores, prior=self.prior)
+
+
+def answer_posterior(
+    answers: Sequence[str | None], scores: Sequence[float] | None, *, prior: float
+) -> float:
+    """The leading answer's share of the (score-weighted) mass, with ``prior`` pseudo-mass.
+
+    Without scores every candidate weighs 1 (and ``prior=0`` gives raw agreement).
+    Candidates without an answer add to the denominator only.
+    """
+    weights = list(scores) if scores is not None else [1.0] * len(answers)
+    mass: dict[int, float] = {}
+    for g, w in zip(group_answers(answers), weights, strict=True):
+        if g >= 0:
+            mass[g] = mass.get(g, 0.0) + w
+    total = sum(weights) + prior
+    return max(mass.values(), default=0.0) / total if total > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -252,18 +288,24 @@ def sample_grouped(
     return out, len(by_count)
 
 
+Settledness = Callable[[Sequence[Completion]], float]
+
+
 def sample_rounds(
     request: GenerationRequest,
     n: int,
     params: SamplingParams,
     stop: EarlyStop,
     deadline: float | None = None,
+    settled: Settledness | None = None,
 ) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int]]:
-    """Sample up to ``n`` candidates in rounds, stopping once they agree (see :class:`EarlyStop`).
+    """Sample up to ``n`` candidates in rounds until ``settled(got) >= stop.agreement``.
 
-    Each round continues the candidate numbering, so the candidates are those of
-    one call with ``n`` rows, cut short. Returns them and the number of calls.
+    ``settled`` defaults to raw agreement (see :class:`EarlyStop`). Each round
+    continues the candidate numbering, so the candidates are those of one call
+    with ``n`` rows, cut short. Returns them and the number of calls.
     """
+    measure = settled or stop.agreed
     got: list[Completion] = []
     calls = 0
     while len(got) < n:
@@ -272,9 +314,26 @@ def sample_rounds(
         got.extend(batch)
         calls += 1
         out_of_time = deadline is not None and time.monotonic() >= deadline
-        if len(got) < n and (out_of_time or stop.agreed(got) >= stop.agreement):
+        if len(got) < n and (out_of_time or measure(got) >= stop.agreement):
             break
     return got, calls
+
+
+def settledness(
+    stop: EarlyStop, verifier: Verifier | None, question: str, cfg: SearchConfig
+) -> Settledness:
+    """How settled a round of candidates is, as ``stop.by`` asks (posterior needs a verifier)."""
+    if stop.by == "agreement" or (stop.by == "auto" and verifier is None):
+        return stop.agreed
+    if verifier is None:
+        raise ValueError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
+
+    def posterior(completions: Sequence[Completion]) -> float:
+        steps = [split_steps(c.text, cfg.step_delimiter) for c in completions]
+        scores = verifier.invoke({"question": question, "candidates": steps})
+        return stop.posterior(completions, [aggregate(s, cfg.aggregation) for s in scores])
+
+    return posterior
 
 
 def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:
@@ -438,7 +497,12 @@ def make_prepare(cfg: SearchConfig) -> NodeFn:
 
 
 def make_generate(
-    policy: Policy, cfg: SearchConfig, plan: ExpansionPlan, *, full: bool
+    policy: Policy,
+    cfg: SearchConfig,
+    plan: ExpansionPlan,
+    *,
+    full: bool,
+    verifier: Verifier | None = None,
 ) -> Runnable[SearchState, dict[str, Any]]:
     """Node: run the expansion plan as one batched policy call; new beams go to ``pending``.
 
@@ -459,11 +523,12 @@ def make_generate(
             try:
                 if cfg.early_stop is not None and len(expansions) == 1:
                     (only,) = expansions
+                    measure = settledness(cfg.early_stop, verifier, state["question_text"], cfg)
                     sampled, calls = yield from sample_rounds(
-                        only.request, only.count, params, cfg.early_stop, deadline
+                        only.request, only.count, params, cfg.early_stop, deadline, measure
                     )
                     results = [sampled]
-                    _report_early_stop(cfg, only.count, sampled)
+                    _report_early_stop(only.count, sampled, measure)
                 else:
                     results, calls = yield from sample_grouped(
                         [(e.request, e.count) for e in expansions], params, deadline
@@ -523,7 +588,7 @@ def _context_full(state: SearchState, usage: Usage) -> dict[str, Any]:
     }
 
 
-def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion]) -> None:
+def _report_early_stop(n: int, sampled: Sequence[Completion], measure: Settledness) -> None:
     """Announce an early stop with the estimated tokens it saved (nothing if all were sampled)."""
     if len(sampled) >= n:
         return
@@ -532,7 +597,7 @@ def _report_early_stop(cfg: SearchConfig, n: int, sampled: Sequence[Completion])
         "early_stopped",
         sampled=len(sampled),
         n=n,
-        agreement=cfg.early_stop.agreed(sampled) if cfg.early_stop else 1.0,
+        agreement=measure(sampled),
         saved_candidates=n - len(sampled),
         saved_tokens_estimate=round(mean * (n - len(sampled))),
     )

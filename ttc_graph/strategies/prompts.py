@@ -9,10 +9,12 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 
+# Neutral on purpose: no worked example, so no problem that the README, demo, docs
+# or tests use can leak into the model's answers through the prompt.
 DEFAULT_SYSTEM_PROMPT = (
-    "Solve the math problem step by step. Put a blank line between steps and write "
-    "every calculation out in full, like 12 + 30 = 42. Finish with the sentence: "
-    "The final answer is $\\boxed{ANSWER}$."
+    "Solve the math problem step by step. Put a blank line between steps. Write each "
+    "calculation as an equation with the numbers from the problem and its result. "
+    "Finish with the sentence: The final answer is $\\boxed{ANSWER}$."
 )
 
 CRITIQUE_PROMPT = (

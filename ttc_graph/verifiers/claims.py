@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
+from ttc_graph.verifiers.word_claims import find_word_claims, relations_as_equals
+
 __all__ = ["Claim", "find_claims", "parse_number"]
 
 Kind = Literal["num", "op", "lp", "rp", "eq", "approx", "pct", "cur", "word", "cmd", "other"]
@@ -93,6 +95,10 @@ class Claim:
     left: Fraction
     right: Fraction
     holds: bool
+    operands: tuple[Fraction, ...] = ()
+    """The numbers the left side is computed from, in order (for grounding)."""
+    ops: tuple[str, ...] = ()
+    """Its operators: ``+ - × /`` (``^`` and ``%`` as written)."""
 
 
 @dataclass
@@ -124,7 +130,12 @@ def find_claims(text: str) -> list[Claim]:
     found: list[Claim] = []
     for inner in _ANNOTATION.findall(text):
         found.extend(_claims_in(_normalize(inner)))
-    found.extend(_claims_in(_normalize(_ANNOTATION.sub("", text))))
+    prose = relations_as_equals(_ANNOTATION.sub("", text))
+    found.extend(_claims_in(_normalize(prose)))
+    symbolic = {(c.left, c.right) for c in found}
+    for w in find_word_claims(prose):
+        if (w.left, w.right) not in symbolic:  # "the sum of 2 and 3 is 2 + 3 = 5"
+            found.append(Claim(w.text, w.left, w.right, w.left == w.right, w.operands, (w.op,)))
     # "16-3-4=<<16-3-4=9>>9" states one calculation twice; count it once.
     unique: dict[tuple[str, Fraction, Fraction], Claim] = {}
     for claim in found:
@@ -340,10 +351,11 @@ def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
         return False
     if prev.kind == "other" and glued and prev.text not in _SAFE_GLUE:
         return False
-    # "3:30" or "C(5,2)": a separator glued to a number on its other side.
+    # "3:30" or "C(5,2)": a separator glued to numbers on both sides. With a space
+    # after it ("add 41 and 25, 25 + 41 = 66") it only ends a clause.
     return not (
         prev.kind == "other" and prev.text in ":,.;" and i >= 2 and toks[i - 2].end == prev.start
-        and toks[i - 2].kind in _VALUE_END
+        and toks[i - 2].kind in _VALUE_END and glued
     )  # fmt: skip
 
 
@@ -426,19 +438,27 @@ def _compare(text: str, left: _Side, right: _Side, *, approx: bool) -> Claim | N
     else:
         modes = [(left.exact, right.exact)]
         lenient = False
+    operands, ops = _parts(left if left.has_op else right)
     for lv, rv in modes:
         if lv is not None and rv is not None and _holds(lv, rv, right, approx=approx):
-            return Claim(snippet, lv, rv, True)
+            return Claim(snippet, lv, rv, True, operands, ops)
     lv, rv = modes[0]
     if lv is None or rv is None:
         return None
     if right.leading is not None and right.leading == lv:
         # Running total: "2 + 3 = 5 + 1 = 6" claims 2 + 3 = 5, then 5 + 1 = 6.
         snippet = text[left.toks[0].start : right.toks[0].end]
-        return Claim(snippet, lv, right.leading, True)
+        return Claim(snippet, lv, right.leading, True, operands, ops)
     if lenient:
         return None
-    return Claim(snippet, lv, rv, False)
+    return Claim(snippet, lv, rv, False, operands, ops)
+
+
+def _parts(side: _Side) -> tuple[tuple[Fraction, ...], tuple[str, ...]]:
+    """The numbers and operators a side is computed from."""
+    operands = tuple(_number(t.text) for t in side.toks if t.kind == "num")
+    ops = tuple(t.text for t in side.toks if t.kind in ("op", "pct"))
+    return operands, ops
 
 
 def _holds(value: Fraction, claimed: Fraction, right: _Side, *, approx: bool) -> bool:
