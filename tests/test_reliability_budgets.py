@@ -12,8 +12,8 @@ from reliability_faults import FlakyPolicy
 from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import STRATEGIES, build_strategy
-from ttc_graph.strategies.nodes import EarlyStop
-from ttc_graph.verifiers import ArithmeticVerifier
+from ttc_graph.strategies.nodes import EarlyStop, answer_posterior
+from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
 SAMPLING = SamplingParams(temperature=0.8, max_new_tokens=24)
@@ -209,6 +209,10 @@ def test_early_stopped_vote_is_the_full_vote_cut_short(policy: Any) -> None:
             "smaller than n",
         ),
         ({"selection": "majority", "early_stop": "yes"}, "EarlyStop"),
+        (
+            {"selection": "majority", "early_stop": EarlyStop(round_size=2, by="posterior")},
+            "posterior",
+        ),
     ],
 )
 def test_bad_early_stop_is_refused(
@@ -243,8 +247,64 @@ def test_early_stop_needs_a_policy_that_numbers_rounds(policy: Any) -> None:
         ({"round_size": 0}, "round_size"),
         ({"agreement": 0.0}, "agreement"),
         ({"agreement": 1.5}, "agreement"),
+        ({"by": "votes"}, "by"),
+        ({"prior": -1.0}, "prior"),
+        ({"prior": float("nan")}, "prior"),
     ],
 )
 def test_bad_early_stop_values_fail_on_construction(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         EarlyStop(**kwargs)
+
+
+# -- early stopping by the verifier's posterior --------------------------------------
+
+
+class ConstantVerifier(Verifier):
+    """Scripted scores for a pure test of the stopping rule (the model is real)."""
+
+    value: float = 0.9
+
+    def score_steps(self, question: str, candidates: Any) -> list[list[float]]:
+        return [[self.value] * len(steps) for steps in candidates]
+
+
+def test_answer_posterior_weighs_answers_by_score_with_a_prior() -> None:
+    # Two low-scored "7"s against one well-checked "12": the vote would say 7.
+    assert answer_posterior(["7", "7", "12"], None, prior=0.0) == pytest.approx(2 / 3)
+    share = answer_posterior(["7", "7", "12", None], [0.1, 0.1, 0.9, 0.5], prior=1.0)
+    assert share == pytest.approx(0.9 / (1.6 + 1.0))
+    assert answer_posterior([None, None], [0.5, 0.5], prior=1.0) == 0.0
+
+
+@pytest.mark.parametrize(("score", "sampled"), [(0.9, 4), (0.1, 8)])
+def test_posterior_early_stop_waits_for_verified_agreement(
+    policy: Any, score: float, sampled: int
+) -> None:
+    """Greedy rows agree at once; only well-scored agreement settles the vote.
+
+    With scores s the posterior after k identical rows is k·s / (k·s + 1): 0.64 after
+    the first round of 2 and 0.78 after the second at s = 0.9 (stop at 0.75), while
+    at s = 0.1 it never gets there and all 8 rows are sampled. Raw agreement would
+    have stopped after the first round in both cases.
+    """
+    graph = create_best_of_n(
+        policy=FlakyPolicy(policy),
+        verifier=ConstantVerifier(value=score),
+        n=8,
+        selection="weighted",
+        sampling=SamplingParams(temperature=0.0, max_new_tokens=12),
+        system_prompt=None,
+        seed=0,
+        early_stop=EarlyStop(round_size=2, agreement=0.75),
+    )
+    events = list(graph.stream({"question": "What is 2 + 3?"}, stream_mode=["custom", "values"]))
+    result = events[-1][1]
+    assert result["candidates"][0]["answer"] is not None
+    assert len(result["candidates"]) == sampled
+    stopped = [d for m, d in events if m == "custom" and d["event"] == "early_stopped"]
+    if sampled < 8:
+        (event,) = stopped
+        assert event["agreement"] == pytest.approx(4 * score / (4 * score + 1))
+    else:
+        assert stopped == []

@@ -41,6 +41,11 @@ def register(sub: Any) -> None:
     p.add_argument("--html", type=Path, default=None, help="write the search-tree viewer HTML")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--stream", action="store_true", help="print search events as they happen")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="also answer greedily (one sample) and print both side by side with their cost",
+    )
     p.set_defaults(func=run)
 
 
@@ -88,11 +93,26 @@ def run(args: argparse.Namespace) -> int:
         sampling=SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
         seed=args.seed,
     )
+    baseline = None
+    if args.compare:
+        # The same model, prompt and token limit, one greedy sample: what search adds.
+        greedy = build_strategy(
+            "greedy",
+            policy=policy,
+            sampling=SamplingParams(temperature=0.0, max_new_tokens=args.max_new_tokens),
+            seed=args.seed,
+        )
+        baseline = dict(greedy.invoke({"question": question}))
     result = _invoke(graph, question, stream=args.stream)
     if args.trace is not None or args.html is not None:
         _write_views(result, args.trace, args.html)
     if args.json:
-        json.dump(result, sys.stdout, indent=2, default=str)
+        json.dump(
+            {**result, "greedy": baseline} if baseline else result,
+            sys.stdout,
+            indent=2,
+            default=str,
+        )
         print()
         return 0
     usage = result["usage"]
@@ -105,7 +125,27 @@ def run(args: argparse.Namespace) -> int:
         f"tokens, {usage['policy_calls']} policy calls, {usage['verifier_calls']} verifier calls, "
         f"{usage['seconds']:.1f} s search (+{load_seconds:.1f} s model load)"
     )
+    if baseline is not None:
+        print()
+        print(_side_by_side([("greedy", baseline), (_label(args), result)]))
     return 0
+
+
+def _label(args: argparse.Namespace) -> str:
+    if args.strategy in ("beam_search", "dvts"):
+        return f"{args.strategy} N={args.n} width={min(args.beam_width, args.n)}"
+    return args.strategy if args.strategy == "greedy" else f"{args.strategy} N={args.n}"
+
+
+def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    """A small table: each run's answer, tokens generated and search seconds."""
+    lines = [f"{'':<28} {'answer':>12} {'tokens':>8} {'seconds':>8}"]
+    for name, res in rows:
+        answer = str(res.get("answer"))
+        answer = answer if len(answer) <= 12 else answer[:11] + "…"
+        u = res["usage"]
+        lines.append(f"{name:<28} {answer:>12} {u['completion_tokens']:>8} {u['seconds']:>8.1f}")
+    return "\n".join(lines)
 
 
 def _invoke(graph: Any, question: str, *, stream: bool) -> dict[str, Any]:
