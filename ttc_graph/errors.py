@@ -50,3 +50,7 @@ class StrategyError(TTCGraphError):
             StrategyError, strategy=self.strategy, iteration=self.iteration, node=self.node
         )
         return (rebuild, self.args, self.__dict__)
+
+
+class VerifierTrainingError(TTCGraphError, ValueError):
+    """A verifier cannot be trained on this data or with these settings; says what to change."""

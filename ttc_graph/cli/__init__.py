@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module defines ``register(subparsers)``; it adds its parser and sets ``func``.
-COMMANDS = ["solve", "eval", "view", "graph"]
+COMMANDS = ["solve", "eval", "train-verifier", "view", "graph"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"ttc_graph.cli.{name}").register(sub)
+        importlib.import_module(f"ttc_graph.cli.{name.replace('-', '_')}").register(sub)
     return parser
 
 
@@ -30,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ttc-graph`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Kept so a command can record the exact command line that made its output.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args.func(args) or 0)

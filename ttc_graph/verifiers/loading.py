@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from ttc_graph.policy.loading import (
 )
 from ttc_graph.verifiers.arithmetic import ArithmeticVerifier
 from ttc_graph.verifiers.base import Verifier
+from ttc_graph.verifiers.grounded import GroundedVerifier
 from ttc_graph.verifiers.judge import LLMJudgeVerifier
 from ttc_graph.verifiers.prm import PRM_FORMATS, PRMFormat, PRMVerifier, marker_token
 
@@ -29,7 +31,14 @@ _NAME_HINTS: tuple[tuple[str, PRMFormat], ...] = (
     ("prm-deepseek-data", "chat"),
     ("prm-mistral-data", "chat"),
 )
-VERIFIER_SPECS = ("arithmetic", "judge", "<PRM directory or hub id>")
+VERIFIER_SPECS = (
+    "auto",
+    "grounded",
+    "arithmetic",
+    "judge",
+    "<trained verifier directory>",
+    "<PRM directory or hub id>",
+)
 
 
 def detect_prm_format(name: str, config: Any, tokenizer: Any, *, step_tag: str = "ки") -> PRMFormat:
@@ -168,15 +177,24 @@ def load_prm(
 def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verifier:
     """Map a command-line verifier spec to a verifier.
 
+    ``"auto"`` is the best verifier measured for ``policy`` (see
+    :func:`default_verifier_spec`); ``"grounded"`` is :class:`GroundedVerifier`;
     ``"arithmetic"`` is :class:`ArithmeticVerifier`; ``"judge"`` is an
-    :class:`LLMJudgeVerifier` over ``policy``; anything else is a PRM directory or
-    hub id for :func:`load_prm` (``prm_options`` are passed on).
+    :class:`LLMJudgeVerifier` over ``policy``; a directory holding ``verifier.json``
+    (made by ``ttc-graph train-verifier``) is a
+    :class:`~ttc_graph.verifiers.trained.TrainedVerifier` for ``policy``; anything
+    else is a PRM directory or hub id for :func:`load_prm` (``prm_options`` are
+    passed on).
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"Verifier spec is empty; use one of: {', '.join(VERIFIER_SPECS)}.")
     spec = spec.strip()
+    if spec == "auto":
+        spec = default_verifier_spec(policy)
     if spec == "arithmetic":
         return ArithmeticVerifier()
+    if spec == "grounded":
+        return GroundedVerifier()
     if spec == "judge":
         if policy is None:
             raise ValueError(
@@ -184,6 +202,21 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
                 "(e.g. load_policy())."
             )
         return LLMJudgeVerifier(policy=policy)
+    trained = _trained_verifier_dir(spec)
+    if trained is not None:
+        # Imported here: training pulls in the evaluation harness, which plain
+        # verifier users never need.
+        from ttc_graph.verifiers.trained import load_trained_verifier
+
+        # A trained head runs no code of its own and lives where the policy does, so
+        # of the PRM options only the batch size means anything to it.
+        unknown = set(prm_options) - {"batch_size", "trust_remote_code"}
+        if unknown:
+            raise ValueError(
+                f"Option(s) {sorted(unknown)} do not apply to the trained verifier in {trained}."
+            )
+        batch_size = int(prm_options.get("batch_size", 8))
+        return load_trained_verifier(trained, policy=policy, batch_size=batch_size)
     try:
         return load_prm(spec, **prm_options)
     except ModelLoadError as exc:
@@ -191,3 +224,29 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
             f"{exc}\n(Verifier spec {spec!r} is neither 'arithmetic' nor 'judge', so it was "
             "loaded as a PRM.)"
         ) from exc
+
+
+def _trained_verifier_dir(spec: str) -> str | None:
+    """The trained-verifier directory ``spec`` names (the directory or its card), if any."""
+    from ttc_graph.verifiers.trained.card import CARD_NAME
+
+    path = os.path.expanduser(spec)
+    if os.path.isfile(os.path.join(path, CARD_NAME)):
+        return path
+    if os.path.basename(path) == CARD_NAME and os.path.isfile(path):
+        return os.path.dirname(path) or "."
+    return None
+
+
+# Verifiers trained for a policy that ship with the package, by the policy's model id.
+SHIPPED_HEADS = Path(__file__).parent / "heads"
+_SHIPPED = {"SmolLM2-135M-Instruct (embedded)": "smollm2-135m-instruct"}
+
+
+def default_verifier_spec(policy: Any) -> str:
+    """The verifier ``"auto"`` stands for: a head trained for this policy when one
+    ships with the package (the embedded model's), else ``"grounded"``."""
+    name = _SHIPPED.get(str(getattr(policy, "model_id", "")))
+    if name is not None and (SHIPPED_HEADS / name / "verifier.json").is_file():
+        return str(SHIPPED_HEADS / name)
+    return "grounded"

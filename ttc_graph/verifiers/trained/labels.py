@@ -1,0 +1,78 @@
+"""Step labels from outcomes and the checker's verdicts (Math-Shepherd style, no rollouts).
+
+A candidate's *outcome* is whether its final answer equals the reference. Its
+step labels say whether the solution *up to* each step is still on a right path:
+
+- a right candidate: every step 1;
+- a wrong candidate: the steps before its first *fault* are 1, the faulty step
+  and every later one 0. A fault is a step where the checker's cumulative
+  signals of a fault rise: a wrong calculation or an ungrounded one (a number
+  from nowhere) — every checker feature whose name contains ``wrong`` or
+  ``ungrounded``;
+- a wrong candidate in which the checker finds no fault: only its last step
+  is 0 (the mistake is somewhere, and the final prefix surely holds it).
+
+Math-Shepherd estimates each step's label by rolling out completions from it;
+with a small policy on a CPU that costs N more generations per step, so the
+checker's verdict stands in for the rollouts. The final step's label is always
+the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = ["FAULT_MARKERS", "LABEL_RULE", "fault_features", "first_fault", "step_labels"]
+
+FAULT_MARKERS: tuple[str, ...] = ("wrong", "ungrounded")
+"""A checker feature whose name contains one of these counts faults so far."""
+
+LABEL_RULE = (
+    "outcome = final answer equals the reference; right candidate: every step 1; wrong "
+    "candidate: steps before the first step where a checker fault count (features named "
+    "*wrong*/*ungrounded*) rises are 1, that step and later 0; no fault found: only the "
+    "last step 0"
+)
+"""One-line description of the rule, stored in the card."""
+
+
+def fault_features(names: Sequence[str]) -> list[str]:
+    """The checker features that count faults, e.g. ``["wrong", "ungrounded"]``.
+
+    Example:
+        >>> fault_features(["claims", "right", "wrong", "ungrounded", "cue_conflict"])
+        ['wrong', 'ungrounded']
+    """
+    return [n for n in names if any(marker in n for marker in FAULT_MARKERS)]
+
+
+def first_fault(rows: Sequence[Mapping[str, float]], faults: Sequence[str]) -> int | None:
+    """Index of the first step whose fault counts rise above the previous step's, if any.
+
+    ``rows`` holds the checker features of each step prefix (cumulative).
+
+    Example:
+        >>> first_fault([{"wrong": 0}, {"wrong": 1}, {"wrong": 1}], ["wrong"])
+        1
+    """
+    previous = dict.fromkeys(faults, 0.0)
+    for k, row in enumerate(rows):
+        if any(float(row[f]) > previous[f] for f in faults):
+            return k
+        previous = {f: float(row[f]) for f in faults}
+    return None
+
+
+def step_labels(correct: bool, fault: int | None, steps: int) -> list[int]:
+    """The 0/1 label of each step prefix of one candidate (see the module rule).
+
+    Example:
+        >>> step_labels(True, 1, 3), step_labels(False, 1, 3), step_labels(False, None, 3)
+        ([1, 1, 1], [1, 0, 0], [1, 1, 0])
+    """
+    if steps < 1:
+        raise ValueError("A candidate has at least one step.")
+    if correct:
+        return [1] * steps
+    cut = steps - 1 if fault is None else min(fault, steps - 1)
+    return [1] * cut + [0] * (steps - cut)
