@@ -128,9 +128,11 @@ def print_validation(validation: dict[str, Any], console: Any) -> None:
 
     table = Table(
         title=f"grouped {validation['folds']}-fold validation, "
-        f"{validation['problems']} problems (chosen: {validation['chosen']})"
+        f"{validation['problems']} problems (chosen: {validation['chosen']})",
+        caption="AUROC (final): right vs wrong final answers; AUROC (steps): every step vs "
+        "its label; weighted: weighted best-of-N picks a right answer (out-of-fold scores)",
     )
-    for name in ("features", "#", "AUROC final step", "AUROC steps", "weighted best-of-N"):
+    for name in ("features", "#", "AUROC (final)", "AUROC (steps)", "weighted"):
         table.add_column(name, justify="left" if name == "features" else "right")
     for row in validation["table"]:
         table.add_row(

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import importlib.metadata
 import logging
@@ -219,6 +220,16 @@ def train_verifier(
 
     _check_settings(n, folds, head, l2)
     chosen = parse_feature_groups(features)
+    # What the card records as "the command" when called from Python.
+    training_args = {
+        "dataset": str(dataset), "out": str(out), "model": _model_name(model or policy), "n": n,
+        "limit": limit, "difficulty": difficulty, "data_seed": data_seed, "split": split,
+        "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+        "seed": seed, "features": ",".join(chosen), "head": head, "l2": l2,
+        "hidden_units": hidden_units, "folds": folds,
+        "samples": None if samples is None else str(samples),
+        "export_trl": None if export_trl is None else str(export_trl),
+    }  # fmt: skip
     out_dir = Path(out).expanduser()
     _check_out(out_dir)
     samples_dir = Path(samples).expanduser() if samples is not None else default_samples_dir(out)
@@ -231,22 +242,30 @@ def train_verifier(
         model = policy  # so the sample's configuration names the policy actually used
     # Only the sample's own settings: beam width, max steps and verifier keep their
     # defaults so the hash equals that of `ttc-graph eval --strategies coverage --n N`.
-    evaluation = create_evaluation(
-        dataset=dataset,
-        strategies="coverage",
-        ns=(n,),
-        out=samples_dir,
-        limit=limit,
-        model=model,
-        seed=seed,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        difficulty=difficulty,
-        data_seed=data_seed,
-        split=split,
-        device=device,
-    )
+    existed = samples_dir.exists()
+    try:
+        evaluation = create_evaluation(
+            dataset=dataset,
+            strategies="coverage",
+            ns=(n,),
+            out=samples_dir,
+            limit=limit,
+            model=model,
+            seed=seed,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            difficulty=difficulty,
+            data_seed=data_seed,
+            split=split,
+            device=device,
+        )
+    except ValueError:
+        if not existed:
+            # Bad data is found after the sample directory was made: leave no trace.
+            with contextlib.suppress(OSError):
+                samples_dir.rmdir()
+        raise
     try:
         problems = evaluation.problems.problems
         if len(problems) < 2:
@@ -268,7 +287,10 @@ def train_verifier(
             f"samples: {len(problems)} problems × N={n}, {len(problems) - pending} already "
             f"stored in {evaluation.store.path} (config {evaluation.config_hash})"
         )
-        evaluation.run(policy=policy, concurrency=concurrency, progress=progress, console=console)
+        if pending:
+            evaluation.run(
+                policy=policy, concurrency=concurrency, progress=progress, console=console
+            )
         candidates = _read_samples(evaluation, problems, n)
     finally:
         evaluation.close()
@@ -301,6 +323,7 @@ def train_verifier(
         candidates=candidates,
         validation=validation,
         command=command,
+        training_args=training_args,
     )
     rows = None
     if trl_path is not None:
@@ -527,6 +550,16 @@ def _fixed_checker(candidates: Sequence[_Candidate], problems: Sequence[Problem]
     return [checker.score(problems[c.problem].question, [c.steps])[0] for c in candidates]
 
 
+def _model_name(model: Any) -> str | None:
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return None if model is None else str(model)
+    return str(getattr(model, "model_id", None) or type(model).__name__)
+
+
+def _call_text(args: dict[str, Any]) -> str:
+    return "train_verifier(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("ttc-graph", "torch", "transformers", "safetensors"):
@@ -556,6 +589,7 @@ def _card(
     candidates: Sequence[_Candidate],
     validation: dict[str, Any],
     command: str | None,
+    training_args: dict[str, Any],
 ) -> VerifierCard:
     levels = [difficulty] if isinstance(difficulty, int) else list(difficulty)
     config = evaluation.config
@@ -592,7 +626,7 @@ def _card(
             "positive_step_examples": sum(sum(c.labels) for c in candidates),
         },
         validation=validation,
-        command=command or f"train_verifier(dataset={str(dataset)!r}, n={n}, ...)",
+        command=command or _call_text(training_args),
         versions=_versions(),
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     )

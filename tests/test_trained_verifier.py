@@ -1,0 +1,740 @@
+"""A verifier trained on the embedded policy's own samples: training, card, loading, use, errors.
+
+One real training run (6 easy problems, N=4, through the CLI) is shared by the
+module; the bad-input tests edit copies of its output or store hand-made
+samples, so they sample nothing. Pure-logic tests (labels, folds, AUROC, the
+head, the export format) need no model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from ttc_graph.cli import main
+from ttc_graph.errors import ModelLoadError, VerifierTrainingError
+from ttc_graph.evaluation import create_evaluation
+from ttc_graph.policy import SamplingParams
+from ttc_graph.strategies import create_beam_search, create_best_of_n
+from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.verifiers import load_verifier
+from ttc_graph.verifiers.trained import (
+    CARD_NAME,
+    WEIGHTS_NAME,
+    LabelledCandidate,
+    TrainedVerifier,
+    auroc,
+    feature_names,
+    first_fault,
+    fit_head,
+    grouped_folds,
+    load_trained_verifier,
+    parse_feature_groups,
+    read_card,
+    read_prefixes,
+    selection_accuracy,
+    step_labels,
+    tokenizer_fingerprint,
+    train_verifier,
+    trl_rows,
+)
+from ttc_graph.verifiers.trained.card import write_card, write_head
+from ttc_graph.verifiers.trained.labels import fault_features
+from ttc_graph.verifiers.trained.validation import ProblemSample, out_of_fold
+
+# Easy enough that the 135M model gets some right and some wrong at N=4: a
+# verifier needs both (the seeded sample of this set holds both classes).
+EASY = [
+    ("What is 3 + 4?", "7"),
+    ("What is 10 - 6?", "4"),
+    ("What is 5 + 5?", "10"),
+    ("What is 2 * 6?", "12"),
+    ("Sam has 7 apples and buys 5 more. How many apples does Sam have?", "12"),
+    ("What is 9 - 2?", "7"),
+]
+SAMPLING = {"n": 4, "max_new_tokens": 24}
+
+
+def write_jsonl(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w") as fh:
+        for i, (question, answer) in enumerate(rows):
+            fh.write(json.dumps({"problem": question, "answer": answer, "unique_id": f"p{i}"}))
+            fh.write("\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(policy: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One real ``ttc-graph train-verifier`` run (the CLI, on the session's policy)."""
+    root = tmp_path_factory.mktemp("trained")
+    dataset = write_jsonl(root / "easy.jsonl", EASY)
+    out = root / "verifier"
+    argv = [
+        "train-verifier", "--dataset", str(dataset), "--n", "4", "--max-new-tokens", "24",
+        "--concurrency", "6", "--export-trl", str(root / "trl.jsonl"), "--out", str(out),
+    ]  # fmt: skip
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        # The CLI loads its own policy; hand it the session's instead of a second copy.
+        mp.setattr("ttc_graph.policy.load_policy", lambda *a, **k: policy)
+        rc = main(argv)
+    assert rc == 0, stderr.getvalue()
+    return {
+        "root": root,
+        "dataset": dataset,
+        "out": out,
+        "samples": root / "verifier.samples",
+        "trl": root / "trl.jsonl",
+        "stdout": stdout.getvalue(),
+        "stderr": stderr.getvalue(),
+        "argv": argv,
+    }
+
+
+@pytest.fixture
+def copy_of(trained: dict[str, Any], tmp_path: Path) -> Path:
+    """A private copy of the trained verifier directory, to damage."""
+    target = tmp_path / "copy"
+    shutil.copytree(trained["out"], target)
+    return target
+
+
+def edit_card(directory: Path, **changes: Any) -> None:
+    card = json.loads((directory / CARD_NAME).read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            card[key].update(value)
+        else:
+            card[key] = value
+    (directory / CARD_NAME).write_text(json.dumps(card))
+
+
+class NoSampling:
+    """The session policy for reading features, but sampling is a test failure."""
+
+    def __init__(self, policy: Any) -> None:
+        self._policy = policy
+        self.model = policy.model
+        self.tokenizer = policy.tokenizer
+        self.model_id = policy.model_id
+
+    def render(self, request: Any) -> str:
+        return str(self._policy.render(request))
+
+    def sample(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the stored sample should have been reused")
+
+    asample = sample
+
+
+# -- the real training run ------------------------------------------------------------------
+
+
+def test_training_writes_card_and_small_weights(trained: dict[str, Any], policy: Any) -> None:
+    from ttc_graph.verifiers.grounded import CHECKER_FEATURES
+
+    out: Path = trained["out"]
+    assert sorted(p.name for p in out.iterdir()) == [WEIGHTS_NAME, CARD_NAME]
+    assert (out / WEIGHTS_NAME).stat().st_size < 16_000
+    leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".verifier")]
+    assert leftovers == [], "the temporary directory is renamed into place, not left behind"
+
+    card = read_card(out)
+    raw = json.loads((out / CARD_NAME).read_text())
+    assert raw["format_version"] == 1
+    assert card.policy.model_id == policy.model_id
+    assert card.policy.hidden_size == policy.model.config.hidden_size
+    assert card.policy.tokenizer == tokenizer_fingerprint(policy.tokenizer)
+    assert card.feature_groups == ["checker", "confidence"]
+    assert card.feature_names == [f"checker.{n}" for n in CHECKER_FEATURES] + [
+        "confidence.mean_logprob",
+        "confidence.min_logprob",
+        "confidence.tokens",
+    ]
+    assert card.head_kind == "logistic"
+    assert len(card.standardization["mean"]) == len(card.feature_names)
+    assert all(s > 0 for s in card.standardization["scale"])
+    training = card.training
+    assert training["dataset"] == str(trained["dataset"])
+    assert training["n"] == 4
+    assert training["sampling"] == {"temperature": 0.8, "top_p": 1.0, "max_new_tokens": 24}
+    assert training["seed"] == 0
+    assert card.samples["problems"] == 6
+    assert card.samples["candidates"] == 24
+    assert 0 < card.samples["right_candidates"] < 24
+    assert card.command == "ttc-graph " + " ".join(trained["argv"])
+    assert {"torch", "transformers", "ttc-graph", "python"} <= set(card.versions)
+    assert "wrong" in card.labels
+
+    validation = card.validation
+    assert validation["problems"] == 6
+    assert validation["folds"] == 5
+    assert [row["features"] for row in validation["table"]] == [
+        "checker",
+        "confidence",
+        "hidden",
+        "checker+confidence",
+        "checker+confidence+hidden",
+    ]
+    hidden_row = validation["table"][2]
+    assert hidden_row["n_features"] == 2 * policy.model.config.hidden_size
+    for row in validation["table"]:
+        assert row["auroc"] is None or 0.0 <= row["auroc"] <= 1.0
+        assert 0.0 <= row["weighted"] <= validation["coverage"]
+    assert 0.0 < validation["coverage"] <= 1.0
+
+    # The CLI printed the table on stdout and its progress on stderr.
+    assert "weighted" in trained["stdout"]
+    assert "coverage" in trained["stdout"]
+    assert "checker+confidence+hidden" in trained["stdout"]
+    assert "validating" in trained["stderr"]
+
+
+def test_training_sample_is_the_eval_coverage_sample(trained: dict[str, Any]) -> None:
+    # Same settings as `ttc-graph eval --strategies coverage --n 4 ...`: same hash, so
+    # either command reuses what the other stored.
+    ev = create_evaluation(
+        dataset=trained["dataset"],
+        strategies="coverage",
+        ns=(4,),
+        max_new_tokens=24,
+        out=trained["samples"],
+    )
+    try:
+        assert ev.config_hash == read_card(trained["out"]).training["samples_config_hash"]
+        assert ev.pending() == []
+    finally:
+        ev.close()
+
+
+def test_trl_export_is_stepwise_supervision(trained: dict[str, Any]) -> None:
+    rows = [json.loads(line) for line in trained["trl"].read_text().splitlines()]
+    card = read_card(trained["out"])
+    assert 0 < len(rows) <= card.samples["candidates"]
+    questions = {q for q, _ in EASY}
+    for row in rows:
+        assert set(row) == {"prompt", "completions", "labels"}
+        assert row["prompt"] in questions
+        assert row["completions"]
+        assert len(row["completions"]) == len(row["labels"])
+        assert all(isinstance(s, str) and s == s.strip() and s for s in row["completions"])
+        assert all(isinstance(y, bool) for y in row["labels"])
+        # Labels are a run of right steps then wrong ones: once wrong, always wrong.
+        first_false = row["labels"].index(False) if False in row["labels"] else None
+        if first_false is not None:
+            assert not any(row["labels"][first_false:])
+    all_true = sum(all(r["labels"]) for r in rows)
+    assert all_true >= card.samples["right_candidates"]
+
+
+def test_retraining_reuses_the_sample_and_replaces_the_directory(
+    trained: dict[str, Any], policy: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "v"
+    shutil.copytree(trained["out"], out)
+    result = train_verifier(
+        dataset=trained["dataset"],
+        samples=trained["samples"],
+        out=out,
+        features="checker",
+        policy=NoSampling(policy),  # sampling again would fail the test
+        progress=False,
+        **SAMPLING,
+    )
+    assert result.directory == out
+    card = read_card(out)
+    assert card.feature_groups == ["checker"]
+    assert card.command.startswith("train_verifier(dataset=")
+    assert [p.name for p in tmp_path.iterdir()] == ["v"], "old version removed, nothing left"
+    # Checker features need no policy: none is held, and none is needed to load it.
+    verifier = load_verifier(str(out))
+    assert isinstance(verifier, TrainedVerifier)
+    assert verifier.policy is None
+    scores = verifier.score_steps("What is 3 + 4?", [["3 + 4 = 7.\n\n", "The answer is 7."]])
+    assert len(scores[0]) == 2
+    assert all(0.0 <= s <= 1.0 for s in scores[0])
+
+
+# -- loading and using it -------------------------------------------------------------------
+
+
+def test_load_verifier_scores_every_step_batched(trained: dict[str, Any], policy: Any) -> None:
+    verifier = load_verifier(str(trained["out"]), policy=policy)
+    assert isinstance(verifier, TrainedVerifier)
+    assert verifier.policy is policy
+    by_card = load_verifier(str(trained["out"] / CARD_NAME), policy=policy)
+    question = "Tom has 12 apples and buys 30 more. How many apples does he have?"
+    candidates = [
+        ["12 + 30 = 42 apples.\n\n", "The final answer is $\\boxed{42}$."],
+        ["12 + 14 = 27.\n\n", "He has 27.\n\n", "The final answer is $\\boxed{27}$."],
+        ["He has many apples."],
+    ]
+    scores = verifier.invoke({"question": question, "candidates": candidates})
+    assert [len(s) for s in scores] == [2, 3, 1]
+    assert all(0.0 <= x <= 1.0 for row in scores for x in row)
+    assert isinstance(by_card, TrainedVerifier)
+    assert by_card.card == verifier.card
+    # A candidate scores the same alone as in a batch (right padding, shared prompt).
+    alone = verifier.score_steps(question, [candidates[1]])[0]
+    assert alone == pytest.approx(scores[1], abs=1e-5)
+    assert verifier.score(question, candidates) == [row[-1] for row in scores]
+
+
+def test_trained_verifier_drives_weighted_best_of_n(trained: dict[str, Any], policy: Any) -> None:
+    verifier = load_trained_verifier(trained["out"], policy=policy)
+    graph = create_best_of_n(
+        policy=policy,
+        verifier=verifier,
+        n=4,
+        selection="weighted",
+        sampling=SamplingParams(max_new_tokens=16),
+        seed=3,
+    )
+    result = graph.invoke({"question": "What is 6 + 2?"})
+    question = "What is 6 + 2?"
+    assert result["usage"]["verifier_calls"] == 1
+    candidates = result["candidates"]
+    again = verifier.score_steps(question, [c["steps"] for c in candidates])
+    for c, scores in zip(candidates, again, strict=True):
+        assert len(c["step_scores"]) == len(c["steps"])
+        assert c["score"] == c["step_scores"][-1]
+        assert c["step_scores"] == pytest.approx(scores, abs=1e-5)
+
+
+def test_trained_step_scores_steer_beam_search(trained: dict[str, Any], policy: Any) -> None:
+    verifier = load_trained_verifier(trained["out"], policy=policy)
+    graph = create_beam_search(
+        policy=policy,
+        verifier=verifier,
+        n=4,
+        beam_width=2,
+        max_steps=2,
+        sampling=SamplingParams(max_new_tokens=10),
+        seed=1,
+    )
+    events = list(graph.stream({"question": "What is 3 + 5?"}, stream_mode="custom"))
+    scored = {e["id"]: e["score"] for e in events if e["event"] == "step_scored"}
+    prunes = [e for e in events if e["event"] == "beam_pruned"]
+    assert scored
+    assert prunes
+    first = prunes[0]
+    assert first["kept"], "with 4 open beams and width 2, two are kept"
+    if first["pruned"]:
+        assert min(scored[i] for i in first["kept"]) >= max(scored[i] for i in first["pruned"])
+
+
+def test_mlp_head_loads_and_scores(copy_of: Path, policy: Any) -> None:
+    card = read_card(copy_of)
+    width = len(card.feature_names)
+    x = torch.randn(40, width, generator=torch.Generator().manual_seed(0))
+    head = fit_head(x, (x[:, 0] > 0).float(), kind="mlp", hidden_units=8, seed=0)
+    card.head_kind = "mlp"
+    card.head_options = {**card.head_options, "hidden_units": 8}
+    card.standardization = {
+        "mean": head.standardizer.mean.tolist(),
+        "scale": head.standardizer.scale.tolist(),
+    }
+    write_card(card, copy_of)
+    write_head(head, copy_of)
+    verifier = load_trained_verifier(copy_of, policy=policy)
+    assert verifier.head.kind == "mlp"
+    for key, value in head.weights().items():
+        assert torch.equal(verifier.head.weights()[key], value)
+    (scores,) = verifier.score_steps("What is 3 + 4?", [["3 + 4 = 7.\n\n", "So 7."]])
+    assert len(scores) == 2
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hidden_size": 999}, "hidden size 999, not 576"),
+        ({"tokenizer": "sha256:" + "0" * 64}, "a different tokenizer"),
+    ],
+)
+def test_verifier_for_another_policy_is_refused(
+    copy_of: Path, policy: Any, change: dict[str, Any], message: str
+) -> None:
+    edit_card(copy_of, policy={"model_id": "SomeOther-1B", **change})
+    with pytest.raises(ModelLoadError) as err:
+        load_verifier(str(copy_of), policy=policy)
+    text = str(err.value)
+    assert message in text
+    assert str(copy_of) in text
+    assert "'SomeOther-1B'" in text
+    assert repr(policy.model_id) in text
+    assert "train-verifier" in text
+
+
+def test_other_model_id_with_same_tokenizer_and_size_only_warns(copy_of: Path, policy: Any) -> None:
+    edit_card(copy_of, policy={"model_id": "SmolLM2-135M-Instruct (a local copy)"})
+    with pytest.warns(UserWarning, match="trained for policy"):
+        verifier = load_trained_verifier(copy_of, policy=policy)
+    assert isinstance(verifier, TrainedVerifier)
+
+
+def test_policy_features_need_the_policy(copy_of: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"pass policy=load_policy\("):
+        load_verifier(str(copy_of))
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "truncated"])
+def test_damaged_weights_name_the_file(copy_of: Path, policy: Any, damage: str) -> None:
+    weights = copy_of / WEIGHTS_NAME
+    if damage == "missing":
+        weights.unlink()
+    elif damage == "garbage":
+        weights.write_bytes(b"not a safetensors file at all")
+    else:
+        weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ModelLoadError) as err:
+        load_verifier(str(copy_of), policy=policy)
+    assert str(weights) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_weights_of_another_shape_are_refused(copy_of: Path, policy: Any) -> None:
+    edit_card(copy_of, head_kind="mlp")
+    with pytest.raises(ModelLoadError, match="does not fit its card"):
+        load_verifier(str(copy_of), policy=policy)
+
+
+def test_unknown_feature_in_card_is_refused(copy_of: Path, policy: Any) -> None:
+    names = read_card(copy_of).feature_names
+    edit_card(copy_of, feature_names=["checker.no_such_signal", *names[1:]])
+    with pytest.raises(ModelLoadError, match=r"'checker\.no_such_signal'") as err:
+        load_verifier(str(copy_of), policy=policy)
+    assert str(copy_of / CARD_NAME) in str(err.value)
+    edit_card(copy_of, feature_names=names, feature_groups=["checker", "vibes"])
+    with pytest.raises(ModelLoadError, match="Unknown feature group 'vibes'"):
+        load_verifier(str(copy_of), policy=policy)
+
+
+def test_card_that_is_not_json_names_the_file(copy_of: Path, policy: Any) -> None:
+    (copy_of / CARD_NAME).write_text('{"format_version": 1, "policy": ')
+    with pytest.raises(ModelLoadError, match="is not valid JSON") as err:
+        load_verifier(str(copy_of), policy=policy)
+    assert str(copy_of / CARD_NAME) in str(err.value)
+    (copy_of / CARD_NAME).write_text(json.dumps({"format_version": 99}))
+    with pytest.raises(ModelLoadError, match="format version 99"):
+        load_verifier(str(copy_of), policy=policy)
+
+
+def store_samples(
+    root: Path, rows: list[tuple[str, str]], candidates: list[list[tuple[str, str]]]
+) -> Path:
+    """Hand-made samples at N=2 in the store, as a coverage run with these settings."""
+    dataset = write_jsonl(root / "data.jsonl", rows)
+    ev = create_evaluation(
+        dataset=dataset, strategies="coverage", ns=(2,), max_new_tokens=8, out=root / "samples"
+    )
+    for problem, cands in zip(ev.problems.problems, candidates, strict=True):
+        record = {
+            "problem_id": problem.id,
+            "level": None,
+            "subject": None,
+            "reference": problem.answer,
+            "answer": cands[0][1],
+            "correct": cands[0][1] == problem.answer,
+            "candidates": [
+                {
+                    "id": f"0.{i}",
+                    "text": t,
+                    "steps": [t],
+                    "step_scores": [],
+                    "score": None,
+                    "answer": a,
+                    "finish_reason": "eos",
+                    "completion_tokens": 4,
+                    "group": 0,
+                }
+                for i, (t, a) in enumerate(cands)
+            ],
+            "usage": {
+                "completion_tokens": 8,
+                "prompt_tokens": 100,
+                "policy_calls": 1,
+                "verifier_calls": 0,
+                "seconds": 0.1,
+            },
+            "wall_seconds": 0.1,
+            "budget_limited": False,
+        }
+        ev.store.put(ev.config_hash, "samples", 2, problem.id, record)
+    ev.close()
+    return dataset
+
+
+@pytest.mark.parametrize(("answer", "message"), [("4", "are right"), ("5", "are wrong")])
+def test_one_class_sample_is_refused(
+    tmp_path: Path, policy: Any, answer: str, message: str
+) -> None:
+    rows = [("What is 2 + 2?", "4"), ("What is 1 + 3?", "4")]
+    cands = [[(f"So {answer}.", answer), (f"It is {answer}.", answer)]] * 2
+    dataset = store_samples(tmp_path, rows, cands)
+    with pytest.raises(VerifierTrainingError, match=message) as err:
+        train_verifier(
+            dataset=dataset,
+            n=2,
+            max_new_tokens=8,
+            samples=tmp_path / "samples",
+            out=tmp_path / "v",
+            policy=NoSampling(policy),
+            progress=False,
+        )
+    assert "All 4 samples of the 2 problems" in str(err.value)
+    assert "--n" in str(err.value)
+    assert "--limit" in str(err.value)
+    assert not (tmp_path / "v").exists()
+
+
+def test_cli_bad_input_is_one_line_before_any_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_reference = tmp_path / "noref.jsonl"
+    no_reference.write_text(json.dumps({"problem": "What is 2 + 2?"}) + "\n")
+    cases = [
+        (["--dataset", str(no_reference)], "line 1: no reference answer"),
+        (["--dataset", "arithmetic", "--n", "1"], "N must be an integer >= 2"),
+        (["--dataset", "arithmetic", "--features", "checker,vibes"], "feature group 'vibes'"),
+    ]
+    for extra, message in cases:
+        rc = main(["train-verifier", *extra, "--out", str(tmp_path / "v")])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2, err
+        assert message in err, err
+        assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "v").exists()
+    assert not (tmp_path / "v.samples").exists()
+
+
+def test_out_that_is_not_a_verifier_is_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(VerifierTrainingError, match="is not a trained verifier"):
+        train_verifier(dataset="arithmetic", out=tmp_path / "mine", n=4)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+# -- the policy readout ---------------------------------------------------------------------
+
+
+def test_readout_matches_a_plain_forward_pass(policy: Any) -> None:
+    from ttc_graph.verifiers.trained.readout import _prompt
+
+    question = "What is 2 + 3?"
+    steps = ["2 + 3 = 5.\n\n", "The final answer is $\\boxed{5}$."]
+    other = ["Let me think about this for a while.\n\n", "It is 6."]
+    together = read_prefixes(policy, question, [other, steps, [""]], batch_size=2)
+    alone = read_prefixes(policy, question, [steps])[0]
+    for field in ("mean_logprob", "min_logprob", "tokens", "hidden_last", "hidden_mean"):
+        assert torch.allclose(getattr(together[1], field), getattr(alone, field), atol=1e-4)
+
+    prompt = _prompt(policy, question, DEFAULT_SYSTEM_PROMPT)
+    text = prompt + "".join(steps)
+    enc = policy.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = enc["input_ids"], enc["offset_mapping"]
+    start = len(policy.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert offsets[start][0] == len(prompt), "the prompt tokenizes the same inside the text"
+    # A step's prefix holds the tokens that start before the step's last character.
+    step_ends = [len(prompt) + len(steps[0]), len(text)]
+    ends = [sum(1 for s, _ in offsets if s < end) for end in step_ends]
+    with torch.no_grad():
+        out = policy.model(torch.tensor([ids]), output_hidden_states=True)
+    logprobs = torch.log_softmax(out.logits[0, :-1].float(), -1)
+    token_lp = logprobs.gather(1, torch.tensor(ids[1:])[:, None])[:, 0]
+    hidden = out.hidden_states[-1][0]
+    for k, end in enumerate(ends):
+        lp = token_lp[start - 1 : end - 1]
+        assert alone.tokens[k] == end - start
+        assert alone.mean_logprob[k] == pytest.approx(float(lp.mean()), abs=1e-4)
+        assert alone.min_logprob[k] == pytest.approx(float(lp.min()), abs=1e-4)
+        assert torch.allclose(alone.hidden_last[k], hidden[end - 1], atol=1e-3)
+        assert torch.allclose(alone.hidden_mean[k], hidden[start:end].mean(0), atol=1e-3)
+    # An empty candidate reads as no tokens, not as an error.
+    assert together[2].tokens.tolist() == [0.0]
+
+
+# -- pure logic -----------------------------------------------------------------------------
+
+
+def test_step_labels_follow_the_math_shepherd_rule() -> None:
+    faults = ["wrong", "ungrounded"]
+    rows = [
+        {"wrong": 0, "ungrounded": 0},
+        {"wrong": 0, "ungrounded": 1},
+        {"wrong": 1, "ungrounded": 1},
+    ]
+    assert first_fault(rows, faults) == 1
+    assert first_fault(rows[:1], faults) is None
+    assert first_fault([{"wrong": 2, "ungrounded": 0}], faults) == 0
+    assert step_labels(True, 1, 3) == [1, 1, 1]
+    assert step_labels(False, 1, 3) == [1, 0, 0]
+    assert step_labels(False, 0, 3) == [0, 0, 0]
+    assert step_labels(False, None, 3) == [1, 1, 0]
+    assert step_labels(False, None, 1) == [0]
+    with pytest.raises(ValueError, match="at least one step"):
+        step_labels(True, None, 0)
+
+
+def test_fault_features_are_read_from_the_checker() -> None:
+    from ttc_graph.verifiers.grounded import CHECKER_FEATURES
+
+    faults = fault_features(CHECKER_FEATURES)
+    assert "wrong" in faults
+    assert "ungrounded" in faults
+    assert "right" not in faults
+    assert "grounded" not in faults
+
+
+def test_feature_names_follow_the_checker_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ttc_graph.verifiers.grounded as grounded
+
+    monkeypatch.setattr(grounded, "CHECKER_FEATURES", ("alpha", "beta"))
+    assert feature_names(["confidence", "checker"], hidden_size=None) == [
+        "checker.alpha",
+        "checker.beta",
+        "confidence.mean_logprob",
+        "confidence.min_logprob",
+        "confidence.tokens",
+    ]
+    assert feature_names(["hidden"], hidden_size=2) == [
+        "hidden.last.0",
+        "hidden.last.1",
+        "hidden.mean.0",
+        "hidden.mean.1",
+    ]
+    assert parse_feature_groups("hidden, checker") == ("checker", "hidden")
+    with pytest.raises(VerifierTrainingError, match="Unknown feature group 'vibes'"):
+        parse_feature_groups("checker,vibes")
+    with pytest.raises(VerifierTrainingError, match="at least one"):
+        parse_feature_groups(" , ")
+
+
+def test_grouped_folds_keep_each_problem_in_one_fold() -> None:
+    ids = [f"p{i}" for i in range(23)]
+    rows = [pid for pid in ids for _ in range(4)]  # four candidates per problem
+    folds = grouped_folds(rows, k=5, seed=0)
+    assert set(folds) == set(ids)
+    sizes = [list(folds.values()).count(f) for f in range(5)]
+    assert sorted(sizes) == [4, 5, 5, 5, 4] or max(sizes) - min(sizes) <= 1
+    assert grouped_folds(rows, k=5, seed=0) == folds
+    assert grouped_folds(rows, k=5, seed=1) != folds
+    assert set(grouped_folds(["a", "b", "c"], k=5).values()) == {0, 1, 2}
+    with pytest.raises(ValueError, match="at least 2 problems"):
+        grouped_folds(["a", "a"])
+
+    # out_of_fold never shows a problem's rows to the model that scores them.
+    problem = torch.tensor([int(p[1:]) for p in rows], dtype=torch.float32)[:, None]
+    fold_of_row = torch.tensor([folds[p] for p in rows])
+
+    def fit_predict(x_train: torch.Tensor, y: torch.Tensor, x_valid: torch.Tensor) -> Any:
+        assert not set(x_train[:, 0].tolist()) & set(x_valid[:, 0].tolist())
+        return torch.full((x_valid.shape[0],), float(fold_of_row[0]))
+
+    scores = out_of_fold(problem, torch.zeros(len(rows)), fold_of_row, fit_predict)
+    assert not torch.isnan(scores).any()
+
+
+def test_auroc_against_pairwise_counting() -> None:
+    assert auroc([0.9, 0.8, 0.3, 0.8], [1, 1, 0, 0]) == 0.875
+    assert auroc([1, 2, 3], [0, 1, 1]) == 1.0
+    assert auroc([3, 2, 1], [0, 1, 1]) == 0.0
+    assert auroc([0.5] * 4, [0, 1, 0, 1]) == 0.5
+    assert math.isnan(auroc([0.1, 0.2], [1, 1]))
+    rng = random.Random(0)
+    scores = [rng.choice([0.1, 0.2, 0.3, 0.4]) for _ in range(60)]
+    labels = [rng.random() < 0.4 for _ in range(60)]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    pairs = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    assert auroc(scores, labels) == pytest.approx(pairs / (len(pos) * len(neg)))
+
+
+def test_weighted_selection_accuracy_uses_the_scores() -> None:
+    samples = [
+        ProblemSample("a", ["4", "5", "5"], [True, False, False]),
+        ProblemSample("b", ["7", "7", None], [True, True, False]),
+    ]
+    assert selection_accuracy(samples, None, "majority") == 0.5
+    assert selection_accuracy(samples, [[0.9, 0.1, 0.2], [0.5, 0.5, 0.9]]) == 1.0
+    assert selection_accuracy(samples, [[0.1, 0.9, 0.9], [0.5, 0.5, 0.9]]) == 0.5
+
+
+def separable(seed: int, rows: int = 200, features: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, features, generator=g)
+    x[:, -1] = 3.0  # a constant feature must not break the standardisation
+    y = (x[:, 0] - 0.5 * x[:, 1] > 0).float()
+    return x * 10 + 5, y
+
+
+@pytest.mark.parametrize("kind", ["logistic", "mlp"])
+def test_head_fits_separable_data_and_is_deterministic(kind: Any) -> None:
+    x, y = separable(0)
+    x_test, y_test = separable(1)
+    head = fit_head(x, y, kind=kind, l2=1e-3, seed=7)
+    assert auroc(head.predict(x_test).tolist(), y_test.tolist()) > 0.98
+    assert ((head.predict(x) > 0.5).float() == y).float().mean() > 0.95
+    assert head.standardizer.scale[-1] == 1.0
+    again = fit_head(x, y, kind=kind, l2=1e-3, seed=7)
+    for key, value in head.weights().items():
+        assert torch.equal(value, again.weights()[key])
+    if kind == "mlp":
+        other = fit_head(x, y, kind=kind, l2=1e-3, seed=8)
+        assert not torch.equal(other.weights()["0.weight"], head.weights()["0.weight"])
+
+
+def test_head_refuses_one_class_and_bad_input() -> None:
+    x, _ = separable(0, rows=10)
+    with pytest.raises(VerifierTrainingError, match="one class"):
+        fit_head(x, torch.ones(10))
+    with pytest.raises(ValueError, match="0 or 1"):
+        fit_head(x, torch.full((10,), 0.5))
+    with pytest.raises(VerifierTrainingError, match="Unknown head"):
+        fit_head(x, torch.tensor([0.0, 1.0] * 5), kind="forest")  # type: ignore[arg-type]
+
+
+def test_trl_rows_strip_steps_and_keep_labels_aligned() -> None:
+    rows = trl_rows(
+        [
+            LabelledCandidate("Q1", ["12 + 30 = 42.\n\n", "\n\n", " So 42. "], [1, 1, 0]),
+            LabelledCandidate("Q2", ["  \n"], [0]),
+        ]
+    )
+    assert rows == [{"prompt": "Q1", "completions": ["12 + 30 = 42.", "So 42."],
+                     "labels": [True, False]}]  # fmt: skip
+    with pytest.raises(ValueError, match="2 steps but 1 labels"):
+        trl_rows([LabelledCandidate("Q", ["a", "b"], [1])])
+
+
+def test_card_round_trip_and_fingerprint(trained: dict[str, Any], tmp_path: Path) -> None:
+    card = read_card(trained["out"])
+    write_card(card, tmp_path)
+    assert read_card(tmp_path) == card
+
+    class Tok:
+        def __init__(self, vocab: dict[str, int]) -> None:
+            self.vocab = vocab
+
+        def get_vocab(self) -> dict[str, int]:
+            return dict(self.vocab)
+
+    a = tokenizer_fingerprint(Tok({"a": 0, "b": 1}))
+    assert a == tokenizer_fingerprint(Tok({"b": 1, "a": 0}))
+    assert a != tokenizer_fingerprint(Tok({"a": 1, "b": 0}))
