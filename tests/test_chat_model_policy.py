@@ -26,7 +26,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from ttc_graph import create_best_of_n
+from ttc_graph import create_beam_search, create_best_of_n
 from ttc_graph.policy import GenerationRequest, SamplingParams
 from ttc_graph.policy.chat_model import ChatModelPolicy
 
@@ -40,6 +40,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    # Keep-alive, as vLLM and every real OpenAI-compatible server: the client pools
+    # its connections, which is what a per-call event loop used to break.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, *args: Any) -> None:  # keep pytest output clean
         return
@@ -239,6 +242,29 @@ def test_served_model_drives_a_strategy_graph(server: _Server) -> None:
     result = graph.invoke({"question": "What is 2 + 2?"})
     assert len(result["candidates"]) == 2
     assert result["usage"]["policy_calls"] == 1
+
+
+def test_a_multi_call_search_reuses_pooled_connections(server: _Server) -> None:
+    """Beam search calls the server once per step; with kept-alive connections each
+    call must run on the loop that owns the client's pool (it once failed at step 1
+    with "Event loop is closed")."""
+    from ttc_graph.verifiers import GroundedVerifier
+
+    policy = ChatModelPolicy(_chat(server), continue_final_message=True)
+    graph = create_beam_search(
+        policy=policy,
+        verifier=GroundedVerifier(),
+        n=2,
+        beam_width=1,
+        max_steps=3,
+        seed=1,
+        sampling=SamplingParams(temperature=0.7, max_new_tokens=12),
+    )
+    seen = len(server.requests_seen)
+    for _ in range(2):  # a second invoke reuses the same client again
+        result = graph.invoke({"question": "Sam has 7 pencils and buys 5 more. How many?"})
+        assert result["candidates"]
+    assert len(server.requests_seen) - seen >= 3, "several calls, so the pool was reused"
 
 
 def test_served_model_example_runs_against_the_server(server: _Server) -> None:

@@ -10,7 +10,7 @@ the step delimiter is put back so steps look the same as with a local model.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -185,21 +185,31 @@ class ChatModelPolicy:
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions per request (runs the async path on its own loop)."""
+        """``n`` completions per request, run on the policy's own event loop.
 
-        def run() -> list[list[Completion]]:
-            return asyncio.run(self.asample(requests, n=n, params=params, config=config))
-
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return run()
-        # Called from inside an event loop (a notebook, an async node calling sync
-        # code): asyncio.run would refuse, so use a loop on a helper thread.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(run).result()
+        Safe to call from inside a running loop (a notebook, an async node calling
+        sync code): the work runs on the policy's loop thread, not the caller's.
+        """
+        coro = self._asample(requests, n=n, params=params, config=config)
+        return asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result()
 
     async def asample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: RunnableConfig | None = None,
+    ) -> list[list[Completion]]:
+        """Async twin of :meth:`sample`; the calls run on the policy's own loop.
+
+        Cancelling the awaiting task cancels the calls in flight.
+        """
+        coro = self._asample(requests, n=n, params=params, config=config)
+        future = asyncio.run_coroutine_threadsafe(coro, _shared_loop())
+        return await asyncio.wrap_future(future)
+
+    async def _asample(
         self,
         requests: Sequence[GenerationRequest],
         *,
@@ -250,6 +260,29 @@ class ChatModelPolicy:
             return done
 
         return list(await asyncio.gather(*(for_request(r) for r in requests)))
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    """The one event loop every served-model call runs on, started on first use.
+
+    Async HTTP clients pool keep-alive connections bound to the loop that opened
+    them, and ``ChatOpenAI`` even shares one client between all its instances with
+    the same endpoint. Running each call under a fresh ``asyncio.run`` closed that
+    loop after the first call, and the next one failed on a pooled connection with
+    "Event loop is closed". One long-lived loop on a daemon thread, shared by every
+    :class:`ChatModelPolicy`, keeps the pool valid for sync and async callers alike.
+    """
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None or _LOOP.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="ttc-graph-http", daemon=True).start()
+            _LOOP = loop
+        return _LOOP
 
 
 def _share(total: int, weights: list[int], *, full: list[bool], cap: int) -> list[int]:
