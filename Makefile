@@ -1,5 +1,5 @@
 # The two commands of the README. Each sets everything up on a fresh machine.
-#   make demo   solve a sample problem with the embedded model (weighted best-of-4)
+#   make demo   a sample problem answered greedily and by weighted best-of-16, side by side
 #   make test   run the test suite
 .PHONY: demo test lint bench setup
 
@@ -7,7 +7,7 @@ QUESTION ?= Tom has 12 apples and buys 30 more. How many apples does he have now
 
 demo:
 	@scripts/setup.sh
-	.venv/bin/ttc-graph solve "$(QUESTION)" --strategy weighted --n 4 --seed 0
+	.venv/bin/ttc-graph solve "$(QUESTION)" --strategy weighted --n 16 --max-new-tokens 64 --seed 0 --compare
 
 test:
 	@scripts/setup.sh dev

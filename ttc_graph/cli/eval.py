@@ -53,8 +53,10 @@ def register(sub: Any) -> None:
     p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
     p.add_argument(
         "--verifier",
-        default="arithmetic",
-        help="arithmetic | judge | <PRM dir or hub id>, for best_of_n/weighted/beam_search/dvts",
+        default="auto",
+        help="auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub "
+        "id>, for best_of_n/weighted/beam_search/dvts (default auto: the head trained for the "
+        "embedded model, else grounded)",
     )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--temperature", type=float, default=0.8)

@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--verifier",
         default=None,
-        help="arithmetic | judge | <PRM dir or hub id> (default: arithmetic where one is needed)",
+        help="auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub "
+        "id> (default: auto where one is needed: the head trained for the embedded model, "
+        "else grounded)",
     )
     p.add_argument(
         "--trust-remote-code",
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     policy = load_policy(args.model, device=args.device)
     load_seconds = time.perf_counter() - started
-    verifier_spec = args.verifier or ("arithmetic" if args.strategy in NEEDS_VERIFIER else None)
+    verifier_spec = args.verifier or ("auto" if args.strategy in NEEDS_VERIFIER else None)
     verifier = None
     if verifier_spec:
         from ttc_graph.verifiers import load_verifier

@@ -47,7 +47,7 @@ from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
 logger = logging.getLogger(__name__)
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct (embedded)"
-DEFAULT_VERIFIER = "arithmetic"
+DEFAULT_VERIFIER = "auto"
 HARNESS_VERSION = 1
 """Bumped when stored records change meaning, so old rows are not mixed with new ones."""
 
@@ -529,6 +529,11 @@ def create_evaluation(
             except ValueError as exc:
                 raise ValueError(f"beam_search/dvts at N={n}: {exc}") from exc
     uses_verifier = any(s in NEEDS_VERIFIER for s in names)
+    if verifier == "auto":
+        # Resolved now, so that the configuration hash names the verifier really used.
+        from ttc_graph.verifiers.loading import default_verifier_spec
+
+        verifier = default_verifier_spec(_identity(model, EMBEDDED_MODEL) or "")
     if uses_verifier and verifier is None:
         raise ValueError(
             f"{', '.join(s for s in names if s in NEEDS_VERIFIER)} rank candidates and need a "
@@ -574,6 +579,10 @@ def _identity(obj: Any, default: str | None) -> str | None:
     if obj is None:
         return default
     if isinstance(obj, (str, os.PathLike)):
+        card = Path(obj) / "verifier.json"
+        if card.is_file():
+            # A trained verifier retrained in place must not reuse the old results.
+            return f"{obj}#{hashlib.sha256(card.read_bytes()).hexdigest()[:12]}"
         return str(obj)
     # A loaded object: its model id (policies) or runnable name (verifiers).
     for attr in ("model_id", "model_path"):
