@@ -245,8 +245,11 @@ _SHIPPED = {"SmolLM2-135M-Instruct (embedded)": "smollm2-135m-instruct"}
 
 def default_verifier_spec(policy: Any) -> str:
     """The verifier ``"auto"`` stands for: a head trained for this policy when one
-    ships with the package (the embedded model's), else ``"grounded"``."""
-    name = _SHIPPED.get(str(getattr(policy, "model_id", "")))
+    ships with the package (the embedded model's), else ``"grounded"``.
+
+    ``policy`` is a loaded policy or its model id (``model_id``)."""
+    model_id = policy if isinstance(policy, str) else getattr(policy, "model_id", "")
+    name = _SHIPPED.get(str(model_id))
     if name is not None and (SHIPPED_HEADS / name / "verifier.json").is_file():
         return str(SHIPPED_HEADS / name)
     return "grounded"
