@@ -240,32 +240,58 @@ def test_trl_export_is_stepwise_supervision(trained: dict[str, Any]) -> None:
     assert all_true >= card.samples["right_candidates"]
 
 
-def test_retraining_reuses_the_sample_and_replaces_the_directory(
+def test_training_on_a_stored_sample_labels_steps_and_replaces_the_directory(
     trained: dict[str, Any], policy: Any, tmp_path: Path
 ) -> None:
+    # Hand-made samples: each problem has a right candidate, a wrong one whose first
+    # step has a wrong calculation, and a wrong one the checker finds no fault in.
+    rows, cands = [], []
+    for a, b in [(3, 4), (5, 6), (8, 1)]:
+        rows.append((f"What is {a} + {b}?", str(a + b)))
+        cands.append(
+            [
+                ([f"{a} + {b} = {a + b}.\n\n", f"The answer is {a + b}."], str(a + b)),
+                ([f"{a} + {b} = {a + b + 1}.\n\n", f"The answer is {a + b + 1}."],
+                 str(a + b + 1)),
+                ([f"I think it is {a + b + 2}.\n\n", f"The answer is {a + b + 2}."],
+                 str(a + b + 2)),
+            ]
+        )  # fmt: skip
+    dataset = store_samples(tmp_path, rows, cands)
     out = tmp_path / "v"
-    shutil.copytree(trained["out"], out)
+    shutil.copytree(trained["out"], out)  # an earlier verifier, to be replaced
     result = train_verifier(
-        dataset=trained["dataset"],
-        samples=trained["samples"],
+        dataset=dataset,
+        n=3,
+        max_new_tokens=8,
+        samples=tmp_path / "samples",
         out=out,
         features="checker",
-        policy=NoSampling(policy),  # sampling again would fail the test
+        export_trl=tmp_path / "trl.jsonl",
+        policy=NoSampling(policy),  # the stored sample is reused: sampling would fail
         progress=False,
-        **SAMPLING,
     )
     assert result.directory == out
     card = read_card(out)
     assert card.feature_groups == ["checker"]
+    assert card.samples["candidates"] == 9
+    assert card.samples["right_candidates"] == 3
+    assert card.validation["folds"] == 3
     assert card.command.startswith("train_verifier(dataset=")
-    assert [p.name for p in tmp_path.iterdir()] == ["v"], "old version removed, nothing left"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl", "samples", "trl.jsonl", "v"]
+    labels = [
+        json.loads(line)["labels"] for line in (tmp_path / "trl.jsonl").read_text().splitlines()
+    ]
+    assert labels == [[True, True], [False, False], [True, False]] * 3
     # Checker features need no policy: none is held, and none is needed to load it.
     verifier = load_verifier(str(out))
     assert isinstance(verifier, TrainedVerifier)
     assert verifier.policy is None
-    scores = verifier.score_steps("What is 3 + 4?", [["3 + 4 = 7.\n\n", "The answer is 7."]])
-    assert len(scores[0]) == 2
-    assert all(0.0 <= s <= 1.0 for s in scores[0])
+    right, wrong = verifier.score(
+        "What is 2 + 7?",
+        [["2 + 7 = 9.\n\n", "The answer is 9."], ["2 + 7 = 10.\n\n", "The answer is 10."]],
+    )
+    assert right > wrong
 
 
 # -- loading and using it -------------------------------------------------------------------
@@ -300,7 +326,7 @@ def test_trained_verifier_drives_weighted_best_of_n(trained: dict[str, Any], pol
         verifier=verifier,
         n=4,
         selection="weighted",
-        sampling=SamplingParams(max_new_tokens=16),
+        sampling=SamplingParams(max_new_tokens=12),
         seed=3,
     )
     result = graph.invoke({"question": "What is 6 + 2?"})
@@ -322,7 +348,7 @@ def test_trained_step_scores_steer_beam_search(trained: dict[str, Any], policy: 
         n=4,
         beam_width=2,
         max_steps=2,
-        sampling=SamplingParams(max_new_tokens=10),
+        sampling=SamplingParams(max_new_tokens=8),
         seed=1,
     )
     events = list(graph.stream({"question": "What is 3 + 5?"}, stream_mode="custom"))
@@ -436,12 +462,13 @@ def test_card_that_is_not_json_names_the_file(copy_of: Path, policy: Any) -> Non
 
 
 def store_samples(
-    root: Path, rows: list[tuple[str, str]], candidates: list[list[tuple[str, str]]]
+    root: Path, rows: list[tuple[str, str]], candidates: list[list[tuple[list[str], str]]]
 ) -> Path:
-    """Hand-made samples at N=2 in the store, as a coverage run with these settings."""
+    """Hand-made samples (steps, answer) in the store, as a coverage run with these settings."""
     dataset = write_jsonl(root / "data.jsonl", rows)
+    n = len(candidates[0])
     ev = create_evaluation(
-        dataset=dataset, strategies="coverage", ns=(2,), max_new_tokens=8, out=root / "samples"
+        dataset=dataset, strategies="coverage", ns=(n,), max_new_tokens=8, out=root / "samples"
     )
     for problem, cands in zip(ev.problems.problems, candidates, strict=True):
         record = {
@@ -454,16 +481,16 @@ def store_samples(
             "candidates": [
                 {
                     "id": f"0.{i}",
-                    "text": t,
-                    "steps": [t],
+                    "text": "".join(steps),
+                    "steps": steps,
                     "step_scores": [],
                     "score": None,
-                    "answer": a,
+                    "answer": answer,
                     "finish_reason": "eos",
                     "completion_tokens": 4,
                     "group": 0,
                 }
-                for i, (t, a) in enumerate(cands)
+                for i, (steps, answer) in enumerate(cands)
             ],
             "usage": {
                 "completion_tokens": 8,
@@ -475,7 +502,7 @@ def store_samples(
             "wall_seconds": 0.1,
             "budget_limited": False,
         }
-        ev.store.put(ev.config_hash, "samples", 2, problem.id, record)
+        ev.store.put(ev.config_hash, "samples", n, problem.id, record)
     ev.close()
     return dataset
 
@@ -485,7 +512,7 @@ def test_one_class_sample_is_refused(
     tmp_path: Path, policy: Any, answer: str, message: str
 ) -> None:
     rows = [("What is 2 + 2?", "4"), ("What is 1 + 3?", "4")]
-    cands = [[(f"So {answer}.", answer), (f"It is {answer}.", answer)]] * 2
+    cands = [[([f"So {answer}."], answer), ([f"It is {answer}."], answer)]] * 2
     dataset = store_samples(tmp_path, rows, cands)
     with pytest.raises(VerifierTrainingError, match=message) as err:
         train_verifier(

@@ -26,7 +26,7 @@ import torch
 
 from ttc_graph.errors import VerifierTrainingError
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.verifiers.trained.readout import check_local_policy, read_prefixes
+from ttc_graph.verifiers.trained.readout import PromptCache, check_local_policy, read_prefixes
 
 __all__ = [
     "CONFIDENCE_FEATURES",
@@ -142,6 +142,9 @@ class FeatureExtractor:
         self.names = feature_names(self.groups, hidden_size=size)
         self._checker_names = checker_features() if "checker" in self.groups else ()
         self._checker: Any = None
+        # Beam search scores the same question every step; training shares the system
+        # prompt across questions: neither is encoded again from its start.
+        self._prompts = PromptCache(size=4)
 
     def extract(self, question: str, candidates: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """One float32 ``(steps, len(names))`` matrix per candidate."""
@@ -156,6 +159,7 @@ class FeatureExtractor:
                 candidates,
                 batch_size=self.batch_size,
                 system_prompt=self.system_prompt,
+                prompt_cache=self._prompts,
             )
             for i, r in enumerate(readouts):
                 if "confidence" in self.groups:

@@ -20,6 +20,8 @@ values reused for every candidate (on CPU it is often longer than a solution).
 from __future__ import annotations
 
 import bisect
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +36,7 @@ from ttc_graph.policy.prefix_cache import _cache_kwarg, supports_prefix_reuse
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT, to_messages, with_system_prompt
 from ttc_graph.verifiers.forward import input_device
 
-__all__ = ["PrefixReadout", "check_local_policy", "read_prefixes"]
+__all__ = ["PrefixReadout", "PromptCache", "check_local_policy", "read_prefixes"]
 
 _LOGIT_CHUNK = 256
 """Completion positions sent through the LM head at once (bounds vocab-sized memory)."""
@@ -132,6 +134,7 @@ def read_prefixes(
     *,
     batch_size: int = 8,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    prompt_cache: PromptCache | None = None,
 ) -> list[PrefixReadout]:
     """Read every step prefix of every candidate from batched forward passes.
 
@@ -141,6 +144,9 @@ def read_prefixes(
         candidates: Each candidate as its steps; their concatenation is the text.
         batch_size: Candidates per forward pass.
         system_prompt: The system prompt the candidates were sampled under.
+        prompt_cache: Keeps encoded prompts between calls, so that a question scored
+            again (every beam-search step) or one sharing the system prompt with the
+            last (training) is not encoded again from its start.
 
     Example:
         >>> from ttc_graph import load_policy
@@ -174,7 +180,10 @@ def read_prefixes(
     out: list[PrefixReadout | None] = [None] * len(rows)
     order = sorted(range(len(rows)), key=lambda r: len(rows[r].ids), reverse=True)
     with torch.inference_mode():
-        prefix = _encode_prefix(model, rows[0].ids[:shared]) if shared else None
+        prefix = None
+        if shared:
+            cache = prompt_cache if prompt_cache is not None else PromptCache(size=0)
+            prefix = cache.encode(model, rows[0].ids[:shared])
         for begin in range(0, len(order), batch_size):
             chunk = order[begin : begin + batch_size]
             sequences = [rows[r].ids for r in chunk]
@@ -210,24 +219,85 @@ def _shared_prefix(model: Any, tokenizer: Any, prompt: str, rows: Sequence[_Row]
     prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     shared = len(prompt_ids)
     for row in rows:
-        common = 0
-        for a, b in zip(prompt_ids, row.ids, strict=False):
-            if a != b:
-                break
-            common += 1
+        common = _common_length(prompt_ids, row.ids)
         # Every row keeps at least one token of its own for the second pass.
         shared = min(shared, common, len(row.ids) - 1)
     return max(shared, 0)
 
 
-def _encode_prefix(model: Any, ids: list[int]) -> _Prefix | None:
-    output = model.base_model(input_ids=torch.tensor([ids], device=input_device(model)),
-                              use_cache=True)  # fmt: skip
+class PromptCache:
+    """The last few encoded prompts (hidden states, keys and values), reused by prefix.
+
+    A new prompt is encoded only past its longest common token prefix with a
+    cached one. Thread-safe; entries are never modified, only replaced.
+
+    Example:
+        >>> cache = PromptCache(size=4)
+        >>> read_prefixes(policy, question, candidates, prompt_cache=cache)  # doctest: +SKIP
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, ...], _Prefix] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, model: Any, ids: list[int]) -> _Prefix | None:
+        """The prefix for ``ids``, encoded from the longest cached prefix on."""
+        key = tuple(ids)
+        with self._lock:
+            best, reuse, best_key = 0, None, None
+            for cached_ids, entry in self._entries.items():
+                common = _common_length(cached_ids, key)
+                if common > best:
+                    best, reuse, best_key = common, entry, cached_ids
+            if best_key is not None:
+                self._entries.move_to_end(best_key)
+            if reuse is not None and best == len(key):
+                return _Prefix(
+                    reuse.hidden[:best], [(k[:, :, :best], v[:, :, :best]) for k, v in reuse.kv]
+                )
+        prefix = _encode_prefix(model, ids, reuse, best)
+        if prefix is not None and self.size > 0:
+            with self._lock:
+                self._entries[key] = prefix
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return prefix
+
+
+def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _encode_prefix(
+    model: Any, ids: list[int], reuse: _Prefix | None = None, reused: int = 0
+) -> _Prefix | None:
+    """Run ``ids`` through the body, continuing from the first ``reused`` tokens of ``reuse``."""
+    device = input_device(model)
+    base = model.base_model
+    kwargs: dict[str, Any] = {}
+    if reuse is not None and reused:
+        kwargs[_cache_kwarg(base)] = DynamicCache(
+            ddp_cache_data=[(k[:, :, :reused], v[:, :, :reused]) for k, v in reuse.kv]
+        )
+        kwargs["position_ids"] = torch.arange(reused, len(ids), device=device)[None]
+    else:
+        reused = 0
+    output = base(input_ids=torch.tensor([ids[reused:]], device=device), use_cache=True, **kwargs)
     cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
     layers = getattr(cache, "layers", None)
     if not layers or not all(type(layer) is DynamicLayer for layer in layers):
         return None  # an unexpected cache layout: read every sequence in full instead
-    return _Prefix(output[0][0], [(layer.keys, layer.values) for layer in layers])
+    hidden = output[0][0]
+    if reused and reuse is not None:
+        hidden = torch.cat([reuse.hidden[:reused].to(hidden.device), hidden])
+    return _Prefix(hidden, [(layer.keys, layer.values) for layer in layers])
 
 
 def _last_hidden_after(model: Any, prefix: _Prefix, suffixes: list[list[int]]) -> torch.Tensor:
