@@ -54,3 +54,25 @@ class StrategyError(TTCGraphError):
 
 class VerifierTrainingError(TTCGraphError, ValueError):
     """A verifier cannot be trained on this data or with these settings; says what to change."""
+
+
+class LimitError(TTCGraphError, ValueError):
+    """A value is of the wrong type, not finite, or beyond a limit of :mod:`ttc_graph.limits`;
+    the message states the limit and why it exists."""
+
+
+class OutputPathError(TTCGraphError, ValueError):
+    """An output file cannot be written where it was asked for; checked before any work."""
+
+
+class OutputWriteError(TTCGraphError, OSError):
+    """Writing an output file failed (disk full, permissions, a vanished directory).
+
+    Names the file asked for, never a temporary file beside it."""
+
+
+class ResultStoreError(TTCGraphError, ValueError):
+    """An evaluation's results database is damaged or not a ttc-graph database.
+
+    It is never replaced or started over silently: the message says what is wrong
+    and how to recover."""

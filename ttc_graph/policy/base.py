@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
+
+from ttc_graph.errors import LimitError
+from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
 
 FinishReason = Literal["stop", "eos", "length"]
 
@@ -31,26 +35,47 @@ class SamplingParams:
     logprobs: bool = False
 
     def __post_init__(self) -> None:
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 means greedy), got {self.temperature}.")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
-        if self.max_new_tokens < 1:
-            raise ValueError(
-                f"max_new_tokens must be >= 1, got {self.max_new_tokens}; "
-                "raise it to let the model write at least one token."
-            )
+        # Checked for type and finiteness, not only range: NaN passes every comparison
+        # (``nan < 0`` is False), so a NaN temperature used to become greedy decoding
+        # and an infinite one sampled noise; a wrong type failed only deep in generate.
+        try:
+            check_finite(self.temperature, name="temperature", low=0.0)
+        except LimitError as exc:
+            raise LimitError(f"{exc} (0 means greedy)") from None
+        if check_finite(self.top_p, name="top_p", low=-math.inf) <= 0 or self.top_p > 1:
+            raise LimitError(f"top_p must be in (0, 1], got {self.top_p}.")
+        try:
+            check_max_new_tokens(self.max_new_tokens)
+        except LimitError as exc:
+            if isinstance(self.max_new_tokens, int) and self.max_new_tokens < 1:
+                raise LimitError(
+                    f"max_new_tokens must be >= 1, got {self.max_new_tokens}; "
+                    "raise it to let the model write at least one token."
+                ) from None
+            raise exc from None
         if isinstance(self.stop, str):
             raise ValueError("stop must be a sequence of strings, e.g. ('\\n\\n',), not a string.")
+        if not isinstance(self.stop, tuple | list):
+            raise LimitError(f"stop must be a tuple of strings, got {type(self.stop).__name__}.")
+        if any(not isinstance(s, str) for s in self.stop):
+            raise LimitError("stop must hold strings only.")
         if any(not s for s in self.stop):
             raise ValueError("stop strings must be non-empty.")
+        # A list is accepted and frozen, so the params stay hashable and immutable.
+        object.__setattr__(self, "stop", tuple(self.stop))
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise LimitError(f"seed must be an integer or None, got {self.seed!r}.")
+        if not isinstance(self.logprobs, bool):
+            raise LimitError(f"logprobs must be True or False, got {self.logprobs!r}.")
 
 
 def check_n(n: int) -> int:
-    """Validate a candidate count."""
+    """Validate a candidate count: an integer in ``[1, MAX_N]`` (:data:`ttc_graph.limits.MAX_N`)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be an integer >= 1 (candidates per prompt), got {n!r}.")
-    return n
+    return check_n_limit(n)
 
 
 @dataclass(frozen=True)

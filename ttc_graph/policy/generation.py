@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -74,6 +74,26 @@ class _Row:
     sample_index: int
 
 
+def row_chunks(counts: Sequence[int], firsts: Sequence[int], max_rows: int) -> Iterator[list[_Row]]:
+    """The candidate rows of every prompt, ``max_rows`` at a time, built as they are needed.
+
+    Only one chunk of rows exists at a time, so the bookkeeping before the first
+    ``generate`` call is the same for any N (it used to be one object per row, all
+    built up front).
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_batch_size must be >= 1, got {max_rows}.")
+    chunk: list[_Row] = []
+    for p, (count, first) in enumerate(zip(counts, firsts, strict=True)):
+        for i in range(count):
+            chunk.append(_Row(p, first + i))
+            if len(chunk) == max_rows:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
 def default_max_batch_size() -> int:
     """Sequences per ``generate`` call; larger N is split into chunks of this size."""
     return int(os.environ.get("TTC_GRAPH_MAX_BATCH", "64"))
@@ -122,10 +142,8 @@ def generate_candidates(
     signals = list(stops) if stops is not None else [None] * len(prompts)
     if len(firsts) != len(prompts) or len(signals) != len(prompts):
         raise ValueError("first_index and stops must have one entry per prompt.")
-    rows = [_Row(p, firsts[p] + i) for p in range(len(prompts)) for i in range(counts[p])]
     results: list[list[Completion]] = [[] for _ in prompts]
-    for start in range(0, len(rows), max_rows):
-        chunk = rows[start : start + max_rows]
+    for chunk in row_chunks(counts, firsts, max_rows):
         chunk_prompts = [prompts[r.prompt_index] for r in chunk]
         row_seeds = [
             row_seed(bases[r.prompt_index], prompts[r.prompt_index], r.sample_index) for r in chunk

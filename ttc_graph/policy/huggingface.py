@@ -169,6 +169,18 @@ class HuggingFacePolicy(HuggingFacePipeline):
             )
         text = self.render(request)
         limit = self._input_limit(max_new_tokens)
+        if limit is not None and limit < 1:
+            context = getattr(self.model.config, "max_position_embeddings", None)
+            raise InputTooLongError(
+                f"max_new_tokens={max_new_tokens} leaves no room for the prompt: "
+                f"{self.model_id or 'the model'} has a context of {context} tokens"
+                + (
+                    f" and max_input_tokens={self.max_input_tokens}"
+                    if self.max_input_tokens
+                    else ""
+                )
+                + ". Lower max_new_tokens (--max-new-tokens) well below the context."
+            )
         # A token spans at least one character: short prompts need no tokenizing.
         if limit is None or len(text) <= limit:
             return text
@@ -179,7 +191,8 @@ class HuggingFacePolicy(HuggingFacePipeline):
             raise InputTooLongError(
                 f"The prompt is {length} tokens but at most {limit} fit (the model's context "
                 f"minus max_new_tokens={max_new_tokens}). Shorten the question, lower "
-                "max_new_tokens, or load the policy with on_long_input='truncate'."
+                "max_new_tokens, or load the policy with on_long_input='truncate' (on the "
+                "command line: --on-long-input truncate)."
             )
         for _ in range(4):  # token boundaries shift a little when text is cut
             request = self._shorten(request, length - limit)

@@ -6,6 +6,7 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
+from ttc_graph.errors import LimitError
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.best_of_n import create_best_of_n
@@ -41,7 +42,11 @@ def build_strategy(
     ``greedy`` is one temperature-0 sample; ``best_of_n``/``weighted``/``majority``
     are best-of-N with that selection. Extra keyword arguments go to the factory.
     """
-    base = sampling or SamplingParams()
+    base = SamplingParams() if sampling is None else sampling
+    if not isinstance(base, SamplingParams):
+        raise LimitError(
+            f"sampling must be ttc_graph.policy.SamplingParams(...), got {type(base).__name__}."
+        )
     if name == "greedy":
         greedy = SamplingParams(temperature=0.0, max_new_tokens=base.max_new_tokens, stop=base.stop)
         return create_best_of_n(

@@ -94,7 +94,7 @@ def create_best_of_n(
         retry=retry,
         strategy=name,
         n=n,
-        sampling=sampling or DEFAULT_SAMPLING,
+        sampling=DEFAULT_SAMPLING if sampling is None else sampling,
         selection=selection,
         aggregation=aggregation,
         system_prompt=system_prompt,

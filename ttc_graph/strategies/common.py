@@ -7,6 +7,8 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer
 
+from ttc_graph.errors import LimitError
+from ttc_graph.limits import check_count, check_finite, check_n_limit
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import check_retry
 from ttc_graph.strategies.nodes import Budget, EarlyStop, SearchConfig, supports_first_index
@@ -59,9 +61,15 @@ def check_aggregation(aggregation: str) -> None:
 
 def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingParams:
     """Sampling for step-wise search: stop at the step delimiter."""
-    base = sampling or DEFAULT_SAMPLING
-    if not delimiter:
-        raise ValueError("step_delimiter must be a non-empty string such as '\\n\\n'.")
+    base = DEFAULT_SAMPLING if sampling is None else sampling
+    if not isinstance(delimiter, str) or not delimiter:
+        raise LimitError(
+            f"step_delimiter must be a non-empty string such as '\\n\\n', got {delimiter!r}."
+        )
+    if not isinstance(base, SamplingParams):
+        check_search_options(
+            sampling=base, seed=None, system_prompt=None, step_delimiter=delimiter, n=1
+        )
     stops = base.stop if delimiter in base.stop else (*base.stop, delimiter)
     return SamplingParams(
         temperature=base.temperature,
@@ -74,9 +82,50 @@ def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingPa
 
 
 def check_budget(budget: Budget | None) -> None:
-    """A budget must be a :class:`Budget` (it validates its own limits)."""
-    if budget is not None and not isinstance(budget, Budget):
+    """A budget must be a :class:`Budget` with an integer token limit and a finite time limit.
+
+    ``Budget`` checks ranges, but NaN passes every comparison: ``Budget(max_tokens=nan)``
+    used to cut every row to one token. Checked here, when the graph is built.
+    """
+    if budget is None:
+        return
+    if not isinstance(budget, Budget):
         raise ValueError("budget must be ttc_graph.Budget(max_tokens=..., max_seconds=...).")
+    if budget.max_tokens is not None:
+        check_count(
+            budget.max_tokens,
+            name="Budget.max_tokens",
+            limit=2**62,
+            why="a token count must fit in 64 bits",
+        )
+    if budget.max_seconds is not None:
+        seconds = check_finite(budget.max_seconds, name="Budget.max_seconds", low=0.0)
+        if seconds <= 0:
+            raise LimitError(f"Budget.max_seconds must be > 0, got {budget.max_seconds!r}.")
+
+
+def check_search_options(
+    *, sampling: Any, seed: Any, system_prompt: Any, step_delimiter: Any, n: Any
+) -> None:
+    """Check the options every factory shares, so a wrong type fails when the graph is
+    built instead of at the first ``invoke`` (or, worse, silently)."""
+    check_n_limit(n)
+    if not isinstance(sampling, SamplingParams):
+        raise LimitError(
+            "sampling must be ttc_graph.policy.SamplingParams(temperature=..., "
+            f"max_new_tokens=...), got {type(sampling).__name__}."
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise LimitError(f"seed must be an integer or None, got {seed!r} ({type(seed).__name__}).")
+    if system_prompt is not None and not isinstance(system_prompt, str):
+        raise LimitError(
+            f"system_prompt must be a string or None, got {type(system_prompt).__name__}."
+        )
+    if not isinstance(step_delimiter, str) or not step_delimiter:
+        # An empty delimiter would make every character a step.
+        raise LimitError(
+            f"step_delimiter must be a non-empty string such as '\\n\\n', got {step_delimiter!r}."
+        )
 
 
 def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy) -> None:
@@ -127,6 +176,13 @@ def search_config(
     got none; ``None`` makes the verifier optional.
     """
     check_policy(policy)
+    check_search_options(
+        sampling=fields.get("sampling"),
+        seed=fields.get("seed"),
+        system_prompt=fields.get("system_prompt"),
+        step_delimiter=fields.get("step_delimiter", DEFAULT_STEP_DELIMITER),
+        n=fields.get("n", 1),
+    )
     check_aggregation(fields.get("aggregation", "last"))
     check_budget(fields.get("budget"))
     check_retry(retry)

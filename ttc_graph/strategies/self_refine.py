@@ -162,7 +162,7 @@ def create_self_refine(
         retry=retry,
         strategy=name,
         n=1,
-        sampling=sampling or DEFAULT_SAMPLING,
+        sampling=DEFAULT_SAMPLING if sampling is None else sampling,
         aggregation=aggregation,
         max_steps=max_rounds + 1,
         system_prompt=system_prompt,
