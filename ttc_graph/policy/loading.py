@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -74,9 +76,93 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     return resolved
 
 
+GGUF_MAGIC = b"GGUF"
+"""The first four bytes of every GGUF file."""
+_DIGEST_INDEX = "gguf-digests.json"
+_HASH_CHUNK = 4 * 2**20
+
+
+def check_gguf(gguf: Path) -> None:
+    """Refuse a file that is not a GGUF file (by its magic bytes), with a clear message."""
+    try:
+        with gguf.open("rb") as fh:
+            head = fh.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise ModelLoadError(f"Cannot read {gguf}: {exc.strerror or exc}.") from exc
+    if head != GGUF_MAGIC:
+        shown = head.hex(" ") if head else "nothing (the file is empty)"
+        raise ModelLoadError(
+            f"{gguf} is not a GGUF file: it starts with {shown}, not the GGUF magic bytes "
+            "47 47 55 46 ('GGUF'). Was the download cut short or the wrong file named? "
+            "Pass a .gguf model file, a transformers model directory or a hub id."
+        )
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_HASH_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def gguf_digest(gguf: Path) -> str:
+    """SHA-256 of a GGUF file, computed once and remembered by (path, size, mtime).
+
+    The conversion cache is keyed by this digest, so two different files with the
+    same name and size never share converted weights. Hashing reads the whole file
+    (about 0.3 s per 100 MB); the index in :func:`cache_dir` makes later loads of
+    an unchanged file skip it. A file changed in place gets a new mtime, so it is
+    hashed again.
+    """
+    resolved = gguf.resolve()
+    stat = resolved.stat()
+    key = str(resolved)
+    index_path = cache_dir() / _DIGEST_INDEX
+    index = _read_index(index_path)
+    entry = index.get(key)
+    if (
+        isinstance(entry, dict)
+        and entry.get("size") == stat.st_size
+        and entry.get("mtime_ns") == stat.st_mtime_ns
+        and isinstance(entry.get("sha256"), str)
+    ):
+        return str(entry["sha256"])
+    digest = _hash_file(resolved)
+    index = _read_index(index_path)  # re-read: another process may have added entries
+    index[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+    try:
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index_path.with_name(f".{index_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(index, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, index_path)  # atomic: readers never see half an index
+    except OSError as exc:
+        # Only a speed-up is lost: the file is hashed again next time.
+        logger.warning("Could not remember the digest of %s in %s: %s", gguf, index_path, exc)
+    return digest
+
+
+def _read_index(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or damaged: digests are recomputed, never trusted blindly
+    return data if isinstance(data, dict) else {}
+
+
+def gguf_cache_dir(gguf: Path) -> Path:
+    """Where the converted weights of ``gguf`` live: named by its stem and content digest."""
+    return cache_dir() / f"{gguf.stem}-{gguf_digest(gguf)[:16]}"
+
+
 def _convert_gguf(gguf: Path) -> Path:
-    """Convert a GGUF file once to a transformers directory in the cache; return it."""
-    target = cache_dir() / f"{gguf.stem}-{gguf.stat().st_size}"
+    """Convert a GGUF file once to a transformers directory in the cache; return it.
+
+    The cache is keyed by the file's content (see :func:`gguf_digest`): a file
+    that merely has the name and size of another never reuses its weights.
+    """
+    check_gguf(gguf)
+    target = gguf_cache_dir(gguf)
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -85,10 +171,19 @@ def _convert_gguf(gguf: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-        )
+        try:
+            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
+            )
+        except Exception as exc:
+            # The gguf reader raises anything from ValueError to struct.error and
+            # IndexError on a damaged file.
+            raise ModelLoadError(
+                f"{gguf} starts like a GGUF file but could not be read as a model "
+                f"({type(exc).__name__}: {str(exc)[:200]}). Is the file complete, and is it "
+                "a model architecture transformers can convert from GGUF?"
+            ) from exc
         # The weights are already de-quantized to float; dropping the GGUF marker is
         # what lets transformers save them as an ordinary checkpoint.
         setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a module attribute
@@ -118,7 +213,7 @@ def resolve_model_source(model: str | os.PathLike[str] | None) -> str:
     if not text:
         raise ValueError("Model must be a hub id ('org/name') or a local directory, got ''.")
     path = Path(text).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
+    if path.is_file() and path.suffix.lower() == ".gguf":
         return str(_convert_gguf(path))
     if path.is_dir():
         if not (path / "config.json").is_file() or not any(
