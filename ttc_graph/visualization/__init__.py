@@ -14,10 +14,12 @@ from ttc_graph.visualization.diagram import (
     draw_png,
     strategy_graph,
 )
+from ttc_graph.visualization.escape import terminal_safe
 from ttc_graph.visualization.html import html_document, render_html
 from ttc_graph.visualization.terminal import build_tree, print_tree
 from ttc_graph.visualization.trace import (
     SearchTrace,
+    check_output_path,
     load_trace,
     save_trace,
     trace_from_result,
@@ -30,6 +32,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "SearchTrace",
     "build_tree",
+    "check_output_path",
     "draw_mermaid",
     "draw_png",
     "html_document",
@@ -38,6 +41,7 @@ __all__ = [
     "render_html",
     "save_trace",
     "strategy_graph",
+    "terminal_safe",
     "trace_from_result",
     "validate_trace",
 ]

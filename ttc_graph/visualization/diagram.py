@@ -19,6 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.graph import Graph
 
 from ttc_graph.errors import TTCGraphError
+from ttc_graph.outputs import write_atomic
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
 from ttc_graph.strategies import NEEDS_VERIFIER, build_strategy
 from ttc_graph.verifiers.base import Verifier
@@ -137,7 +138,7 @@ def graphviz_source(graph: Any, *, title: str | None = None) -> Any:
 
 def draw_png(graph: Any, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
     """Write a PNG of the graph with the local Graphviz ``dot`` (no network); return the path."""
-    target = check_output_path(path)
+    target = check_output_path(path, example="graph.png")
     if shutil.which("dot") is None:
         raise GraphvizNotFoundError(f"The Graphviz `dot` program is not on PATH; {INSTALL_DOT}.")
     import graphviz
@@ -146,8 +147,7 @@ def draw_png(graph: Any, path: str | os.PathLike[str], *, title: str | None = No
         data = graphviz_source(graph, title=title).pipe(format="png")
     except graphviz.ExecutableNotFound as exc:
         raise GraphvizNotFoundError(f"Graphviz `dot` could not be run; {INSTALL_DOT}.") from exc
-    target.write_bytes(data)
-    return target
+    return write_atomic(target, data)
 
 
 def _drawable(graph: Any) -> Graph:

@@ -24,6 +24,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.outputs import write_atomic
 from ttc_graph.visualization.layout import (
     Position,
     Tree,
@@ -49,9 +50,8 @@ def render_html(
 
     Returns the path written. Open it in any browser; it needs no network.
     """
-    target = check_output_path(path)
-    target.write_text(html_document(trace_or_result, title=title), encoding="utf-8")
-    return target
+    target = check_output_path(path, example="tree.html")
+    return write_atomic(target, html_document(trace_or_result, title=title))
 
 
 def html_document(trace_or_result: Mapping[str, Any], *, title: str | None = None) -> str:

@@ -11,6 +11,7 @@ from rich.text import Text
 from rich.tree import Tree as RichTree
 
 from ttc_graph.strategies.state import TraceNode
+from ttc_graph.visualization.escape import terminal_safe
 from ttc_graph.visualization.layout import Tree, score_color, usage_items
 from ttc_graph.visualization.trace import as_trace
 
@@ -22,7 +23,8 @@ def build_tree(trace_or_result: Mapping[str, Any], *, max_text: int = 80) -> Ric
 
     Chosen steps are bold and starred, dead branches dim. Step text is shown on
     one line, cut to ``max_text`` characters. Text is never read as rich markup,
-    so model output such as ``[bold]`` prints literally.
+    so model output such as ``[bold]`` prints literally, and terminal control
+    characters are shown as visible escapes (see :func:`terminal_safe`).
     """
     if not isinstance(max_text, int) or max_text < 8:
         raise ValueError(f"max_text must be an integer >= 8, got {max_text!r}.")
@@ -48,9 +50,14 @@ def print_tree(
     trace = as_trace(trace_or_result)
     header = Text.assemble(
         ("Strategy ", "dim"),
-        (trace["strategy"], "bold"),
+        (terminal_safe(trace["strategy"], newlines=False), "bold"),
         ("   Answer ", "dim"),
-        (trace["answer"] if trace["answer"] is not None else "none", "bold blue"),
+        (
+            terminal_safe(trace["answer"], newlines=False)
+            if trace["answer"] is not None
+            else "none",
+            "bold blue",
+        ),
     )
     usage = Text(" · ".join(text for _, text in usage_items(trace["usage"])), style="dim")
     if trace["budget_limited"]:
@@ -60,7 +67,7 @@ def print_tree(
 
 
 def _label(node: TraceNode, max_text: int, *, faded: bool) -> Text:
-    text = " ".join(node["text"].split())
+    text = terminal_safe(" ".join(node["text"].split()), newlines=False)
     if len(text) > max_text:
         text = text[: max_text - 1] + "…"
     if node["status"] == "root":

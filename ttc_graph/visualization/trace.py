@@ -22,10 +22,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict, get_args
 
+# check_output_path is re-exported: the viewers import it from here.
+from ttc_graph.outputs import check_output_path as check_output_path
+from ttc_graph.outputs import write_atomic
 from ttc_graph.strategies.state import NodeStatus, TraceNode, Usage, empty_usage
 
 FORMAT = "ttc-graph-trace"
 VERSION = 1
+MAX_TRACE_BYTES = 256 * 2**20
+"""Largest trace file :func:`load_trace` reads (a search at N=4096 writes a few MiB)."""
 STATUSES: tuple[str, ...] = get_args(NodeStatus)
 _USAGE_KEYS = tuple(empty_usage())
 _NODE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -106,32 +111,42 @@ def save_trace(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     half a trace behind.
     """
     trace = trace_from_result(result)
-    target = check_output_path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(
-            json.dumps(trace, indent=1, ensure_ascii=False, allow_nan=False) + "\n",
-            encoding="utf-8",
-        )
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    target = check_output_path(path, example="trace.json")
+    # Raw text: control characters are JSON-escaped (\u001b), never stripped.
+    text = json.dumps(trace, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    return write_atomic(target, text)
 
 
 def load_trace(path: str | os.PathLike[str]) -> SearchTrace:
     """Read and validate a trace written by :func:`save_trace`."""
     source = Path(path)
-    if not source.is_file():
+    if not source.exists():
         raise ValueError(f"Trace file {source} does not exist; write one with save_trace().")
+    if not source.is_file():
+        raise ValueError(f"{source} is not a regular file, so not a ttc-graph trace.")
+    size = source.stat().st_size
+    if size > MAX_TRACE_BYTES:
+        raise ValueError(
+            f"{source} is {size / 2**20:,.0f} MiB, above the {MAX_TRACE_BYTES // 2**20} MiB "
+            "limit for a trace (the viewer holds it in memory); is it the right file?"
+        )
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark, as some editors write, is accepted.
+        data = json.loads(source.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{source} is not a UTF-8 text file, so not a ttc-graph trace.") from exc
+        raise ValueError(
+            f"{source} is not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start}), so not a ttc-graph trace."
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ValueError(
             f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "was the file truncated?"
+        ) from exc
+    except RecursionError as exc:
+        # json recurses once per nesting level; a hostile file nests thousands deep.
+        raise ValueError(
+            f"{source} nests JSON too deeply to be a ttc-graph trace (which is two levels deep)."
         ) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(
@@ -178,8 +193,15 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
     usage = data["usage"]
     for key in _USAGE_KEYS:
         value = usage.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"usage[{key!r}] must be a number >= 0, got {value!r}.")
+        # NaN passes ``< 0``; refused here rather than by the JSON writer's
+        # "Out of range float values are not JSON compliant".
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(f"usage[{key!r}] must be a number >= 0 and finite, got {value!r}.")
     nodes = _check_nodes(data["nodes"])
     return SearchTrace(
         format=FORMAT,
@@ -259,17 +281,3 @@ def _root_text(nodes: Mapping[str, Any]) -> str:
         if isinstance(node, Mapping) and node.get("parent") is None:
             return str(node.get("text", ""))
     return ""
-
-
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """The path as a Path, or a clear ValueError when a file cannot be written there."""
-    target = Path(path)
-    if target.is_dir():
-        raise ValueError(
-            f"{target} is a directory; give a file name such as {target / 'trace.json'}."
-        )
-    if not target.parent.resolve().is_dir():
-        raise ValueError(
-            f"Directory {target.parent} does not exist (for {target}); create it first."
-        )
-    return target
