@@ -69,7 +69,9 @@ def plot_curve(
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     problems = max(p.problems for p in rows)
-    ax.set_title(title or f"Accuracy vs N ({problems} problems)", fontsize=10)
+    # parse_math=False: a title holds file and model names, and a "$" in one must not
+    # be read as (possibly invalid) TeX.
+    ax.set_title(title or f"Accuracy vs N ({problems} problems)", fontsize=10, parse_math=False)
     ax.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:

@@ -8,6 +8,7 @@ Rows may be in MATH-500 form (``problem``, ``answer``, optional ``level``,
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.evaluation.arithmetic import check_difficulty, generate_problems
+from ttc_graph.limits import MAX_ARITHMETIC_PROBLEMS
 
 ARITHMETIC = "arithmetic"
 DEFAULT_ARITHMETIC_COUNT = 50
@@ -104,11 +106,21 @@ def _check_unique(problems: Sequence[Problem], source: str) -> None:
 def read_jsonl(path: Path) -> list[Problem]:
     """Read every problem of a JSONL file, naming the line of the first bad row."""
     problems: list[Problem] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            where = f"{path} line {lineno}"
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8) :]  # a byte-order mark, as some editors write
+            try:
+                # Decoded line by line, so a bad byte is reported with its line.
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                    f"{exc.start + 1}). Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
+                ) from exc
             if not line.strip():
                 continue
-            where = f"{path} line {lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -176,6 +188,11 @@ def load_problems(
     if not text:
         raise ValueError("dataset is empty; pass a .jsonl path, 'arithmetic' or a hub id.")
     if text == ARITHMETIC:
+        if limit is not None and limit > MAX_ARITHMETIC_PROBLEMS:
+            raise ValueError(
+                f"limit is {limit:,}, above the limit of {MAX_ARITHMETIC_PROBLEMS:,} problems "
+                "the arithmetic generator makes for one run (all are generated in memory first)."
+            )
         levels = check_difficulty(difficulty)
         count = limit or DEFAULT_ARITHMETIC_COUNT
         generated = generate_problems(count, difficulty=levels, seed=seed)
@@ -197,7 +214,7 @@ def load_problems(
     path = Path(text).expanduser()
     if path.is_file():
         problems = read_jsonl(path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        digest = _file_digest(path)[:16]
         return ProblemSet(path.name, tuple(problems[:limit]), f"jsonl:{digest}")
     if path.is_dir():
         raise ValueError(f"{path} is a directory; pass a .jsonl file inside it.")
@@ -210,6 +227,15 @@ def load_problems(
         )
     problems = _load_hub(text, split)
     return ProblemSet(text, tuple(problems[:limit]), f"hub:{text}:{split}")
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (a large dataset is never held twice in memory)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def levels_of(problems: Iterable[Problem]) -> list[str]:

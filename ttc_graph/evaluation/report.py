@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ from typing import Any
 from ttc_graph.evaluation.metrics import CurvePoint
 from ttc_graph.evaluation.plot import plot_curve
 from ttc_graph.evaluation.runner import EvalReport
+from ttc_graph.outputs import write_atomic
+from ttc_graph.visualization.escape import terminal_safe
 
 CSV_NAME = "curve.csv"
 JSON_NAME = "curve.json"
@@ -18,19 +22,38 @@ PLOT_NAME = "accuracy.png"
 COLUMNS = ("strategy", "N", "level", "acc", "95% CI", "solved", "tokens", "calls P/V", "s/problem")
 
 
+def report_names(config_hash: str) -> dict[str, str]:
+    """File names of one configuration's report: ``curve-<hash>.csv`` and so on."""
+    return {
+        "csv": f"curve-{config_hash}.csv",
+        "json": f"curve-{config_hash}.json",
+        "plot": f"accuracy-{config_hash}.png",
+    }
+
+
+LATEST_NAMES = {"csv": CSV_NAME, "json": JSON_NAME, "plot": PLOT_NAME}
+"""The unsuffixed names: a copy of the report written last into the directory."""
+
+
 def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dict[str, Path]:
-    """Write ``curve.csv``, ``curve.json`` and ``accuracy.png`` into ``out``; return the paths.
+    """Write the report into ``out``; return the paths of this configuration's files.
+
+    Files are named by configuration (``curve-<hash>.csv``, ``curve-<hash>.json``,
+    ``accuracy-<hash>.png``), so evaluations of different configurations in one
+    directory never overwrite each other's reports. ``curve.csv``, ``curve.json``
+    and ``accuracy.png`` are copies of the report written last. Every file is
+    written atomically (complete or not at all).
 
     The CSV has one row per strategy, N and level (``all`` first); the JSON adds the
-    configuration and its hash, so every figure can be traced to its run.
+    configuration and its hash, the failed units with their reasons, so every
+    figure can be traced to its run.
     """
     out_dir = Path(out)
     points = report.overall() + report.by_level()
-    paths = {"csv": out_dir / CSV_NAME, "json": out_dir / JSON_NAME}
-    with paths["csv"].open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[f.name for f in fields(CurvePoint)])
-        writer.writeheader()
-        writer.writerows(p.as_dict() for p in points)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(CurvePoint)])
+    writer.writeheader()
+    writer.writerows(p.as_dict() for p in points)
     payload: dict[str, Any] = {
         "config_hash": report.config_hash,
         "config": report.config,
@@ -38,19 +61,47 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
         "ns": list(report.ns),
         "problems": report.total_problems,
         "pending_units": report.pending_units,
+        "failed_units": [
+            {"strategy": f.strategy, "n": f.n, "problem_id": f.problem_id, "error": f.error}
+            for f in report.failed
+        ],
+        "stopped": report.stopped,
         "points": [p.as_dict() for p in points],
     }
-    paths["json"].write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    contents: dict[str, bytes] = {
+        "csv": buffer.getvalue().encode("utf-8"),
+        # NaN is not JSON: written as null, so strict JSON readers can load the file.
+        "json": (json.dumps(_json_safe(payload), indent=2) + "\n").encode("utf-8"),
+    }
     if report.overall():
-        paths["plot"] = out_dir / PLOT_NAME
-        plot_curve(report.points, path=paths["plot"], title=title)
+        figure = plot_curve(report.points, title=title)
+        png = io.BytesIO()
+        figure.savefig(png, format="png")
+        contents["plot"] = png.getvalue()
+    names = report_names(report.config_hash)
+    paths: dict[str, Path] = {}
+    for kind, data in contents.items():
+        paths[kind] = write_atomic(out_dir / names[kind], data)
+    for kind, data in contents.items():
+        write_atomic(out_dir / LATEST_NAMES[kind], data)
     return paths
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def print_report(report: EvalReport, console: Any = None) -> None:
     """Print the curve as a rich table (and a per-level table when there are levels)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
     for heading, rows in (("Accuracy vs N", report.overall()), ("By level", report.by_level())):
@@ -63,7 +114,8 @@ def print_report(report: EvalReport, console: Any = None) -> None:
             table.add_row(
                 p.strategy,
                 str(p.n),
-                p.level,
+                # Levels come from the dataset: plain text, never markup or control codes.
+                Text(terminal_safe(p.level, newlines=False)),
                 f"{100 * p.accuracy:.1f}%",
                 f"{100 * p.ci_low:.0f}–{100 * p.ci_high:.0f}%",
                 f"{p.correct}/{p.problems}",
@@ -77,7 +129,24 @@ def print_report(report: EvalReport, console: Any = None) -> None:
             "* time apportioned by tokens from the shared sample at the largest N "
             "(smaller N are subsets of it)."
         )
-    if report.pending_units:
+    if report.failed:
         console.print(
-            f"[yellow]{report.pending_units} units not run yet; rerun the same command to resume."
+            Text(
+                f"{len(report.failed)} unit(s) failed; rerun the same command to try them "
+                "again (reasons are in the report's JSON):",
+                style="yellow",
+            )
+        )
+        for f in report.failed[:5]:
+            line = f"  {f.strategy} N={f.n} {f.problem_id}: {f.error[:300]}"
+            console.print(Text(terminal_safe(line), style="yellow"))
+        if len(report.failed) > 5:
+            console.print(Text(f"  … and {len(report.failed) - 5} more", style="yellow"))
+    not_run = report.pending_units - len(report.failed)
+    if not_run > 0:
+        console.print(
+            Text(
+                f"{not_run} units not run yet; rerun the same command to resume.",
+                style="yellow",
+            )
         )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.errors import StrategyError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
     COVERAGE,
@@ -38,11 +39,14 @@ from ttc_graph.evaluation.metrics import (
     outcomes,
 )
 from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
-from ttc_graph.evaluation.store import DB_NAME, ResultStore
+from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
+from ttc_graph.limits import check_n_limit
 from ttc_graph.policy.base import SamplingParams
+from ttc_graph.specs import check_verifier_spec
 from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
 from ttc_graph.strategies.beam_search import check_beams
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.visualization.escape import rich_safe, terminal_safe
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +93,8 @@ def schedule(units: Sequence[Unit], concurrency: int) -> list[Unit]:
 
 
 def _label(unit: Unit) -> str:
-    return f"{unit.name} N={unit.n} {unit.problem.id}"
+    # Problem ids come from the dataset: shown in the terminal, so made inert there.
+    return f"{unit.name} N={unit.n} {terminal_safe(unit.problem.id, newlines=False)}"
 
 
 EVAL_STRATEGIES = (*STRATEGIES, COVERAGE)
@@ -127,6 +132,7 @@ def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"Every N must be an integer >= 1, got {v!r}.")
+        check_n_limit(v, name="N")
     if any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(
             f"The N list must be strictly increasing (e.g. 1,2,4,8,16), got "
@@ -135,14 +141,25 @@ def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
     return tuple(values)
 
 
-def check_out_dir(out: str | Path) -> Path:
-    """Create ``out`` if needed and prove it is writable (before any model is loaded)."""
+def check_out_dir(out: str | Path, *, create: bool = True) -> Path:
+    """Prove ``out`` can be written (before any model is loaded); create it if ``create``.
+
+    With ``create=False`` nothing is made: the nearest existing ancestor is
+    checked instead, so validation that fails later leaves no empty directory.
+    """
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
         raise ValueError(f"--out {path} is a file; pass a directory.")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ValueError(f"Cannot write to output directory {path}: {existing} is a file.")
+    target = path if create else existing
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise ValueError(
@@ -156,6 +173,33 @@ def config_hash(config: dict[str, Any]) -> str:
     """A short stable hash of everything that determines the results."""
     blob = json.dumps(config, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+MAX_FAILURES_IN_A_ROW = 10
+"""A run stops (cleanly, with its report) after this many failed units in a row:
+by then the cause is shared (a dead device, a broken verifier), not one bad row."""
+
+
+class _TooManyFailuresError(Exception):
+    """Internal: ends the scheduling loop after too many failures in a row."""
+
+
+def unit_failure(exc: BaseException) -> str:
+    """One line saying why a unit failed: the error's type and message."""
+    cause = exc.__cause__
+    if isinstance(exc, StrategyError) and cause is not None:
+        # Its advice on checkpointers does not apply to an eval (which resumes by
+        # itself); what failed where, and the cause, do.
+        exc_text = (
+            f"{exc.strategy}: node {exc.node!r} failed at iteration {exc.iteration}: "
+            f"{type(cause).__name__}: {cause}"
+        )
+    else:
+        exc_text = str(exc)
+    text = " ".join(exc_text.split()) or "(no message)"
+    if len(text) > 1000:
+        text = text[:999] + "…"
+    return f"{type(exc).__name__}: {text}"
 
 
 class Evaluation:
@@ -179,6 +223,7 @@ class Evaluation:
         model: Any,
         verifier: Any,
         device: str | None,
+        policy_options: dict[str, Any] | None = None,
     ) -> None:
         self.problems = problems
         self.strategies = strategies
@@ -192,8 +237,17 @@ class Evaluation:
         self._model = model
         self._verifier = verifier
         self._device = device
+        self._policy_options = dict(policy_options or {})
+        self.stopped: str | None = None
+        """Why the last :meth:`run` stopped before the end (None when it did not)."""
         self.store = ResultStore(out / DB_NAME)
-        self.store.register_config(self.config_hash, config)
+        try:
+            # A damaged record is reported now, before a model is loaded, not at the end.
+            self.store.check_records(self.config_hash)
+            self.store.register_config(self.config_hash, config)
+        except BaseException:
+            self.store.close()
+            raise
 
     @property
     def uses_verifier(self) -> bool:
@@ -228,7 +282,7 @@ class Evaluation:
 
         policy = self._model
         if policy is None or isinstance(policy, (str, os.PathLike)):
-            policy = load_policy(policy, device=self._device)
+            policy = load_policy(policy, device=self._device, **self._policy_options)
         verifier = self._verifier
         if not self.uses_verifier:
             verifier = None
@@ -263,14 +317,7 @@ class Evaluation:
 
     def _run_unit(self, unit: Unit, graph: Any) -> dict[str, Any]:
         started = time.perf_counter()
-        try:
-            result = graph.invoke({"question": unit.problem.question})
-        except Exception as exc:
-            raise RuntimeError(
-                f"{unit.name} (N={unit.n}) failed on problem {unit.problem.id}: "
-                f"{exc.__class__.__name__}: {exc}. Finished problems are saved; fix the cause "
-                "and rerun the same command to resume."
-            ) from exc
+        result = graph.invoke({"question": unit.problem.question})
         wall = time.perf_counter() - started
         answer = result.get("answer")
         return {
@@ -345,6 +392,7 @@ class Evaluation:
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.text import Text
 
         graphs: dict[tuple[str, int], Any] = {}
 
@@ -384,14 +432,18 @@ class Evaluation:
                 label="",
             )
             running: dict[Future[dict[str, Any]], Unit] = {}
-            # On Ctrl-C or a failed unit, start nothing new but keep storing the units
-            # already running as they finish: their work is not thrown away.
+            # On Ctrl-C, or after too many failures in a row, start nothing new but keep
+            # storing the units already running as they finish: their work is not lost.
             stop: BaseException | None = None
+            failed_in_a_row = 0
+            self.stopped = None
             while running or (queue and stop is None):
                 while queue and stop is None and len(running) < concurrency:
                     unit = queue.pop()
                     running[pool.submit(self._run_unit, unit, graph_for(unit))] = unit
-                bar.update(task, label=", ".join(_label(u) for u in running.values()))
+                # The label column parses rich markup: problem ids must not be read as it.
+                label = ", ".join(_label(u) for u in running.values())
+                bar.update(task, label=rich_safe(label))
                 try:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 except KeyboardInterrupt as exc:
@@ -408,8 +460,27 @@ class Evaluation:
                     try:
                         record = future.result()
                     except Exception as exc:
-                        stop = stop or exc
+                        # One problem's failure (a too-long row, a verifier error) costs
+                        # that problem only: recorded with its reason, tried again on
+                        # the next run, and the evaluation goes on.
+                        reason = unit_failure(exc)
+                        self.store.put_failure(
+                            self.config_hash, unit.name, unit.n, unit.problem.id, reason
+                        )
+                        bar.console.print(
+                            Text(f"failed: {_label(unit)}: {terminal_safe(reason)}"),
+                            style="yellow",
+                        )
+                        failed_in_a_row += 1
+                        if failed_in_a_row >= MAX_FAILURES_IN_A_ROW and stop is None:
+                            self.stopped = (
+                                f"the last {failed_in_a_row} units all failed, which points "
+                                "to a cause shared by all of them (the last: "
+                                f"{reason[:300]})"
+                            )
+                            stop = _TooManyFailuresError(self.stopped)
                         continue
+                    failed_in_a_row = 0
                     # Stored from this thread only, the moment the unit is done.
                     self.store.put(self.config_hash, unit.name, unit.n, unit.problem.id, record)
                     logger.info(
@@ -420,7 +491,7 @@ class Evaluation:
                     )
                     done += 1
                     bar.update(task, advance=unit.weight, done=done)
-            if stop is not None:
+            if stop is not None and not isinstance(stop, _TooManyFailuresError):
                 raise stop
             bar.update(task, label="")
 
@@ -439,6 +510,8 @@ class Evaluation:
             total_problems=len(self.problems.problems),
             points=curve(by_unit, self.problems.problems),
             pending_units=len(self.pending()),
+            failed=tuple(self.store.failures(self.config_hash)),
+            stopped=self.stopped,
         )
 
     def close(self) -> None:
@@ -457,7 +530,11 @@ class EvalReport:
     total_problems: int
     points: list[CurvePoint]
     pending_units: int
-    """Units not yet run (non-zero when the run was interrupted)."""
+    """Units not yet stored (non-zero when the run was interrupted or units failed)."""
+    failed: tuple[FailedUnit, ...] = ()
+    """Units whose last attempt failed, with the reason; a rerun tries them again."""
+    stopped: str | None = None
+    """Why the run stopped early (too many failures in a row), if it did."""
 
     def overall(self) -> list[CurvePoint]:
         """Points over all problems (no per-level rows), in strategy then N order."""
@@ -491,11 +568,14 @@ def create_evaluation(
     data_seed: int = 0,
     split: str = "test",
     device: str | None = None,
+    on_long_input: str = "error",
 ) -> Evaluation:
     """Validate an evaluation and open its results database; loads no model.
 
     Every input error (missing file, bad row, unknown strategy, N list not
-    increasing, unwritable ``out``) is raised here as ``ValueError``.
+    increasing, N above :data:`ttc_graph.limits.MAX_N`, a verifier spec that
+    names nothing, unwritable ``out``, a damaged results database) is raised
+    here as ``ValueError``. ``out`` is created only once everything else passed.
 
     Args:
         dataset: ``.jsonl`` path, ``"arithmetic"`` or a hub id (see :func:`load_problems`).
@@ -514,10 +594,18 @@ def create_evaluation(
         difficulty, data_seed: Arithmetic generator settings.
         split: Hub dataset split.
         device: Where to load the model (``cpu``, ``cuda``).
+        on_long_input: A problem longer than the model's context: ``"error"`` records
+            that unit as failed (the run goes on), ``"truncate"`` cuts the middle of
+            the question (part of the configuration hash).
     """
     names = parse_strategies(strategies)
     n_list = parse_ns(ns)
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, got {seed!r}.")
+    if on_long_input not in ("error", "truncate"):
+        raise ValueError(f"on_long_input must be 'error' or 'truncate', got {on_long_input!r}.")
+
     if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
         raise ValueError(f"beam_width must be an integer >= 1, got {beam_width!r}.")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
@@ -529,6 +617,8 @@ def create_evaluation(
             except ValueError as exc:
                 raise ValueError(f"beam_search/dvts at N={n}: {exc}") from exc
     uses_verifier = any(s in NEEDS_VERIFIER for s in names)
+    # The spec's form is checked now: a typo must not cost a model load first.
+    check_verifier_spec(verifier)
     if verifier == "auto":
         # Resolved now, so that the configuration hash names the verifier really used.
         from ttc_graph.verifiers.loading import default_verifier_spec
@@ -539,10 +629,12 @@ def create_evaluation(
             f"{', '.join(s for s in names if s in NEEDS_VERIFIER)} rank candidates and need a "
             "verifier (e.g. verifier='arithmetic'); majority and greedy work without one."
         )
-    out_dir = check_out_dir(out)
+    check_out_dir(out, create=False)
     problems = load_problems(
         dataset, limit=limit, difficulty=difficulty, seed=data_seed, split=split
     )
+    # Created last: an evaluation refused for bad input leaves no empty directory.
+    out_dir = check_out_dir(out)
     config = {
         "harness_version": HARNESS_VERSION,
         "dataset": problems.fingerprint,
@@ -559,6 +651,9 @@ def create_evaluation(
         "max_steps": max_steps,
         "system_prompt": hashlib.sha256(DEFAULT_SYSTEM_PROMPT.encode()).hexdigest()[:12],
     }
+    if on_long_input != "error":
+        # Only when it changes the prompts, so earlier configurations keep their hash.
+        config["on_long_input"] = on_long_input
     return Evaluation(
         problems=problems,
         strategies=names,
@@ -571,6 +666,7 @@ def create_evaluation(
         model=model,
         verifier=verifier,
         device=device,
+        policy_options={"on_long_input": on_long_input},
     )
 
 
