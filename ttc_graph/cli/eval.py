@@ -82,6 +82,13 @@ def register(sub: Any) -> None:
         help="problems solved at once; their generations share batches (same results, "
         "more throughput; default 1)",
     )
+    p.add_argument(
+        "--on-long-input",
+        choices=("error", "truncate"),
+        default="error",
+        help="a problem longer than the model's context: record it as failed and go on "
+        "(default), or cut its middle to fit",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -89,12 +96,20 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate everything, then run (or resume) the evaluation and write the report."""
     from rich.console import Console
+    from rich.text import Text
 
+    from ttc_graph.errors import TTCGraphError
     from ttc_graph.evaluation import create_evaluation, print_report, write_report
+    from ttc_graph.limits import MAX_CONCURRENCY, check_count
+    from ttc_graph.visualization.escape import terminal_safe
 
     # Every input check happens here, before a model is loaded.
-    if args.concurrency < 1:
-        raise ValueError("--concurrency must be >= 1.")
+    check_count(
+        args.concurrency,
+        name="--concurrency",
+        limit=MAX_CONCURRENCY,
+        why="each problem in flight holds a thread and its candidates in memory",
+    )
     evaluation = create_evaluation(
         dataset=args.dataset,
         strategies=args.strategies,
@@ -113,15 +128,21 @@ def run(args: argparse.Namespace) -> int:
         data_seed=args.data_seed,
         split=args.split,
         device=args.device,
+        on_long_input=args.on_long_input,
     )
     console = Console(stderr=True)
     interrupted = False
     try:
         pending, total = len(evaluation.pending()), len(evaluation.units())
+        # Names come from the user's files: printed as plain, terminal-safe text.
         console.print(
-            f"{evaluation.problems.name}: {len(evaluation.problems.problems)} problems, "
-            f"{total} units, {total - pending} already done (config {evaluation.config_hash}, "
-            f"{evaluation.store.path})"
+            Text(
+                terminal_safe(
+                    f"{evaluation.problems.name}: {len(evaluation.problems.problems)} "
+                    f"problems, {total} units, {total - pending} already done (config "
+                    f"{evaluation.config_hash}, {evaluation.store.path})"
+                )
+            )
         )
         try:
             report = evaluation.run(
@@ -140,7 +161,18 @@ def run(args: argparse.Namespace) -> int:
         evaluation.close()
     print_report(report, Console())
     for kind, path in paths.items():
-        print(f"{kind}: {path}")
+        print(terminal_safe(f"{kind}: {path}"))
     if interrupted:
         raise KeyboardInterrupt
+    if report.stopped:
+        raise TTCGraphError(
+            f"Stopped early: {report.stopped}. Finished problems are saved; fix the cause "
+            "and rerun the same command to resume."
+        )
+    if report.failed:
+        raise TTCGraphError(
+            f"{len(report.failed)} unit(s) failed (listed above, with reasons in "
+            f"{paths['json'].name}); every other unit is saved. Rerun the same command to try "
+            "the failed ones again."
+        )
     return 0

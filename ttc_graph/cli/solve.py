@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
 
@@ -17,7 +18,26 @@ SAMPLE_QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he h
 def register(sub: Any) -> None:
     """Add the ``solve`` subcommand."""
     p = sub.add_parser("solve", help="answer a question with a test-time compute strategy")
-    p.add_argument("question", nargs="?", default=None, help="the problem (default: a sample)")
+    p.add_argument(
+        "question",
+        nargs="?",
+        default=None,
+        help="the problem (default: a sample); '-' reads it from stdin",
+    )
+    p.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        help="read the problem from this UTF-8 text file (for questions too long for the "
+        "command line)",
+    )
+    p.add_argument(
+        "--on-long-input",
+        choices=("error", "truncate"),
+        default="error",
+        help="a question longer than the model's context: refuse it (default), or cut its "
+        "middle to fit",
+    )
     p.add_argument("--strategy", choices=STRATEGIES, default="greedy")
     p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
     p.add_argument(
@@ -52,31 +72,84 @@ def register(sub: Any) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """Reject bad input before the model is loaded."""
-    if args.question is not None and not args.question.strip():
+    """Reject bad input before the model is loaded (every check that needs no model)."""
+    from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
+    from ttc_graph.outputs import check_distinct, check_output_path
+    from ttc_graph.policy import SamplingParams
+    from ttc_graph.specs import check_verifier_spec
+
+    if args.question is not None and args.file is not None:
+        raise ValueError("Give the question as an argument, '-' (stdin) or --file, not two.")
+    if args.question is not None and args.question != "-" and not args.question.strip():
         raise ValueError("The question is empty; pass the problem text in quotes.")
-    for name in ("n", "beam_width", "max_steps", "max_new_tokens"):
+    check_n_limit(args.n, name="--n")
+    for name in ("beam_width", "max_steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1.")
-    if args.temperature < 0:
-        raise ValueError("--temperature must be >= 0 (0 is greedy).")
+    # NaN, infinite or negative temperatures and absurd token counts are refused here,
+    # under their option names, then exactly as the strategies will see them.
+    check_finite(args.temperature, name="--temperature", low=0.0)
+    check_max_new_tokens(args.max_new_tokens, name="--max-new-tokens")
+    SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
     if args.strategy in ("beam_search", "dvts") and args.n % min(args.beam_width, args.n):
         raise ValueError("--n must be a multiple of --beam-width for beam_search and dvts.")
-    for path in (args.trace, args.html):
-        if path is not None and not path.parent.resolve().is_dir():
-            raise ValueError(f"Directory {path.parent} does not exist (for {path}).")
+    check_verifier_spec(args.verifier)
+    # Outputs are checked now: a search is never run only to fail at the end.
+    check_distinct([("--trace", args.trace), ("--html", args.html)])
+    if args.trace is not None:
+        check_output_path(args.trace, example="trace.json")
+    if args.html is not None:
+        check_output_path(args.html, example="tree.html")
+
+
+def read_question(args: argparse.Namespace) -> str:
+    """The question from the argument, stdin (``-``) or ``--file`` (the sample if none)."""
+    from ttc_graph.limits import MAX_QUESTION_BYTES
+
+    if args.file is not None:
+        source, name = args.file, str(args.file)
+        if not source.is_file():
+            raise ValueError(f"--file {source} does not exist or is not a regular file.")
+        try:
+            with source.open("rb") as fh:
+                data = fh.read(MAX_QUESTION_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"Cannot read --file {source}: {exc.strerror or exc}.") from exc
+    elif args.question == "-":
+        name = "stdin"
+        data = sys.stdin.buffer.read(MAX_QUESTION_BYTES + 1)
+    else:
+        return args.question or SAMPLE_QUESTION
+    if len(data) > MAX_QUESTION_BYTES:
+        raise ValueError(
+            f"The question from {name} is over {MAX_QUESTION_BYTES // 2**20} MiB, far more than "
+            "any model's context; is it the right input?"
+        )
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"The question from {name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
+            f"line {line}); save it as UTF-8."
+        ) from exc
+    if not text.strip():
+        raise ValueError(f"The question from {name} is empty.")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one strategy on one question."""
     _check(args)
+    question = read_question(args)
     from ttc_graph import load_policy
     from ttc_graph.policy import SamplingParams
     from ttc_graph.strategies import build_strategy
 
-    question = args.question or SAMPLE_QUESTION
     started = time.perf_counter()
-    policy = load_policy(args.model, device=args.device)
+    policy = load_policy(args.model, device=args.device, on_long_input=args.on_long_input)
     load_seconds = time.perf_counter() - started
     verifier_spec = args.verifier or ("auto" if args.strategy in NEEDS_VERIFIER else None)
     verifier = None
@@ -106,9 +179,10 @@ def run(args: argparse.Namespace) -> int:
         )
         baseline = dict(greedy.invoke({"question": question}))
     result = _invoke(graph, question, stream=args.stream)
-    if args.trace is not None or args.html is not None:
-        _write_views(result, args.trace, args.html)
+    # The answer is printed before any file is written: a failed write must never
+    # cost the result of a finished search.
     if args.json:
+        # JSON escapes every control character, so the raw text is safe to print.
         json.dump(
             {**result, "greedy": baseline} if baseline else result,
             sys.stdout,
@@ -116,12 +190,30 @@ def run(args: argparse.Namespace) -> int:
             default=str,
         )
         print()
-        return 0
+    else:
+        _print_result(args, question, result, baseline, policy.model_id, load_seconds)
+    sys.stdout.flush()
+    if args.trace is not None or args.html is not None:
+        # With --json, stdout holds only the JSON document.
+        _write_views(result, args.trace, args.html, notes=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _print_result(
+    args: argparse.Namespace,
+    question: str,
+    result: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    model_id: str | None,
+    load_seconds: float,
+) -> None:
+    from ttc_graph.visualization.escape import terminal_safe as safe
+
     usage = result["usage"]
-    print(f"Question: {question}")
-    print(f"Strategy: {args.strategy} (model: {policy.model_id})")
-    print(f"Solution:\n{(result.get('solution') or '').strip()}\n")
-    print(f"Answer: {result.get('answer')}")
+    print(f"Question: {safe(question)}")
+    print(f"Strategy: {args.strategy} (model: {safe(model_id)})")
+    print(f"Solution:\n{safe((result.get('solution') or '').strip())}\n")
+    print(f"Answer: {safe(result.get('answer'), newlines=False)}")
     print(
         f"Usage: {usage['completion_tokens']} tokens generated, {usage['prompt_tokens']} prompt "
         f"tokens, {usage['policy_calls']} policy calls, {usage['verifier_calls']} verifier calls, "
@@ -130,7 +222,6 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         print()
         print(_side_by_side([("greedy", baseline), (_label(args), result)]))
-    return 0
 
 
 def _label(args: argparse.Namespace) -> str:
@@ -142,8 +233,10 @@ def _label(args: argparse.Namespace) -> str:
 def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
     """A small table: each run's answer, tokens generated and search seconds."""
     lines = [f"{'':<28} {'answer':>12} {'tokens':>8} {'seconds':>8}"]
+    from ttc_graph.visualization.escape import terminal_safe
+
     for name, res in rows:
-        answer = str(res.get("answer"))
+        answer = terminal_safe(res.get("answer"), newlines=False)
         answer = answer if len(answer) <= 12 else answer[:11] + "…"
         u = res["usage"]
         lines.append(f"{name:<28} {answer:>12} {u['completion_tokens']:>8} {u['seconds']:>8.1f}")
@@ -151,24 +244,44 @@ def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def _invoke(graph: Any, question: str, *, stream: bool) -> dict[str, Any]:
+    from ttc_graph.visualization.escape import terminal_safe
+
     if not stream:
         return dict(graph.invoke({"question": question}))
     result: dict[str, Any] = {}
     for mode, chunk in graph.stream({"question": question}, stream_mode=["custom", "values"]):
         if mode == "custom":
             detail = {k: v for k, v in chunk.items() if k != "event"}
-            print(f"[{chunk['event']}] {json.dumps(detail, default=str)[:160]}", file=sys.stderr)
+            # json.dumps escapes control characters (ensure_ascii), so model text in an
+            # event cannot reach the terminal raw.
+            event = terminal_safe(chunk["event"], newlines=False)
+            print(f"[{event}] {json.dumps(detail, default=str)[:160]}", file=sys.stderr)
         else:
             result = dict(chunk)
     return result
 
 
-def _write_views(result: dict[str, Any], trace: Path | None, html: Path | None) -> None:
+def _write_views(
+    result: dict[str, Any], trace: Path | None, html: Path | None, *, notes: TextIO
+) -> None:
+    """Write the trace and the viewer; each failure is reported after the other is tried."""
+    from ttc_graph.errors import OutputWriteError
     from ttc_graph.visualization import render_html, save_trace
 
-    if trace is not None:
-        save_trace(result, trace)
-        print(f"Trace written to {trace}")
-    if html is not None:
-        render_html(result, html)
-        print(f"Search tree written to {html}")
+    failed: list[str] = []
+    for path, write, what in (
+        (trace, save_trace, "Trace"),
+        (html, render_html, "Search tree"),
+    ):
+        if path is None:
+            continue
+        try:
+            write(result, path)
+        except (OSError, ValueError) as exc:
+            failed.append(str(exc))
+            continue
+        print(f"{what} written to {path}", file=notes)
+    if failed:
+        raise OutputWriteError(
+            " ".join(failed) + " The answer above is complete; only the file was not written."
+        )

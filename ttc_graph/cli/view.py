@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, validate and show one trace."""
-    from ttc_graph.visualization import load_trace, print_tree, render_html
+    from ttc_graph.visualization import check_output_path, load_trace, print_tree, render_html
+    from ttc_graph.visualization.escape import terminal_safe
 
     trace = load_trace(args.trace)
     output = args.output
@@ -43,9 +44,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--output {output} would overwrite the trace itself; choose another name."
         )
+    if output is not None:
+        check_output_path(output, example="tree.html")  # before printing anything
     if args.terminal:
         print_tree(trace, max_text=args.max_text)
     if output is not None:
         render_html(trace, output)
-        print(f"Search tree written to {output} (open it in a browser)")
+        print(terminal_safe(f"Search tree written to {output} (open it in a browser)"))
     return 0
