@@ -93,10 +93,12 @@ class ResultStore:
                 self._create()
             self._db = sqlite3.connect(self.path, timeout=30.0)
             try:
+                # Read-only checks first: a database of something else must not even be
+                # switched to WAL mode (that rewrites its header).
+                self._check_schema()
                 self._db.execute("PRAGMA journal_mode=WAL")
                 # FULL: a committed problem is on disk before we move on to the next one.
                 self._db.execute("PRAGMA synchronous=FULL")
-                self._check_schema()
                 self._db.executescript(_SCHEMA)
             except BaseException:
                 self._db.close()
