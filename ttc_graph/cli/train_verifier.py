@@ -79,10 +79,25 @@ def run(args: argparse.Namespace) -> int:
     """Train, write the directory, print the validation table."""
     from rich.console import Console
 
+    from ttc_graph.limits import (
+        MAX_CONCURRENCY,
+        check_count,
+        check_finite,
+        check_max_new_tokens,
+        check_n_limit,
+    )
     from ttc_graph.verifiers.trained.training import train_verifier
 
-    if args.concurrency < 1:
-        raise ValueError("--concurrency must be >= 1.")
+    # The shared limits, checked before any model loads (see ttc_graph.limits).
+    check_count(
+        args.concurrency,
+        name="--concurrency",
+        limit=MAX_CONCURRENCY,
+        why="each problem in flight holds a thread and its samples in memory",
+    )
+    check_n_limit(args.n, name="--n")
+    check_max_new_tokens(args.max_new_tokens, name="--max-new-tokens")
+    check_finite(args.temperature, name="--temperature", low=0.0)
     argv = getattr(args, "argv", None)
     command = shlex.join(["ttc-graph", *argv]) if argv is not None else None
     result = train_verifier(

@@ -41,7 +41,7 @@ class SamplingParams:
         try:
             check_finite(self.temperature, name="temperature", low=0.0)
         except LimitError as exc:
-            raise LimitError(f"{exc} (0 means greedy)") from None
+            raise LimitError(f"{str(exc).rstrip('.')} (0 means greedy).") from None
         if check_finite(self.top_p, name="top_p", low=-math.inf) <= 0 or self.top_p > 1:
             raise LimitError(f"top_p must be in (0, 1], got {self.top_p}.")
         try:
