@@ -151,6 +151,10 @@ class ResultStore:
             os.link(tmp, self.path)
         except FileExistsError:
             pass
+        except OSError:
+            # No hard links on this filesystem (some network and FUSE mounts): rename.
+            if not self.path.exists():
+                os.replace(tmp, self.path)
         finally:
             tmp.unlink(missing_ok=True)
             for suffix in ("-wal", "-shm"):
@@ -312,11 +316,21 @@ class ResultStore:
     def results(self, config_hash: str) -> Iterator[StoredResult]:
         """Every stored unit of one configuration, oldest first."""
         with self._errors("read results"):
-            rows = self._db.execute(
+            cursor = self._db.execute(
                 "SELECT strategy, n, problem_id, record FROM results WHERE config_hash = ? "
                 "ORDER BY created",
                 (config_hash,),
-            ).fetchall()
+            )
+        while True:
+            # Fetched in batches, never all at once: a large store's records stay on disk
+            # until they are needed.
+            with self._errors("read results"):
+                rows = cursor.fetchmany(256)
+            if not rows:
+                return
+            yield from self._parsed(rows)
+
+    def _parsed(self, rows: list[Any]) -> Iterator[StoredResult]:
         for strategy, n, problem_id, record in rows:
             try:
                 parsed = json.loads(record)
