@@ -116,11 +116,13 @@ class GroundedVerifier(Verifier):
         >>> q = "Tom has 12 apples and buys 30 more. How many apples does he have?"
         >>> right, off = v.score(q, [["12 + 30 = 42.", "The answer is 42."],
         ...                          ["12 + 14 = 26.", "The answer is 26."]])
-        >>> right > 0.8 > off
+        >>> right > 0.5 > off
         True
     """
 
-    bias: float = -0.5
+    bias: float = -4.0
+    """Log-odds with no evidence. Low, so that in a weighted vote solutions with nothing
+    checked weigh little (chosen on the training seeds, see docs/verifiers.md)."""
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     """Weight per feature name (missing names weigh 0); default :data:`DEFAULT_WEIGHTS`."""
 
