@@ -182,7 +182,8 @@ def main() -> int:
         "config": config,
         "problems": len(records),
         "candidates_per_problem": len(records[0]["candidates"]),
-        "machine": f"{platform.machine()} {platform.processor()} python {platform.python_version()}",
+        "machine": f"{platform.machine()} {platform.processor()} "
+        f"python {platform.python_version()}",
         "command": " ".join(sys.argv),
         **baselines(records, ns),
         "verifiers": {},

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from pydantic import Field
 
@@ -126,7 +127,7 @@ class GroundedVerifier(Verifier):
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     """Weight per feature name (missing names weigh 0); default :data:`DEFAULT_WEIGHTS`."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         unknown = set(self.weights) - set(CHECKER_FEATURES)
         if unknown:

@@ -1,0 +1,121 @@
+"""Accuracy against N per level, re-selecting one stored best-of-N sample with each verifier.
+
+Reads a ``ttc-graph eval`` results database that holds ``greedy`` and the shared
+sample (``samples``), keeps the problems that have both, and for N = 1, 4, 16
+reports coverage (any of the first N right), majority vote and weighted best-of-N
+with the arithmetic and the grounded checker (re-scored here, offline), per level
+and overall. Writes the JSON and a plot:
+
+    python benchmarks/eval_summary.py docs/data/eval-arith-seed0-gpu.sqlite \\
+        --json docs/data/eval-arith-seed0-gpu-summary.json --png docs/images/eval-arith-grounded.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from verifier_table import questions_of
+
+from ttc_graph.evaluation.grading import grade
+from ttc_graph.strategies.selection import select
+from ttc_graph.verifiers import load_verifier
+
+NS = (1, 4, 16)
+VERIFIERS = ("arithmetic", "grounded")
+
+
+def summarise(db_path: Path) -> dict[str, Any]:
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    rows = db.execute("SELECT strategy, record FROM results").fetchall()
+    greedy = {r["problem_id"]: r for s, r in ((s, json.loads(t)) for s, t in rows) if s == "greedy"}
+    samples = [json.loads(t) for s, t in rows if s == "samples"]
+    samples = [s for s in samples if s["problem_id"] in greedy]
+    questions = questions_of(samples, None)
+    verifiers = {name: load_verifier(name) for name in VERIFIERS}
+    out: dict[str, Any] = {"db": str(db_path), "problems": len(samples), "levels": {}}
+    for level in [*sorted({s["level"] for s in samples}), "all"]:
+        chosen = [s for s in samples if level == "all" or s["level"] == level]
+        right = {s["problem_id"]: [grade(c["answer"], s["reference"]) for c in s["candidates"]]
+                 for s in chosen}  # fmt: skip
+        k = len(chosen)
+        row: dict[str, Any] = {
+            "problems": k,
+            "greedy": sum(greedy[s["problem_id"]]["correct"] for s in chosen) / k,
+            "greedy_tokens": sum(
+                greedy[s["problem_id"]]["usage"]["completion_tokens"] for s in chosen
+            )
+            / k,
+        }
+        for n in NS:
+            row[f"coverage@{n}"] = sum(any(right[s["problem_id"]][:n]) for s in chosen) / k
+            row[f"majority@{n}"] = (
+                sum(right[s["problem_id"]][select(s["candidates"][:n], "majority")] for s in chosen)
+                / k
+            )
+            row[f"tokens@{n}"] = (
+                sum(sum(c["completion_tokens"] for c in s["candidates"][:n]) for s in chosen) / k
+            )
+            for name, verifier in verifiers.items():
+                hits = 0
+                for s in chosen:
+                    cands = s["candidates"][:n]
+                    scores = verifier.score(questions[s["problem_id"]], [c["steps"] for c in cands])
+                    scored = [{**c, "score": v} for c, v in zip(cands, scores, strict=True)]
+                    hits += right[s["problem_id"]][select(scored, "weighted")]
+                row[f"weighted[{name}]@{n}"] = hits / k
+        out["levels"][level] = row
+    return out
+
+
+def plot(summary: dict[str, Any], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = list(summary["levels"])
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 3.6), sharey=True)
+    for ax, level in zip(axes, levels, strict=True):
+        row = summary["levels"][level]
+        for key, label, style in (
+            ("coverage", "coverage (pass@N)", ":"),
+            ("weighted[grounded]", "weighted, grounded checker", "-"),
+            ("weighted[arithmetic]", "weighted, arithmetic checker", "--"),
+            ("majority", "majority vote", "-."),
+        ):
+            ax.plot(NS, [row[f"{key}@{n}"] for n in NS], style, marker="o", label=label)
+        ax.axhline(row["greedy"], color="grey", lw=1, label="greedy")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(NS, [str(n) for n in NS])
+        ax.set_title(f"level {level} ({row['problems']} problems)")
+        ax.set_xlabel("N (samples)")
+    axes[0].set_ylabel("accuracy")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("db", type=Path)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--png", type=Path)
+    args = parser.parse_args()
+    summary = summarise(args.db)
+    for level, row in summary["levels"].items():
+        print(level, {k: round(v, 3) for k, v in row.items()})
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
+    if args.png:
+        plot(summary, args.png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
