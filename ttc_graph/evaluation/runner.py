@@ -42,7 +42,7 @@ from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
 from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
 from ttc_graph.limits import check_n_limit
 from ttc_graph.policy.base import SamplingParams
-from ttc_graph.specs import check_verifier_spec
+from ttc_graph.specs import CARD_NAME, check_verifier_spec
 from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
 from ttc_graph.strategies.beam_search import check_beams
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
@@ -675,7 +675,7 @@ def _identity(obj: Any, default: str | None) -> str | None:
     if obj is None:
         return default
     if isinstance(obj, (str, os.PathLike)):
-        card = Path(obj) / "verifier.json"
+        card = Path(obj) / CARD_NAME
         if card.is_file():
             # A trained verifier retrained in place must not reuse the old results.
             return f"{obj}#{hashlib.sha256(card.read_bytes()).hexdigest()[:12]}"

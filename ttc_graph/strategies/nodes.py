@@ -298,12 +298,14 @@ def sample_rounds(
     stop: EarlyStop,
     deadline: float | None = None,
     settled: Settledness | None = None,
-) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int]]:
+) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int, float | None]]:
     """Sample up to ``n`` candidates in rounds until ``settled(got) >= stop.agreement``.
 
     ``settled`` defaults to raw agreement (see :class:`EarlyStop`). Each round
     continues the candidate numbering, so the candidates are those of one call
-    with ``n`` rows, cut short. Returns them and the number of calls.
+    with ``n`` rows, cut short. Returns them, the number of calls and the last
+    settledness measured (``None`` if none was: out of time, or every row sampled),
+    so that a caller reporting it need not score the candidates again.
     """
     measure = settled or stop.agreed
     got: list[Completion] = []
@@ -313,10 +315,14 @@ def sample_rounds(
         (batch,) = yield SampleCall([request], size, params, len(got), deadline)
         got.extend(batch)
         calls += 1
-        out_of_time = deadline is not None and time.monotonic() >= deadline
-        if len(got) < n and (out_of_time or measure(got) >= stop.agreement):
+        if len(got) >= n:
             break
-    return got, calls
+        if deadline is not None and time.monotonic() >= deadline:
+            return got, calls, None
+        value = measure(got)
+        if value >= stop.agreement:
+            return got, calls, value
+    return got, calls, None
 
 
 def settledness(
@@ -524,11 +530,11 @@ def make_generate(
                 if cfg.early_stop is not None and len(expansions) == 1:
                     (only,) = expansions
                     measure = settledness(cfg.early_stop, verifier, state["question_text"], cfg)
-                    sampled, calls = yield from sample_rounds(
+                    sampled, calls, settled = yield from sample_rounds(
                         only.request, only.count, params, cfg.early_stop, deadline, measure
                     )
                     results = [sampled]
-                    _report_early_stop(only.count, sampled, measure)
+                    _report_early_stop(only.count, sampled, settled, measure)
                 else:
                     results, calls = yield from sample_grouped(
                         [(e.request, e.count) for e in expansions], params, deadline
@@ -588,8 +594,13 @@ def _context_full(state: SearchState, usage: Usage) -> dict[str, Any]:
     }
 
 
-def _report_early_stop(n: int, sampled: Sequence[Completion], measure: Settledness) -> None:
-    """Announce an early stop with the estimated tokens it saved (nothing if all were sampled)."""
+def _report_early_stop(
+    n: int, sampled: Sequence[Completion], settled: float | None, measure: Settledness
+) -> None:
+    """Announce an early stop with the estimated tokens it saved (nothing if all were sampled).
+
+    ``settled`` is the value that stopped the rounds; a stop by the deadline measures it
+    here, once."""
     if len(sampled) >= n:
         return
     mean = sum(c.completion_tokens for c in sampled) / max(1, len(sampled))
@@ -597,7 +608,7 @@ def _report_early_stop(n: int, sampled: Sequence[Completion], measure: Settledne
         "early_stopped",
         sampled=len(sampled),
         n=n,
-        agreement=measure(sampled),
+        agreement=settled if settled is not None else measure(sampled),
         saved_candidates=n - len(sampled),
         saved_tokens_estimate=round(mean * (n - len(sampled))),
     )

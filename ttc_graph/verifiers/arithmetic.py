@@ -80,7 +80,7 @@ class ArithmeticVerifier(Verifier):
             if wrong:
                 scores.append(self.wrong / 2 ** (wrong - 1))
                 continue
-            answer = _final_answer(step)
+            answer = explicit_answer(step)
             if answer is not None and results:
                 if answer == results[-1]:
                     scores.append(self.answer_match)
@@ -93,7 +93,7 @@ class ArithmeticVerifier(Verifier):
         return scores
 
 
-def _final_answer(step: str) -> Fraction | None:
+def explicit_answer(step: str) -> Fraction | None:
     """The numeric value of an explicit final answer in ``step``, if it has one."""
     if find_boxed(step) is None and not _ANSWER_MARKER.search(step):
         return None

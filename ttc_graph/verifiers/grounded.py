@@ -24,7 +24,6 @@ documented logistic combination of them. The reference answer is never seen.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,15 +32,14 @@ from typing import Any
 
 from pydantic import Field
 
-from ttc_graph.answers import extract_answer, find_boxed
+from ttc_graph.answers import extract_answer
+from ttc_graph.verifiers.arithmetic import explicit_answer
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.claims import Claim, find_claims, parse_number
 from ttc_graph.verifiers.grounding import QuestionFacts, question_facts
 
 __all__ = ["CHECKER_FEATURES", "GroundedVerifier"]
 
-# An explicit final answer; extract_answer alone would also accept "the last number".
-_ANSWER_MARKER = re.compile(r"answer\s*(?:is|:)|####", re.IGNORECASE)
 # Numbers any calculation may use without grounding ("x 1", "/ 100" for percentages).
 _FREE = frozenset({Fraction(0), Fraction(1), Fraction(100)})
 
@@ -159,7 +157,9 @@ def _features(facts: QuestionFacts, steps: Sequence[str]) -> list[dict[str, floa
         for claim in find_claims(step):
             _count(claim, facts, results, tally)
             results.append(claim.right)
-        explicit = _explicit_answer(step) or explicit
+        # "is not None": an explicit answer of 0 is an answer too.
+        stated = explicit_answer(step)
+        explicit = stated if stated is not None else explicit
         answer = explicit if explicit is not None else _implied_answer(steps[: k + 1])
         out.append(_snapshot(tally, facts, results, answer, explicit is not None, k + 1))
     return out
@@ -227,12 +227,4 @@ def _snapshot(
 def _implied_answer(steps: Sequence[str]) -> Fraction | None:
     """The answer a strategy would read off the text so far (its last number)."""
     answer = extract_answer("".join(steps))
-    return parse_number(answer) if answer else None
-
-
-def _explicit_answer(step: str) -> Fraction | None:
-    """The numeric value of an explicit final answer in ``step``, if it has one."""
-    if find_boxed(step) is None and not _ANSWER_MARKER.search(step):
-        return None
-    answer = extract_answer(step)
     return parse_number(answer) if answer else None

@@ -16,6 +16,7 @@ from ttc_graph.policy.loading import (
     resolve_dtype,
     resolve_model_source,
 )
+from ttc_graph.specs import CARD_NAME
 from ttc_graph.verifiers.arithmetic import ArithmeticVerifier
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.grounded import GroundedVerifier
@@ -228,8 +229,6 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
 
 def _trained_verifier_dir(spec: str) -> str | None:
     """The trained-verifier directory ``spec`` names (the directory or its card), if any."""
-    from ttc_graph.verifiers.trained.card import CARD_NAME
-
     path = os.path.expanduser(spec)
     if os.path.isfile(os.path.join(path, CARD_NAME)):
         return path
@@ -250,6 +249,6 @@ def default_verifier_spec(policy: Any) -> str:
     ``policy`` is a loaded policy or its model id (``model_id``)."""
     model_id = policy if isinstance(policy, str) else getattr(policy, "model_id", "")
     name = _SHIPPED.get(str(model_id))
-    if name is not None and (SHIPPED_HEADS / name / "verifier.json").is_file():
+    if name is not None and (SHIPPED_HEADS / name / CARD_NAME).is_file():
         return str(SHIPPED_HEADS / name)
     return "grounded"

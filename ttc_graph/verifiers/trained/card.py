@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ttc_graph.errors import ModelLoadError
+from ttc_graph.specs import CARD_NAME
 from ttc_graph.verifiers.trained.head import HEAD_KINDS, HeadKind, Standardizer, TrainedHead
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "write_head",
 ]
 
-CARD_NAME = "verifier.json"
+# CARD_NAME (verifier.json) lives in ttc_graph.specs, which checks specs without torch.
 WEIGHTS_NAME = "head.safetensors"
 FORMAT_VERSION = 1
 """Bumped when the card's meaning changes; a reader refuses versions it does not know."""
