@@ -177,7 +177,7 @@ def test_training_writes_card_and_small_weights(trained: dict[str, Any], policy:
     assert 0 < card.samples["right_candidates"] < 24
     assert card.command == "ttc-graph " + " ".join(trained["argv"])
     assert {"torch", "transformers", "ttc-graph", "python"} <= set(card.versions)
-    assert "wrong" in card.labels
+    assert card.labels.startswith("outcome:")  # the default rule
 
     validation = card.validation
     assert validation["problems"] == 6
@@ -267,6 +267,7 @@ def test_training_on_a_stored_sample_labels_steps_and_replaces_the_directory(
         samples=tmp_path / "samples",
         out=out,
         features="checker",
+        labels="steps",
         export_trl=tmp_path / "trl.jsonl",
         policy=NoSampling(policy),  # the stored sample is reused: sampling would fail
         progress=False,
@@ -282,7 +283,27 @@ def test_training_on_a_stored_sample_labels_steps_and_replaces_the_directory(
     labels = [
         json.loads(line)["labels"] for line in (tmp_path / "trl.jsonl").read_text().splitlines()
     ]
+    # Steps rule: a wrong calculation faults its step; no fault found faults the last step.
     assert labels == [[True, True], [False, False], [True, False]] * 3
+    assert card.labels.startswith("steps:")
+    # The outcome rule labels every prefix with its candidate's outcome.
+    train_verifier(
+        dataset=dataset,
+        n=3,
+        max_new_tokens=8,
+        samples=tmp_path / "samples",
+        out=out,
+        features="checker",
+        labels="outcome",
+        export_trl=tmp_path / "trl.jsonl",
+        policy=NoSampling(policy),
+        progress=False,
+    )
+    labels = [
+        json.loads(line)["labels"] for line in (tmp_path / "trl.jsonl").read_text().splitlines()
+    ]
+    assert labels == [[True, True], [False, False], [False, False]] * 3
+    assert read_card(out).labels.startswith("outcome:")
     # Checker features need no policy: none is held, and none is needed to load it.
     verifier = load_verifier(str(out))
     assert isinstance(verifier, TrainedVerifier)
@@ -765,3 +786,11 @@ def test_card_round_trip_and_fingerprint(trained: dict[str, Any], tmp_path: Path
     a = tokenizer_fingerprint(Tok({"a": 0, "b": 1}))
     assert a == tokenizer_fingerprint(Tok({"b": 1, "a": 0}))
     assert a != tokenizer_fingerprint(Tok({"a": 1, "b": 0}))
+
+
+def test_unknown_label_rule_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with pytest.raises(
+        VerifierTrainingError, match="Unknown labels 'vibes'; choose outcome or steps"
+    ):
+        train_verifier(dataset="arithmetic", out=tmp_path / "v", labels="vibes", progress=False)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -19,6 +19,7 @@ def register(sub: Any) -> None:
     """Add the ``train-verifier`` subcommand."""
     from ttc_graph.verifiers.trained.features import DEFAULT_FEATURES, FEATURE_GROUPS
     from ttc_graph.verifiers.trained.head import HEAD_KINDS
+    from ttc_graph.verifiers.trained.labels import LABEL_MODES
 
     p = sub.add_parser(
         "train-verifier",
@@ -55,6 +56,13 @@ def register(sub: Any) -> None:
         f"(default {','.join(DEFAULT_FEATURES)})",
     )
     p.add_argument("--head", choices=HEAD_KINDS, default="logistic", help="default logistic")
+    p.add_argument(
+        "--labels",
+        choices=LABEL_MODES,
+        default=LABEL_MODES[0],
+        help="outcome: every step prefix gets its sample's outcome (default); steps: "
+        "Math-Shepherd style, steps before the checker's first fault are good",
+    )
     p.add_argument("--l2", type=float, default=1e-2, help="L2 penalty (default 0.01)")
     p.add_argument("--folds", type=int, default=5, help="grouped validation folds (default 5)")
     p.add_argument(
@@ -115,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         features=args.features,
         head=args.head,
+        labels=args.labels,
         l2=args.l2,
         folds=args.folds,
         samples=args.samples,

@@ -35,7 +35,7 @@ from ttc_graph.verifiers.trained.features import (
     parse_feature_groups,
 )
 from ttc_graph.verifiers.trained.head import HEAD_KINDS, Standardizer, TrainedHead, fit_head
-from ttc_graph.verifiers.trained.labels import first_fault, step_labels
+from ttc_graph.verifiers.trained.labels import first_fault, outcome_labels, step_labels
 from ttc_graph.verifiers.trained.readout import PrefixReadout, read_prefixes
 from ttc_graph.verifiers.trained.training import TrainingResult, train_verifier
 from ttc_graph.verifiers.trained.validation import auroc, grouped_folds, selection_accuracy
@@ -63,6 +63,7 @@ __all__ = [
     "grouped_folds",
     "is_trained_verifier_dir",
     "load_trained_verifier",
+    "outcome_labels",
     "parse_feature_groups",
     "read_card",
     "read_prefixes",

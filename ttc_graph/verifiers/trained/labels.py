@@ -1,7 +1,16 @@
-"""Step labels from outcomes and the checker's verdicts (Math-Shepherd style, no rollouts).
+"""Step labels from outcomes, alone or with the checker's verdicts.
 
-A candidate's *outcome* is whether its final answer equals the reference. Its
-step labels say whether the solution *up to* each step is still on a right path:
+A candidate's *outcome* is whether its final answer equals the reference. Two
+rules turn it into a 0/1 label for every step prefix (:data:`LABEL_MODES`):
+
+``outcome`` (the default): every prefix gets the candidate's outcome — the
+prefix's one rollout, the candidate itself, ended right or wrong. The head then
+estimates P(right | prefix), a value model, and its score on a whole solution is
+what weighted best-of-N sums. On 400 training problems of the embedded model
+(arithmetic seed 100) this beat the step rule below at selection.
+
+``steps`` (Math-Shepherd style, no rollouts): whether the solution *up to* each
+step is still on a right path:
 
 - a right candidate: every step 1;
 - a wrong candidate: the steps before its first *fault* are 1, the faulty step
@@ -21,19 +30,45 @@ the outcome.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal, get_args
 
-__all__ = ["FAULT_MARKERS", "LABEL_RULE", "fault_features", "first_fault", "step_labels"]
+__all__ = [
+    "FAULT_MARKERS",
+    "LABEL_MODES",
+    "LABEL_RULES",
+    "LabelMode",
+    "fault_features",
+    "first_fault",
+    "outcome_labels",
+    "step_labels",
+]
+
+LabelMode = Literal["outcome", "steps"]
+LABEL_MODES: tuple[LabelMode, ...] = get_args(LabelMode)
 
 FAULT_MARKERS: tuple[str, ...] = ("wrong", "ungrounded")
 """A checker feature whose name contains one of these counts faults so far."""
 
-LABEL_RULE = (
-    "outcome = final answer equals the reference; right candidate: every step 1; wrong "
-    "candidate: steps before the first step where a checker fault count (features named "
-    "*wrong*/*ungrounded*) rises are 1, that step and later 0; no fault found: only the "
-    "last step 0"
-)
-"""One-line description of the rule, stored in the card."""
+LABEL_RULES: dict[LabelMode, str] = {
+    "outcome": "every step prefix gets its candidate's outcome (final answer equals the reference)",
+    "steps": "outcome = final answer equals the reference; right candidate: every step 1; "
+    "wrong candidate: steps before the first step where a checker fault count (features "
+    "named *wrong*/*ungrounded*) rises are 1, that step and later 0; no fault found: only "
+    "the last step 0",
+}
+"""One-line description of each rule, stored in the card."""
+
+
+def outcome_labels(correct: bool, steps: int) -> list[int]:
+    """The ``outcome`` rule: every prefix labelled with the candidate's outcome.
+
+    Example:
+        >>> outcome_labels(True, 3), outcome_labels(False, 2)
+        ([1, 1, 1], [0, 0])
+    """
+    if steps < 1:
+        raise ValueError("A candidate has at least one step.")
+    return [int(correct)] * steps
 
 
 def fault_features(names: Sequence[str]) -> list[str]:

@@ -56,7 +56,15 @@ from ttc_graph.verifiers.trained.features import (
     parse_feature_groups,
 )
 from ttc_graph.verifiers.trained.head import HEAD_KINDS, HeadKind, TrainedHead, fit_head
-from ttc_graph.verifiers.trained.labels import LABEL_RULE, fault_features, first_fault, step_labels
+from ttc_graph.verifiers.trained.labels import (
+    LABEL_MODES,
+    LABEL_RULES,
+    LabelMode,
+    fault_features,
+    first_fault,
+    outcome_labels,
+    step_labels,
+)
 from ttc_graph.verifiers.trained.readout import check_local_policy
 from ttc_graph.verifiers.trained.validation import (
     ProblemSample,
@@ -137,7 +145,7 @@ def _check_out(out: Path) -> None:
         ) from exc
 
 
-def _check_settings(n: int, folds: int, head: str, l2: float) -> None:
+def _check_settings(n: int, folds: int, head: str, l2: float, labels: str) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise VerifierTrainingError(
             f"N must be an integer >= 2, got {n!r}: a verifier learns from the contrast "
@@ -148,6 +156,10 @@ def _check_settings(n: int, folds: int, head: str, l2: float) -> None:
         raise VerifierTrainingError(f"folds must be an integer >= 2, got {folds!r}.")
     if head not in HEAD_KINDS:
         raise VerifierTrainingError(f"Unknown head {head!r}; choose {' or '.join(HEAD_KINDS)}.")
+    if labels not in LABEL_MODES:
+        raise VerifierTrainingError(
+            f"Unknown labels {labels!r}; choose {' or '.join(LABEL_MODES)}."
+        )
     if not math.isfinite(l2) or l2 < 0:
         raise VerifierTrainingError(f"l2 must be a finite number >= 0, got {l2}.")
 
@@ -168,6 +180,7 @@ def train_verifier(
     seed: int = 0,
     features: str | Sequence[str] = DEFAULT_FEATURES,
     head: HeadKind = "logistic",
+    labels: LabelMode = "outcome",
     l2: float = 1e-2,
     hidden_units: int = 32,
     folds: int = 5,
@@ -194,6 +207,9 @@ def train_verifier(
         max_new_tokens, temperature, top_p, seed: Sampling, as for ``ttc-graph eval``.
         features: Groups the final head reads: ``checker``, ``confidence``, ``hidden``.
         head: ``logistic`` or ``mlp``; ``l2``, ``hidden_units`` configure it.
+        labels: How step prefixes are labelled (``LABEL_MODES``):
+            ``outcome`` (each prefix gets its candidate's outcome) or ``steps``
+            (Math-Shepherd style from the checker's fault signals).
         folds: Grouped cross-validation folds (fewer when there are fewer problems).
         samples: Sample store directory (default ``<out>.samples``).
         export_trl: Also write the labelled steps as TRL ``PRMTrainer`` JSONL here.
@@ -218,14 +234,14 @@ def train_verifier(
     """
     from rich.console import Console
 
-    _check_settings(n, folds, head, l2)
+    _check_settings(n, folds, head, l2, labels)
     chosen = parse_feature_groups(features)
     # What the card records as "the command" when called from Python.
     training_args = {
         "dataset": str(dataset), "out": str(out), "model": _model_name(model or policy), "n": n,
         "limit": limit, "difficulty": difficulty, "data_seed": data_seed, "split": split,
         "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-        "seed": seed, "features": ",".join(chosen), "head": head, "l2": l2,
+        "seed": seed, "features": ",".join(chosen), "head": head, "labels": labels, "l2": l2,
         "hidden_units": hidden_units, "folds": folds,
         "samples": None if samples is None else str(samples),
         "export_trl": None if export_trl is None else str(export_trl),
@@ -297,7 +313,7 @@ def train_verifier(
     _check_classes(candidates, len(problems))
     extractor = FeatureExtractor(FEATURE_GROUPS, policy=policy, batch_size=batch_size)
     _featurise(extractor, problems, candidates, console, progress)
-    _label(candidates, extractor.names, checker_names)
+    _label(candidates, extractor.names, checker_names, labels)
     validation = _validate(
         candidates, problems, extractor.names, chosen, head, l2, hidden_units, folds, seed, console
     )
@@ -324,6 +340,7 @@ def train_verifier(
         validation=validation,
         command=command,
         training_args=training_args,
+        label_mode=labels,
     )
     rows = None
     if trl_path is not None:
@@ -419,8 +436,15 @@ def _featurise(
 
 
 def _label(
-    candidates: Sequence[_Candidate], names: list[str], checker_names: Sequence[str]
+    candidates: Sequence[_Candidate],
+    names: list[str],
+    checker_names: Sequence[str],
+    mode: LabelMode,
 ) -> None:
+    if mode == "outcome":
+        for c in candidates:
+            c.labels = outcome_labels(c.correct, len(c.steps))
+        return
     faults = fault_features(checker_names)
     if not faults:
         logger.warning(
@@ -590,6 +614,7 @@ def _card(
     validation: dict[str, Any],
     command: str | None,
     training_args: dict[str, Any],
+    label_mode: LabelMode,
 ) -> VerifierCard:
     levels = [difficulty] if isinstance(difficulty, int) else list(difficulty)
     config = evaluation.config
@@ -604,7 +629,7 @@ def _card(
         },
         system_prompt=DEFAULT_SYSTEM_PROMPT,
         head_options=head_options,
-        labels=LABEL_RULE,
+        labels=f"{label_mode}: {LABEL_RULES[label_mode]}",
         training={
             "dataset": str(dataset),
             "dataset_fingerprint": config["dataset"],
