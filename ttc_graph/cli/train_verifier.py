@@ -64,6 +64,12 @@ def register(sub: Any) -> None:
         "Math-Shepherd style, steps before the checker's first fault are good",
     )
     p.add_argument("--l2", type=float, default=1e-2, help="L2 penalty (default 0.01)")
+    p.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="validate only the chosen features, not every group (a checker-only head "
+        "then needs no forward pass of the policy)",
+    )
     p.add_argument("--folds", type=int, default=5, help="grouped validation folds (default 5)")
     p.add_argument(
         "--samples",
@@ -126,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         l2=args.l2,
         folds=args.folds,
+        compare=not args.no_compare,
         samples=args.samples,
         export_trl=args.export_trl,
         device=args.device,

@@ -6,7 +6,8 @@
    --strategies coverage --n N`` with the same settings is reused as it is.
 2. **Label** each candidate by its final answer against the reference, and each
    step prefix by :mod:`~ttc_graph.verifiers.trained.labels`.
-3. **Featurise** every prefix (all groups; one policy forward pass per batch).
+3. **Featurise** every prefix (every group the table compares, or only the chosen
+   ones with ``compare=False``; the policy groups cost one forward pass per batch).
 4. **Validate** with folds grouped by problem: AUROC of final-step scores, and
    how often weighted best-of-N with the scores picks a right answer, for each
    feature group alone and combined, against coverage and majority vote.
@@ -184,6 +185,7 @@ def train_verifier(
     l2: float = 1e-2,
     hidden_units: int = 32,
     folds: int = 5,
+    compare: bool = True,
     samples: str | Path | None = None,
     export_trl: str | Path | None = None,
     policy: Any = None,
@@ -211,6 +213,9 @@ def train_verifier(
             ``outcome`` (each prefix gets its candidate's outcome) or ``steps``
             (Math-Shepherd style from the checker's fault signals).
         folds: Grouped cross-validation folds (fewer when there are fewer problems).
+        compare: Validate every feature set of :data:`TABLE_SETS` too, to show what each
+            group adds. ``False`` validates only the chosen groups, and a checker-only
+            head then needs no forward pass of the policy.
         samples: Sample store directory (default ``<out>.samples``).
         export_trl: Also write the labelled steps as TRL ``PRMTrainer`` JSONL here.
         policy: An already loaded policy to sample and read features with.
@@ -242,7 +247,7 @@ def train_verifier(
         "limit": limit, "difficulty": difficulty, "data_seed": data_seed, "split": split,
         "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
         "seed": seed, "features": ",".join(chosen), "head": head, "labels": labels, "l2": l2,
-        "hidden_units": hidden_units, "folds": folds,
+        "hidden_units": hidden_units, "folds": folds, "compare": compare,
         "samples": None if samples is None else str(samples),
         "export_trl": None if export_trl is None else str(export_trl),
     }  # fmt: skip
@@ -311,7 +316,9 @@ def train_verifier(
     finally:
         evaluation.close()
     _check_classes(candidates, len(problems))
-    extractor = FeatureExtractor(FEATURE_GROUPS, policy=policy, batch_size=batch_size)
+    # Only what the table or the head reads: the policy groups cost a forward pass.
+    extracted = FEATURE_GROUPS if compare else chosen
+    extractor = FeatureExtractor(extracted, policy=policy, batch_size=batch_size)
     _featurise(extractor, problems, candidates, console, progress)
     _label(candidates, extractor.names, checker_names, labels)
     validation = _validate(
@@ -505,7 +512,9 @@ def _validate(
         fitted = fit_head(x_train, y_train, kind=head, l2=l2, hidden_units=hidden_units, seed=seed)
         return fitted.predict(x_valid)
 
-    sets = list(TABLE_SETS) + ([chosen] if chosen not in TABLE_SETS else [])
+    available = {name.split(".", 1)[0] for name in names}
+    sets = [g for g in TABLE_SETS if set(g) <= available]
+    sets += [chosen] if chosen not in sets else []
     table = []
     for groups in sets:
         console.print(f"validating {_set_name(groups)} ({len(set(fold_of.values()))} folds) …")
