@@ -31,6 +31,10 @@ from ttc_graph.strategies import STRATEGIES
 from ttc_graph.strategies.nodes import Budget
 from ttc_graph.strategies.prompts import to_messages
 
+DEFAULT_HOST = "127.0.0.1"
+"""Loopback only: reaching the server from elsewhere is a choice (``--host 0.0.0.0``)."""
+DEFAULT_PORT = 8000
+
 _MODEL = re.compile(r"^(?P<strategy>[a-z_]+)(?:-(?P<n>\d+))?$")
 NO_N = frozenset({"greedy", "self_refine"})
 """Strategies that take no N: one greedy sample; one draft refined in rounds."""

@@ -13,10 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ttc_graph.errors import TTCGraphError
-
-DEFAULT_HOST = "127.0.0.1"
-"""Loopback only: reaching the server from elsewhere is a choice (``--host 0.0.0.0``)."""
-DEFAULT_PORT = 8000
+from ttc_graph.serving.options import DEFAULT_HOST, DEFAULT_PORT
 
 
 def _config(app: FastAPI, host: str, port: int, shutdown_timeout_s: float, log_level: str) -> Any:
