@@ -9,6 +9,11 @@ limits and N are tiny to keep the file fast on a shared CPU.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -381,17 +386,21 @@ def health(base_url: str) -> dict[str, Any]:
     return dict(httpx.get(base_url.removesuffix("/v1") + "/health", timeout=10).json())
 
 
+LONG_SEARCH = {
+    "model": "beam_search-4",
+    "messages": user(),
+    "max_tokens": 32,
+    "ttc": {"beam_width": 2, "max_steps": 16},
+}
+"""Sixteen steps of 32 tokens: far longer than any test waits before hanging up."""
+
+
 def test_a_client_that_disconnects_mid_stream_cancels_its_search(
     base_url: str, client: OpenAI
 ) -> None:
-    body = {
-        "model": "beam_search-4",
-        "messages": user(),
-        "max_tokens": 32,
-        "stream": True,
-        "ttc": {"beam_width": 2, "max_steps": 8},
-    }
+    cancelled = health(base_url)["finished"]["cancelled"]
     headers = {"Authorization": f"Bearer {KEY}"}
+    body = {**LONG_SEARCH, "stream": True}
     with httpx.stream(
         "POST", f"{base_url}/chat/completions", json=body, headers=headers, timeout=WAIT_S
     ) as response:
@@ -400,15 +409,28 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_search(
             if line.startswith("data: ") and "ttc_event" in line:
                 break  # the search is running: hang up now
     wait_for(lambda: health(base_url)["running"] == 0, "the search to be cancelled")
+    assert health(base_url)["finished"]["cancelled"] == cancelled + 1
     answer = client.chat.completions.create(model="greedy", messages=user(), max_tokens=4)  # type: ignore[arg-type]
     assert answer.choices[0].message.content
+
+
+def test_a_client_that_gives_up_waiting_cancels_its_search(base_url: str) -> None:
+    cancelled = health(base_url)["finished"]["cancelled"]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{base_url}/chat/completions",
+            json=LONG_SEARCH,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=httpx.Timeout(10.0, read=1.0),
+        )
+    wait_for(lambda: health(base_url)["running"] == 0, "the search to be cancelled")
+    assert health(base_url)["finished"]["cancelled"] == cancelled + 1
 
 
 def test_a_full_queue_answers_429_and_a_slow_search_408(policy: Any) -> None:
     tight = ServeLimits(max_concurrent=1, max_queue=0, timeout_s=1.0, max_tokens=64)
     with serve_in_thread(create_app(policy=policy, verifier="grounded", limits=tight)) as url:
-        slow = {"model": "beam_search-4", "messages": user(), "max_tokens": 64}
-        slow["ttc"] = {"beam_width": 2, "max_steps": 16}
+        slow = LONG_SEARCH
         results: list[httpx.Response] = []
         first = threading.Thread(target=lambda: results.append(post(url, slow, key=None)))
         first.start()
@@ -421,3 +443,47 @@ def test_a_full_queue_answers_429_and_a_slow_search_408(policy: Any) -> None:
         assert results[0].json()["error"]["code"] == "timeout"
         assert health(url)["running"] == 0
         assert post(url, {"model": "greedy", "messages": user(), "max_tokens": 2}, key=None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_cli_serves_and_shuts_down_gracefully() -> None:
+    """A real ``ttc-graph serve`` process: the key from the environment; SIGTERM lets the
+    request in flight finish, then the process exits 0."""
+    port = free_port()
+    env = {**os.environ, "TTC_GRAPH_API_KEY": KEY, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "ttc_graph", "serve", "--port", str(port), "--device", "cpu"]
+    command += ["--verifier", "grounded"]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                return httpx.get(f"{url}/health", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, "the server to start")
+        assert (
+            post(f"{url}/v1", {"model": "greedy", "messages": user()}, key=None).status_code == 401
+        )
+        results: list[httpx.Response] = []
+        body = {"model": "majority-2", "messages": user(), "max_tokens": 16}
+        asking = threading.Thread(target=lambda: results.append(post(f"{url}/v1", body)))
+        asking.start()
+        wait_for(lambda: health(f"{url}/v1")["running"] == 1, "the search to start")
+        process.send_signal(signal.SIGTERM)
+        asking.join(WAIT_S)
+        assert results[0].status_code == 200, results[0].text
+        assert results[0].json()["choices"][0]["message"]["content"]
+        assert process.wait(timeout=WAIT_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)

@@ -130,6 +130,7 @@ def create_app(
             "model": getattr(policy, "model_id", None) or type(policy).__name__,
             "running": engine.running,
             "waiting": engine.waiting,
+            "finished": dict(engine.finished),
         }
 
     @app.get("/v1/models")

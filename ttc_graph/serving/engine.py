@@ -155,6 +155,13 @@ class SearchEngine:
         self._graphs: OrderedDict[tuple[Any, ...], CompiledStateGraph] = OrderedDict()
         self._searches: set[Search] = set()
         self._executor: ThreadPoolExecutor | None = None
+        self.finished: dict[str, int] = {
+            "completed": 0,
+            "failed": 0,
+            "timed_out": 0,
+            "cancelled": 0,
+        }
+        """How many searches ended each way since the server started (shown by /health)."""
 
     @property
     def default_verifier(self) -> str:
@@ -224,7 +231,9 @@ class SearchEngine:
                     else:
                         final = chunk
             search.queue.put_nowait(("result", final))
+            self.finished["completed"] += 1
         except TimeoutError:
+            self.finished["timed_out"] += 1
             search.queue.put_nowait(
                 (
                     "error",
@@ -240,9 +249,11 @@ class SearchEngine:
                 )
             )
         except asyncio.CancelledError:
+            self.finished["cancelled"] += 1
             search.queue.put_nowait(("error", APIError(499, "cancelled", code="cancelled")))
             raise
         except Exception as exc:
+            self.finished["failed"] += 1
             log.warning("search failed: %s: %s", type(exc).__name__, exc)
             search.queue.put_nowait(("error", exc))
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -44,9 +45,21 @@ def serve(
         >>> serve(create_app(policy=load_policy()), port=8000)  # doctest: +SKIP
     """
     server = uvicorn.Server(_config(app, host, port, shutdown_timeout_s, log_level))
-    server.run()
+    # uvicorn re-raises the signal that stopped it once it has shut down; a SIGTERM
+    # that ended in a clean shutdown should end the process normally (exit 0).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _ignore) if main else None
+    try:
+        server.run()
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     if not server.started:
         raise TTCGraphError(f"The server could not start on {host}:{port} (see the log above).")
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    """A SIGTERM arriving after uvicorn's own handler is gone (shutdown is done)."""
 
 
 @contextmanager
