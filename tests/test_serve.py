@@ -360,6 +360,8 @@ def test_every_bad_input_is_a_4xx_json_error_and_the_server_goes_on(
         (post(base_url, {**ok, "model": "weighted-0"}), 400, None),
         (post(base_url, {**ok, "model": "weighted-9"}), 400, None),
         (post(base_url, None, raw=b'{"model": "greedy", "messages": ['), 400, "invalid_json"),
+        (post(base_url, None, raw=b"[" * 100_000 + b"]" * 100_000), 413, "body_too_large"),
+        (post(base_url, None, raw=b"[" * 8_000 + b"]" * 8_000), 400, "invalid_json"),
         (post(base_url, {"model": "greedy"}), 400, None),
         (post(base_url, {**ok, "messages": user("")}), 400, None),
         (post(base_url, ok, key="wrong"), 401, "invalid_api_key"),

@@ -193,6 +193,10 @@ async def read_json(request: Request, limit: int) -> Any:
         raise bad_request(
             f"The request body is not valid JSON: {exc}.", code="invalid_json"
         ) from None
+    except RecursionError:
+        raise bad_request(
+            "The request body nests JSON too deeply to read.", code="invalid_json"
+        ) from None
 
 
 def _no_constant(name: str) -> Any:

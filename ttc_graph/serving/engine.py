@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
@@ -86,6 +87,8 @@ class Search:
     queue: asyncio.Queue[tuple[Kind, Any]] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     created: float = field(default_factory=time.monotonic)
+    started: bool = False
+    """Whether it got a running slot (it may still be waiting for one)."""
 
     def cancel(self) -> None:
         """Stop the search (its rows stop after their current token); safe to repeat."""
@@ -210,16 +213,16 @@ class SearchEngine:
         search = Search(request)
         self._searches.add(search)
         search.task = asyncio.create_task(self._run(search))
+        search.task.add_done_callback(partial(self._ended, search))
         return search
 
     async def _run(self, search: Search) -> None:
-        started = False
         request = search.request
         remaining = self.limits.timeout_s - (time.monotonic() - search.created)
         try:
             async with asyncio.timeout(remaining):
                 await self.admission.start()
-                started = True
+                search.started = True
                 graph = await self.graph(request.spec)
                 final: Any = {}
                 stream = graph.astream(
@@ -234,31 +237,32 @@ class SearchEngine:
             self.finished["completed"] += 1
         except TimeoutError:
             self.finished["timed_out"] += 1
-            search.queue.put_nowait(
-                (
-                    "error",
-                    APIError(
-                        408,
-                        f"The search did not finish within the server's timeout of "
-                        f"{self.limits.timeout_s:g} s (queueing included); ask for less "
-                        "(smaller N or max_tokens) or set ttc.budget to get the best answer "
-                        "found in time.",
-                        type="timeout",
-                        code="timeout",
-                    ),
-                )
-            )
-        except asyncio.CancelledError:
-            self.finished["cancelled"] += 1
-            search.queue.put_nowait(("error", APIError(499, "cancelled", code="cancelled")))
-            raise
+            search.queue.put_nowait(("error", self._timeout_error()))
         except Exception as exc:
             self.finished["failed"] += 1
             log.warning("search failed: %s: %s", type(exc).__name__, exc)
             search.queue.put_nowait(("error", exc))
-        finally:
-            self.admission.leave(started=started)
-            self._searches.discard(search)
+
+    def _ended(self, search: Search, task: asyncio.Task[None]) -> None:
+        # A done callback rather than a `finally`: a task cancelled before its first
+        # step never runs its body, and its place must be given back all the same.
+        self.admission.leave(started=search.started)
+        self._searches.discard(search)
+        if task.cancelled():
+            self.finished["cancelled"] += 1
+            search.queue.put_nowait(
+                ("error", APIError(499, "The search was cancelled.", code="cancelled"))
+            )
+
+    def _timeout_error(self) -> APIError:
+        return APIError(
+            408,
+            f"The search did not finish within the server's timeout of "
+            f"{self.limits.timeout_s:g} s (queueing included); ask for less "
+            "(smaller N or max_tokens) or set ttc.budget to get the best answer found in time.",
+            type="timeout",
+            code="timeout",
+        )
 
     # -- graphs and verifiers --------------------------------------------------------
 
