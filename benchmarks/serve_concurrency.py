@@ -145,7 +145,9 @@ def streaming(url: str) -> dict[str, Any]:
     """Arrival time of every search event of a streamed beam search, and of the answer."""
     client = OpenAI(base_url=url, api_key="none", max_retries=0, timeout=600)
     started = time.perf_counter()
+    started_unix = time.time()
     events: list[tuple[str, float]] = []
+    delays: list[float] = []
     first_content = None
     stream = client.chat.completions.create(
         model="beam_search-4",
@@ -155,17 +157,24 @@ def streaming(url: str) -> dict[str, Any]:
         stream=True,
         extra_body={"ttc": {"beam_width": 2, "max_steps": 4}},
     )
+    first_emitted = 0.0
     for chunk in stream:
         now = round(time.perf_counter() - started, 3)
         extra = chunk.model_extra or {}
         if "ttc_event" in extra:
             events.append((extra["ttc_event"]["event"], now))
+            first_emitted = first_emitted or extra["ttc_time"]
+            # Same machine, same clock: when the client got it minus when the graph emitted it.
+            delays.append(round(time.time() - extra["ttc_time"], 4))
         elif chunk.choices and chunk.choices[0].delta.content and first_content is None:
             first_content = now
     return {
         "strategy": "beam_search-4 width 2, 4 steps of 24 tokens",
         "events": events,
         "first_event_s": events[0][1] if events else None,
+        "first_event_emitted_s": round(first_emitted - started_unix, 3) if events else None,
+        "delivery_delay_s": delays,
+        "max_delivery_delay_s": max(delays) if delays else None,
         "first_content_s": first_content,
         "total_s": round(time.perf_counter() - started, 3),
     }
@@ -180,6 +189,12 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--only",
+        choices=("throughput", "latency", "streaming"),
+        default=None,
+        help="run one measurement only",
+    )
     args = parser.parse_args()
 
     load_before = uptime()
@@ -192,17 +207,21 @@ def main() -> int:
             + os.environ.get("OMP_NUM_THREADS", "")
             + " python benchmarks/serve_concurrency.py "
             + f"--clients {args.clients} --strategy {args.strategy} --n {args.n} "
-            + f"--max-tokens {args.max_tokens} --repeats {args.repeats}",
+            + f"--max-tokens {args.max_tokens} --repeats {args.repeats}"
+            + (f" --only {args.only}" if args.only else ""),
             "machine": {
                 "processor": platform.processor() or platform.machine(),
                 "cpus": os.cpu_count(),
                 "torch_threads": torch.get_num_threads(),
                 "uptime_before": load_before,
             },
-            "throughput": throughput(policy, url, args),
-            "added_latency": added_latency(policy, url, args.repeats),
-            "streaming": streaming(url),
         }
+        if args.only in (None, "throughput"):
+            report["throughput"] = throughput(policy, url, args)
+        if args.only in (None, "latency"):
+            report["added_latency"] = added_latency(policy, url, args.repeats)
+        if args.only in (None, "streaming"):
+            report["streaming"] = streaming(url)
     report["machine"]["uptime_after"] = uptime()
     out = args.out or RESULTS / f"serve-{date.today().isoformat()}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -257,6 +257,7 @@ def test_streaming_sends_search_events_then_the_answer(client: OpenAI, policy: A
         if "ttc_event" in extra:
             assert not content, "search events come before the answer"
             events.append(extra["ttc_event"]["event"])
+            assert extra["ttc_time"] <= time.time()
         for choice in chunk.choices:
             content.append(choice.delta.content or "")
             finish = choice.finish_reason or finish

@@ -240,7 +240,7 @@ async def stream_chunks(search: Search, request: ParsedRequest) -> AsyncIterator
     writer = ChunkWriter(request)
     async for kind, item in search.items():
         if kind == "event":
-            yield writer.event(item)
+            yield writer.event(*item)
         elif kind == "result":
             for chunk in writer.answer(item):
                 yield chunk

@@ -96,8 +96,8 @@ class Search:
             self.task.cancel()
 
     async def items(self) -> AsyncIterator[tuple[Kind, Any]]:
-        """Events as they happen, then one ``result`` or ``error``; cancels the search if
-        the consumer stops early."""
+        """Events as they happen (``(event, unix time the server got it)``), then one
+        ``result`` or ``error``; cancels the search if the consumer stops early."""
         try:
             while True:
                 kind, item = await self.queue.get()
@@ -230,7 +230,7 @@ class SearchEngine:
                 )
                 async for mode, chunk in stream:
                     if mode == "custom":
-                        search.queue.put_nowait(("event", chunk))
+                        search.queue.put_nowait(("event", (chunk, time.time())))
                     else:
                         final = chunk
             search.queue.put_nowait(("result", final))

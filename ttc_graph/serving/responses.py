@@ -158,9 +158,10 @@ class ChunkWriter:
         }
         return sse(body)
 
-    def event(self, event: dict[str, Any]) -> str:
-        """A search event: a chunk with no choices and a ``ttc_event`` field."""
-        return self._chunk([], ttc_event=jsonable(event))
+    def event(self, event: dict[str, Any], at: float) -> str:
+        """A search event: a chunk with no choices, a ``ttc_event`` field, and ``ttc_time``,
+        the server's Unix time when the graph emitted it (to measure delivery delay)."""
+        return self._chunk([], ttc_event=jsonable(event), ttc_time=round(at, 6))
 
     def answer(self, result: dict[str, Any]) -> list[str]:
         """The final answer as content deltas (one per step), a finish chunk per choice,
