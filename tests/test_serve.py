@@ -299,6 +299,25 @@ def test_langchain_chat_openai_adopts_search_by_base_url(base_url: str, policy: 
     assert streamed == expected["solution"]
 
 
+def test_extension_options_reach_the_search(client: OpenAI) -> None:
+    options = {"budget": {"max_tokens": 4}, "content": "answer", "include_candidates": True}
+    r = client.chat.completions.create(
+        model="majority-2",
+        messages=user(),  # type: ignore[arg-type]
+        max_tokens=16,
+        seed=2,
+        extra_body={"ttc": options},
+    )
+    ttc = r.model_extra["ttc"]  # type: ignore[index]
+    assert ttc["budget_limited"] is True
+    assert r.usage is not None
+    assert r.usage.completion_tokens <= 4 + 1  # a budget overshoots by at most rows - 1
+    assert len(ttc["candidates"]) == 2
+    chosen = ttc["answer"]
+    content = r.choices[0].message.content
+    assert content == chosen if chosen is not None else content
+
+
 def test_concurrent_requests_share_the_policy_batches(
     base_url: str, policy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

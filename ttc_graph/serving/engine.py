@@ -277,19 +277,20 @@ class SearchEngine:
             self._default_spec if self._explicit or spec.strategy in NEEDS_VERIFIER else None
         )
         verifier = await self._verifier(wanted) if wanted else None
+        sampling = SamplingParams(
+            temperature=spec.temperature, top_p=spec.top_p, max_new_tokens=spec.max_tokens
+        )
         try:
-            graph = build_strategy(
+            # Compiling takes milliseconds; off the event loop, other requests go on meanwhile.
+            graph = await asyncio.to_thread(
+                build_strategy,
                 spec.strategy,
                 policy=self.policy,
                 verifier=verifier,
                 n=spec.n,
                 beam_width=spec.beam_width,
                 max_steps=spec.max_steps,
-                sampling=SamplingParams(
-                    temperature=spec.temperature,
-                    top_p=spec.top_p,
-                    max_new_tokens=spec.max_tokens,
-                ),
+                sampling=sampling,
                 seed=spec.seed,
                 budget=spec.budget,
             )
