@@ -509,3 +509,45 @@ def test_the_cli_serves_and_shuts_down_gracefully() -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+class BrokenPolicy:
+    """A policy whose every call fails (not a transient fault: no retry)."""
+
+    model_id = "broken"
+
+    def sample(self, requests: Any, *, n: int = 1, params: Any = None, config: Any = None) -> Any:
+        raise RuntimeError("the model is broken")
+
+    async def asample(
+        self, requests: Any, *, n: int = 1, params: Any = None, config: Any = None
+    ) -> Any:
+        raise RuntimeError("the model is broken")
+
+
+def test_a_failing_search_is_a_500_or_an_error_chunk_and_the_server_goes_on() -> None:
+    with serve_in_thread(create_app(policy=BrokenPolicy(), verifier="grounded")) as url:
+        client = OpenAI(base_url=url, api_key="none", max_retries=0, timeout=WAIT_S)
+        for _ in range(2):
+            with pytest.raises(openai.InternalServerError) as info:
+                client.chat.completions.create(model="majority-2", messages=user())  # type: ignore[arg-type]
+            assert "the model is broken" in str(info.value)
+        stream = client.chat.completions.create(
+            model="majority-2",
+            messages=user(),  # type: ignore[arg-type]
+            stream=True,
+        )
+        with pytest.raises(openai.APIError, match="the model is broken"):
+            list(stream)
+        lines = (
+            httpx.post(
+                f"{url}/chat/completions",
+                json={"model": "majority-2", "messages": user(), "stream": True},
+                timeout=WAIT_S,
+            )
+            .text.strip()
+            .split("\n\n")
+        )
+        assert json.loads(lines[-2].removeprefix("data: "))["error"]["code"] == "search_failed"
+        assert lines[-1] == "data: [DONE]"
+        assert health(url)["finished"]["failed"] == 4
