@@ -108,7 +108,7 @@ class Search:
             self.cancel()
 
     async def result(self) -> dict[str, Any]:
-        """Wait for the final state, raising the search's error as an :class:`APIError`."""
+        """Wait for the final state; raises the search's error (see :func:`from_exception`)."""
         async for kind, item in self.items():
             if kind == "result":
                 return dict(item)
@@ -250,9 +250,14 @@ class SearchEngine:
         self._searches.discard(search)
         if task.cancelled():
             self.finished["cancelled"] += 1
-            search.queue.put_nowait(
-                ("error", APIError(499, "The search was cancelled.", code="cancelled"))
+            # Only a client still waiting reads this: the server is shutting down.
+            cancelled = APIError(
+                503,
+                "The search was cancelled: the server is shutting down. Retry later.",
+                type="server_error",
+                code="cancelled",
             )
+            search.queue.put_nowait(("error", cancelled))
 
     def _timeout_error(self) -> APIError:
         return APIError(
