@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module defines ``register(subparsers)``; it adds its parser and sets ``func``.
-COMMANDS = ["solve", "eval", "train-verifier", "view", "graph"]
+COMMANDS = ["solve", "eval", "train-verifier", "view", "graph", "serve"]
 
 MAX_ERROR_CHARS = 2000
 """An error line is cut here: some messages quote input (a question, a file's text)."""

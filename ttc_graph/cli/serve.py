@@ -1,0 +1,201 @@
+"""``ttc-graph serve``: an OpenAI-compatible server whose models are the strategies."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+API_KEY_ENV = "TTC_GRAPH_API_KEY"
+_LIMIT_OPTIONS = {
+    "max_n": "--max-n",
+    "max_tokens": "--max-tokens",
+    "timeout_s": "--timeout",
+    "max_body_bytes": "--max-body-bytes",
+    "max_concurrent": "--max-concurrent",
+    "max_queue": "--max-queue",
+}
+"""ServeLimits field -> the option that sets it."""
+
+
+def register(sub: Any) -> None:
+    """Add the ``serve`` subcommand."""
+    from ttc_graph.serving.options import DEFAULT_HOST, DEFAULT_PORT, Defaults, ServeLimits
+
+    limits, defaults = ServeLimits(), Defaults()
+    p = sub.add_parser(
+        "serve",
+        help="serve the strategies behind an OpenAI-compatible API (docs/serving.md)",
+        description="Serve every strategy at /v1/chat/completions: the model names the "
+        "strategy and N (e.g. weighted-8, beam_search-16). See docs/serving.md.",
+    )
+    p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
+    p.add_argument(
+        "--verifier",
+        default=None,
+        help="auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub "
+        "id> (default: auto for the strategies that need one, as in `solve`)",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a PRM's own modelling code (Qwen2.5-Math-PRM needs it)",
+    )
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    p.add_argument(
+        "--on-long-input",
+        choices=("error", "truncate"),
+        default="error",
+        help="a prompt longer than the model's context: refuse it with a 400 (default), or cut "
+        "its middle to fit",
+    )
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}, else no key)",
+    )
+    p.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=limits.max_concurrent,
+        help="searches run at once, sharing the policy's batches "
+        f"(default {limits.max_concurrent})",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=limits.max_queue,
+        help=f"requests waiting for a slot before a 429 (default {limits.max_queue})",
+    )
+    p.add_argument(
+        "--max-n",
+        type=int,
+        default=limits.max_n,
+        help=f"most candidates one request may ask for (default {limits.max_n})",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=limits.max_tokens,
+        help=f"most max_tokens one request may ask for (default {limits.max_tokens})",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=limits.timeout_s,
+        help=f"seconds before a request gets a 408, queueing included (default "
+        f"{limits.timeout_s:g})",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=limits.max_body_bytes,
+        help=f"larger request bodies get a 413 (default {limits.max_body_bytes})",
+    )
+    p.add_argument(
+        "--n", type=int, default=defaults.n, help=f"N when the model names none ({defaults.n})"
+    )
+    p.add_argument("--beam-width", type=int, default=defaults.beam_width)
+    p.add_argument("--max-steps", type=int, default=defaults.max_steps)
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=defaults.max_tokens,
+        help=f"max_tokens when a request gives none (default {defaults.max_tokens})",
+    )
+    p.add_argument("--temperature", type=float, default=defaults.temperature)
+    p.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=30.0,
+        help="on SIGINT/SIGTERM, seconds in-flight requests may finish before their searches "
+        "are cancelled (default 30)",
+    )
+    p.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
+    """Limits, defaults and API key, all checked before the model is loaded."""
+    from ttc_graph.errors import LimitError
+    from ttc_graph.limits import check_finite
+    from ttc_graph.serving.options import Defaults, ServeLimits
+    from ttc_graph.specs import check_verifier_spec
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in [0, 65535], got {args.port}.")
+    check_finite(args.shutdown_timeout, name="--shutdown-timeout", low=0.0)
+    values = {
+        field: getattr(args, option.lstrip("-").replace("-", "_"))
+        for field, option in _LIMIT_OPTIONS.items()
+    }
+    try:
+        limits = ServeLimits(**values)
+    except ValueError as exc:
+        field = str(exc).split(" ", 1)[0]
+        option = _LIMIT_OPTIONS.get(field)
+        raise LimitError(str(exc).replace(field, option, 1) if option else str(exc)) from None
+    defaults = Defaults(
+        n=args.n,
+        beam_width=args.beam_width,
+        max_steps=args.max_steps,
+        max_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+    )
+    check_defaults(limits, defaults)
+    check_verifier_spec(args.verifier)
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
+    if api_key is not None and not api_key.strip():
+        raise ValueError(f"The API key (--api-key or ${API_KEY_ENV}) is empty.")
+    return limits, defaults, api_key
+
+
+def check_defaults(limits: Any, defaults: Any) -> None:
+    """The defaults must be requests the server itself would accept."""
+    from ttc_graph.limits import check_count, check_finite
+
+    check_count(
+        defaults.n,
+        name="--n",
+        limit=limits.max_n,
+        why="the server must accept its own default (--max-n)",
+    )
+    check_count(
+        defaults.beam_width,
+        name="--beam-width",
+        limit=limits.max_n,
+        why="the server must accept its own default (--max-n)",
+    )
+    check_count(defaults.max_steps, name="--max-steps", limit=64, why="the step limit")
+    check_count(
+        defaults.max_tokens, name="--max-new-tokens", limit=limits.max_tokens, why="--max-tokens"
+    )
+    check_finite(defaults.temperature, name="--temperature", low=0.0, high=2.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the policy and serve until interrupted."""
+    limits, defaults, api_key = _settings(args)
+    from ttc_graph import load_policy
+    from ttc_graph.serving import create_app, serve
+
+    policy = load_policy(args.model, device=args.device, on_long_input=args.on_long_input)
+    options = {"trust_remote_code": True} if args.trust_remote_code else {}
+    app = create_app(
+        policy=policy,
+        verifier=args.verifier,
+        api_key=api_key,
+        limits=limits,
+        defaults=defaults,
+        verifier_options=options,
+    )
+    where = f"http://{args.host}:{args.port}/v1"
+    print(
+        f"ttc-graph serve: {policy.model_id} at {where} "
+        f"({'API key required' if api_key else 'no API key'}); Ctrl-C stops it",
+        file=sys.stderr,
+    )
+    serve(app, host=args.host, port=args.port, shutdown_timeout_s=args.shutdown_timeout)
+    return 0
