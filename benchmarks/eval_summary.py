@@ -3,8 +3,9 @@
 Reads a ``ttc-graph eval`` results database that holds ``greedy`` and the shared
 sample (``samples``), keeps the problems that have both, and for N = 1, 4, 16
 reports coverage (any of the first N right), majority vote and weighted best-of-N
-with the arithmetic and the grounded checker (re-scored here, offline), per level
-and overall. Writes the JSON and a plot:
+with each verifier of ``--verifiers`` (re-scored here, offline; default the
+arithmetic and the grounded checker), per level and overall. Writes the JSON and
+a plot:
 
     python benchmarks/eval_summary.py docs/data/eval-arith-seed0-gpu.sqlite \\
         --json docs/data/eval-arith-seed0-gpu-summary.json --png docs/images/eval-arith-grounded.png
@@ -29,15 +30,25 @@ NS = (1, 4, 16)
 VERIFIERS = ("arithmetic", "grounded")
 
 
-def summarise(db_path: Path) -> dict[str, Any]:
+def short_name(spec: str) -> str:
+    """A verifier's name in the table: the spec, or a directory's base name."""
+    return Path(spec).name if ("/" in spec or spec.startswith(".")) else spec
+
+
+def summarise(db_path: Path, specs: tuple[str, ...] = VERIFIERS) -> dict[str, Any]:
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     rows = db.execute("SELECT strategy, record FROM results").fetchall()
     greedy = {r["problem_id"]: r for s, r in ((s, json.loads(t)) for s, t in rows) if s == "greedy"}
     samples = [json.loads(t) for s, t in rows if s == "samples"]
     samples = [s for s in samples if s["problem_id"] in greedy]
     questions = questions_of(samples, None)
-    verifiers = {name: load_verifier(name) for name in VERIFIERS}
-    out: dict[str, Any] = {"db": str(db_path), "problems": len(samples), "levels": {}}
+    verifiers = {short_name(spec): load_verifier(spec) for spec in specs}
+    out: dict[str, Any] = {
+        "db": str(db_path),
+        "verifiers": {short_name(spec): spec for spec in specs},
+        "problems": len(samples),
+        "levels": {},
+    }
     for level in [*sorted({s["level"] for s in samples}), "all"]:
         chosen = [s for s in samples if level == "all" or s["level"] == level]
         right = {s["problem_id"]: [grade(c["answer"], s["reference"]) for c in s["candidates"]]
@@ -82,12 +93,10 @@ def plot(summary: dict[str, Any], png: Path) -> None:
     fig, axes = plt.subplots(1, len(levels), figsize=(4.2 * len(levels), 3.6), sharey=True)
     for ax, level in zip(axes, levels, strict=True):
         row = summary["levels"][level]
-        for key, label, style in (
-            ("coverage", "coverage (pass@N)", ":"),
-            ("weighted[grounded]", "weighted, grounded checker", "-"),
-            ("weighted[arithmetic]", "weighted, arithmetic checker", "--"),
-            ("majority", "majority vote", "-."),
-        ):
+        lines = [("coverage", "coverage (pass@N)", ":")]
+        lines += [(f"weighted[{v}]", f"weighted, {v}", "-") for v in summary["verifiers"]]
+        lines += [("majority", "majority vote", "-.")]
+        for key, label, style in lines:
             ax.plot(NS, [row[f"{key}@{n}"] for n in NS], style, marker="o", label=label)
         ax.axhline(row["greedy"], color="grey", lw=1, label="greedy")
         ax.set_xscale("log", base=2)
@@ -106,8 +115,13 @@ def main() -> int:
     parser.add_argument("db", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--png", type=Path)
+    parser.add_argument(
+        "--verifiers",
+        default=",".join(VERIFIERS),
+        help="comma-separated verifier specs (names or trained-verifier directories)",
+    )
     args = parser.parse_args()
-    summary = summarise(args.db)
+    summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v))
     for level, row in summary["levels"].items():
         print(level, {k: round(v, 3) for k, v in row.items()})
     if args.json:
