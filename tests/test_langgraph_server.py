@@ -22,21 +22,34 @@ from typing import Any
 import httpx
 import pytest
 
+from ttc_graph.errors import LimitError
+from ttc_graph.serving.langgraph_app import create_graph_factory, graph_options
+from ttc_graph.serving.options import Defaults
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What is 17 + 25?"
 # Small enough for a CPU test: two candidates of at most 12 tokens.
 RUN_CONFIG = {"configurable": {"n": 2, "max_new_tokens": 12, "seed": 0}}
 STARTUP_S = 240.0
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("langgraph_cli") is None
-        or importlib.util.find_spec("langgraph_runtime_inmem") is None
-        or importlib.util.find_spec("langgraph_sdk") is None,
-        reason="needs langgraph-cli[inmem] and langgraph-sdk: pip install 'ttc-graph[langgraph]'",
-    ),
-]
+HAVE_SERVER = all(
+    importlib.util.find_spec(name) is not None
+    for name in ("langgraph_cli", "langgraph_runtime_inmem", "langgraph_sdk")
+)
+
+
+def test_run_options_come_from_configurable() -> None:
+    defaults = Defaults()
+    options = graph_options("beam_search", {"n": 2, "thread_id": "t", "seed": 3}, defaults)
+    assert (options.n, options.seed, options.verifier) == (2, 3, "auto")
+    assert options.max_new_tokens == defaults.max_tokens, "unset options keep serve's defaults"
+    assert graph_options("majority", {}, defaults).verifier is None, "a vote needs no verifier"
+    with pytest.raises(LimitError, match="your own module"):
+        graph_options("weighted", {"verifier": "/some/prm/dir"}, defaults)
+    with pytest.raises(LimitError, match="'n' must be an integer"):
+        graph_options("weighted", {"n": "8"}, defaults)
+    with pytest.raises(LimitError, match="Unknown strategy"):
+        create_graph_factory("best_of_eight")
 
 
 def free_port() -> int:
@@ -79,6 +92,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of ``langgraph dev`` serving ``langgraph.json``."""
+    if not HAVE_SERVER:
+        pytest.skip(
+            "needs langgraph-cli[inmem] and langgraph-sdk: pip install 'ttc-graph[langgraph]'"
+        )
     workdir = tmp_path_factory.mktemp("langgraph-dev")  # it writes .langgraph_api/ here
     port = free_port()
     langgraph = Path(sys.executable).with_name("langgraph")
@@ -131,6 +148,7 @@ def client(server: str) -> Any:
     return get_sync_client(url=server, api_key=None)
 
 
+@pytest.mark.slow
 def test_every_strategy_is_served_with_its_schemas(client: Any) -> None:
     graphs = {a["graph_id"]: a for a in client.assistants.search(limit=50)}
     assert set(graphs) >= {
@@ -150,6 +168,7 @@ def test_every_strategy_is_served_with_its_schemas(client: Any) -> None:
     assert "beams" not in output
 
 
+@pytest.mark.slow
 def test_a_search_runs_and_streams_its_events(client: Any) -> None:
     thread = client.threads.create()
     result = client.runs.wait(

@@ -223,6 +223,7 @@ __all__ = [
     "best_of_n",
     "create_graph_factory",
     "dvts",
+    "graph_options",
     "greedy",
     "majority",
     "self_refine",
