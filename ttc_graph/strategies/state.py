@@ -8,9 +8,13 @@ the status of an earlier one).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import BaseMessage
+
+# Not typing.TypedDict: on Python < 3.12 pydantic cannot build a JSON schema from it, and
+# a LangGraph server (langgraph dev) then shows clients no input or output schema.
+from typing_extensions import TypedDict
 
 NodeStatus = Literal["root", "active", "kept", "pruned", "finished"]
 
