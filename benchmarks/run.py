@@ -14,6 +14,10 @@ In one process, on one model with the same prompts and sampling settings, it tim
 
 Variants alternate order every repeat; medians are reported. The table goes to
 stdout, everything measured to ``benchmarks/results/<date>-<machine>.json``.
+
+The questions come from ``../shared/data`` (``gsm8k_train_500.jsonl``,
+``math500.jsonl``); without them the script stops with a one-line error instead
+of measuring something else.
 """
 
 from __future__ import annotations
@@ -52,12 +56,9 @@ from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT, with_system_prom
 from ttc_graph.verifiers import ArithmeticVerifier
 
 DATA = REPO.parent / "shared" / "data"
-FALLBACK_QUESTIONS = [
-    "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
-    "clips in May. How many clips did Natalia sell altogether in April and May?",
-    "Weng earns $12 an hour for babysitting. Yesterday, she just did 50 minutes of "
-    "babysitting. How much did she earn?",
-]
+"""GSM8K and MATH-500 beside the repository (see the README, "Test and benchmark data")."""
+GSM8K = "gsm8k_train_500.jsonl"
+MATH500 = "math500.jsonl"
 TEMPERATURE = 0.8
 
 
@@ -97,21 +98,38 @@ class Context:
         return policy
 
 
-def load_questions(count: int) -> list[str]:
-    """GSM8K questions from ../shared/data, or two built-in ones when it is absent."""
-    path = DATA / "gsm8k_train_500.jsonl"
+class MissingData(SystemExit):
+    """The benchmark's questions are not where it reads them: a one-line error, exit 1."""
+
+
+def data_file(name: str) -> Path:
+    """``../shared/data/<name>``; a :class:`MissingData` error naming the path when absent.
+
+    There is no built-in fallback: figures measured on other questions would not be
+    the figures the docs report.
+    """
+    path = DATA / name
     if not path.is_file():
-        return (FALLBACK_QUESTIONS * count)[:count]
+        raise MissingData(
+            f"error: benchmark data not found: expected {path} (../shared/data/{name} beside "
+            "the repository; see the README, 'Test and benchmark data')"
+        )
+    return path
+
+
+def load_questions(count: int) -> list[str]:
+    """The first ``count`` GSM8K questions of ``../shared/data``; an error when absent."""
+    path = data_file(GSM8K)
     with path.open() as f:
-        return [json.loads(line)["question"] for _, line in zip(range(count), f, strict=False)]
+        questions = [json.loads(line)["question"] for _, line in zip(range(count), f, strict=False)]
+    if len(questions) < count:
+        raise MissingData(f"error: {path} holds {len(questions)} questions; {count} are needed")
+    return questions
 
 
 def math_question() -> str:
     """A MATH-500 problem (long solutions: rows rarely stop before the token limit)."""
-    path = DATA / "math500.jsonl"
-    if not path.is_file():
-        return FALLBACK_QUESTIONS[0]
-    with path.open() as f:
+    with data_file(MATH500).open() as f:
         return str(json.loads(f.readline())["problem"])
 
 
@@ -530,6 +548,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected sections, print the table and write the JSON report."""
     args = parse_args(argv)
     sections = args.sections.split(",")
+    # Read the data before loading the model: a missing file fails in a second, not after.
+    questions = load_questions(max(args.questions, args.beam_pairs))
+    if "bon" in sections:
+        math_question()
     policy = load_policy(device=args.device)
     ctx = Context(
         policy=policy,
@@ -537,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline=policy.pipeline, model_id=policy.model_id, prefix_cache_mb=0
         ),
         verifier=ArithmeticVerifier(),
-        questions=load_questions(max(args.questions, args.beam_pairs)),
+        questions=questions,
     )
     info = machine(policy.model.device)
     started = dt.datetime.now(dt.UTC)

@@ -5,8 +5,10 @@
 The agent model decides when to call `solve_math`; the tool runs weighted
 best-of-N with the arithmetic verifier on the local policy. Any tool-calling
 chat model works as the agent (ChatOpenAI, ChatAnthropic, ...). To keep this
-example offline it uses a small scripted agent model that calls the tool once
-and then reports its answer; swap in your own with the AGENT_MODEL variable.
+example offline it uses a small scripted agent model (`OneToolCallAgentModel`)
+that calls the tool once and then reports its answer; to use a real one, pass it
+to `create_agent` in `main()` instead, e.g. `create_agent(ChatOpenAI(model=...),
+tools=[tool])`.
 """
 
 from __future__ import annotations

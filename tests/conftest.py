@@ -25,11 +25,25 @@ def policy():  # type: ignore[no-untyped-def]
     return load_policy(device="cpu")
 
 
+SHARED_FILES = ("math500.jsonl", "gsm8k_train_500.jsonl")
+"""What the tests read from ``../shared/data`` (where it comes from: README, "Test and
+benchmark data")."""
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` beside the repo (MATH-500, GSM8K); skip when absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    """``../shared/data`` beside the repo (MATH-500, GSM8K).
+
+    When a file is missing the test is skipped with a reason naming the path;
+    ``-ra`` (in the pytest options) lists every such reason at the end of the run.
+    """
+    missing = [name for name in SHARED_FILES if not (SHARED_DATA / name).is_file()]
+    if missing:
+        pytest.skip(
+            f"shared data missing: {', '.join(str(SHARED_DATA / n) for n in missing)} "
+            "(MATH-500 and GSM8K beside the repository; see the README, "
+            "'Test and benchmark data')"
+        )
     return SHARED_DATA
 
 
