@@ -16,13 +16,14 @@ from typing import Any
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.problems import Problem, levels_of
 from ttc_graph.evaluation.store import StoredResult
+from ttc_graph.strategies.registry import SPECS
 from ttc_graph.strategies.selection import Selection, select
 from ttc_graph.strategies.state import Candidate
 
 SAMPLED: dict[str, Selection] = {
-    "best_of_n": "vanilla",
-    "weighted": "weighted",
-    "majority": "majority",
+    name: spec.selection
+    for name, spec in SPECS.items()
+    if spec.eval_mode == "sample" and spec.selection is not None
 }
 """Strategies computed from one shared sample, and the selection each applies."""
 COVERAGE = "coverage"
@@ -30,9 +31,9 @@ COVERAGE = "coverage"
 first N sampled candidates is right (pass@N). No verifier or vote picks better."""
 FROM_SAMPLE = (*SAMPLED, COVERAGE)
 """Everything read off the shared sample."""
-SEARCHED = ("beam_search", "dvts")
+SEARCHED = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "per_n")
 """Strategies whose search depends on N: one run per N."""
-SINGLE = ("greedy", "self_refine")
+SINGLE = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "single")
 """Strategies without an N: one run per problem, drawn as horizontal baselines."""
 SAMPLES_UNIT = "samples"
 """Store name of the shared best-of-N sample at the largest N."""

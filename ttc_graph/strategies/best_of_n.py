@@ -12,6 +12,7 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
+from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
@@ -47,7 +48,7 @@ def create_best_of_n(
     *,
     policy: Policy,
     verifier: Verifier | None = None,
-    n: int = 4,
+    n: int = defaults.N,
     selection: Selection = "vanilla",
     aggregation: Aggregation = "last",
     sampling: SamplingParams | None = None,

@@ -24,6 +24,7 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
+from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
@@ -131,7 +132,7 @@ def create_self_refine(
     *,
     policy: Policy,
     verifier: Verifier | None = None,
-    max_rounds: int = 2,
+    max_rounds: int = defaults.MAX_ROUNDS,
     threshold: float = 0.9,
     aggregation: Aggregation = "last",
     sampling: SamplingParams | None = None,

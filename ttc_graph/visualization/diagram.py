@@ -21,7 +21,7 @@ from langchain_core.runnables.graph import Graph
 from ttc_graph.errors import TTCGraphError
 from ttc_graph.outputs import write_atomic
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
-from ttc_graph.strategies import NEEDS_VERIFIER, build_strategy
+from ttc_graph.strategies import build_strategy, get_spec
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.visualization.trace import check_output_path
 
@@ -87,7 +87,7 @@ def strategy_graph(strategy: str, *, with_verifier: bool | None = None) -> Any:
     verifier of ``majority``, ``greedy`` and ``self_refine`` changes the graph);
     by default a verifier is used exactly where the strategy requires one.
     """
-    use = strategy in NEEDS_VERIFIER if with_verifier is None else with_verifier
+    use = get_spec(strategy).needs_verifier if with_verifier is None else with_verifier
     return build_strategy(
         strategy, policy=DiagramOnlyPolicy(), verifier=DiagramOnlyVerifier() if use else None
     )
