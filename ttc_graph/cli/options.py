@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import SamplingParams
 from ttc_graph.strategies import defaults
 
@@ -50,7 +51,7 @@ def verifier_choice(args: argparse.Namespace, strategy: str) -> str | None:
     spec = get_spec(strategy)
     if args.no_verifier:
         if spec.needs_verifier:
-            raise ValueError(
+            raise InputError(
                 f"{strategy} ranks candidates and needs a verifier; drop --no-verifier, or "
                 "use majority (a vote), which works without one."
             )

@@ -18,6 +18,7 @@ from ttc_graph.cli.options import (
     strategy_help,
     verifier_choice,
 )
+from ttc_graph.errors import InputError
 from ttc_graph.strategies import STRATEGIES, defaults, get_spec
 
 SAMPLE_QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have now?"
@@ -84,9 +85,9 @@ def _check(args: argparse.Namespace) -> None:
     from ttc_graph.policy import SamplingParams
 
     if args.question is not None and args.file is not None:
-        raise ValueError("Give the question as an argument, '-' (stdin) or --file, not two.")
+        raise InputError("Give the question as an argument, '-' (stdin) or --file, not two.")
     if args.question is not None and args.question != "-" and not args.question.strip():
-        raise ValueError("The question is empty; pass the problem text in quotes.")
+        raise InputError("The question is empty; pass the problem text in quotes.")
     get_spec(args.strategy).check(
         n=candidates(args), beam_width=args.beam_width, max_steps=args.max_steps, names=FLAG_NAMES
     )
@@ -116,19 +117,19 @@ def read_question(args: argparse.Namespace) -> str:
     if args.file is not None:
         source, name = args.file, str(args.file)
         if not source.is_file():
-            raise ValueError(f"--file {source} does not exist or is not a regular file.")
+            raise InputError(f"--file {source} does not exist or is not a regular file.")
         try:
             with source.open("rb") as fh:
                 data = fh.read(MAX_QUESTION_BYTES + 1)
         except OSError as exc:
-            raise ValueError(f"Cannot read --file {source}: {exc.strerror or exc}.") from exc
+            raise InputError(f"Cannot read --file {source}: {exc.strerror or exc}.") from exc
     elif args.question == "-":
         name = "stdin"
         data = sys.stdin.buffer.read(MAX_QUESTION_BYTES + 1)
     else:
         return args.question or SAMPLE_QUESTION
     if len(data) > MAX_QUESTION_BYTES:
-        raise ValueError(
+        raise InputError(
             f"The question from {name} is over {MAX_QUESTION_BYTES // 2**20} MiB, far more than "
             "any model's context; is it the right input?"
         )
@@ -138,12 +139,12 @@ def read_question(args: argparse.Namespace) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(
+        raise InputError(
             f"The question from {name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
             f"line {line}); save it as UTF-8."
         ) from exc
     if not text.strip():
-        raise ValueError(f"The question from {name} is empty.")
+        raise InputError(f"The question from {name} is empty.")
     return text
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ttc_graph.errors import InputError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.problems import Problem, levels_of
 from ttc_graph.evaluation.store import StoredResult
@@ -88,7 +89,7 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
     if total <= 0:
         return (0.0, 1.0)
     if not 0 <= correct <= total:
-        raise ValueError(f"correct ({correct}) must be between 0 and total ({total}).")
+        raise InputError(f"correct ({correct}) must be between 0 and total ({total}).")
     p = correct / total
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
@@ -122,7 +123,7 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
     """
     candidates = to_candidates(record["candidates"])
     if n > len(candidates):
-        raise ValueError(
+        raise InputError(
             f"Problem {problem.id}: the stored sample has {len(candidates)} candidates, "
             f"fewer than N={n}."
         )

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.errors import StrategyError
+from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
     COVERAGE,
@@ -108,12 +108,12 @@ def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
     names = [s.strip() for s in names if s.strip()]
     choices = ", ".join(EVAL_STRATEGIES)
     if not names:
-        raise ValueError(f"Name at least one strategy, e.g. greedy,majority ({choices}).")
+        raise InputError(f"Name at least one strategy, e.g. greedy,majority ({choices}).")
     for name in names:
         if name not in EVAL_STRATEGIES:
-            raise ValueError(f"Unknown strategy {name!r}; choose from {choices}.")
+            raise InputError(f"Unknown strategy {name!r}; choose from {choices}.")
     if len(set(names)) != len(names):
-        raise ValueError(f"A strategy is listed twice in {','.join(names)}; list each once.")
+        raise InputError(f"A strategy is listed twice in {','.join(names)}; list each once.")
     return tuple(names)
 
 
@@ -123,19 +123,19 @@ def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
         try:
             values = [int(v) for v in ns.split(",") if v.strip()]
         except ValueError as exc:
-            raise ValueError(
+            raise InputError(
                 f"--n must be comma-separated integers like 1,2,4,8, got {ns!r}."
             ) from exc
     else:
         values = list(ns)
     if not values:
-        raise ValueError("The N list is empty; pass e.g. 1,2,4,8,16.")
+        raise InputError("The N list is empty; pass e.g. 1,2,4,8,16.")
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"Every N must be an integer >= 1, got {v!r}.")
+            raise InputError(f"Every N must be an integer >= 1, got {v!r}.")
         check_n_limit(v, name="N")
     if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(
+        raise InputError(
             f"The N list must be strictly increasing (e.g. 1,2,4,8,16), got "
             f"{','.join(map(str, values))}."
         )
@@ -150,12 +150,12 @@ def check_out_dir(out: str | Path, *, create: bool = True) -> Path:
     """
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out {path} is a file; pass a directory.")
+        raise InputError(f"--out {path} is a file; pass a directory.")
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
-        raise ValueError(f"Cannot write to output directory {path}: {existing} is a file.")
+        raise InputError(f"Cannot write to output directory {path}: {existing} is a file.")
     target = path if create else existing
     try:
         if create:
@@ -163,7 +163,7 @@ def check_out_dir(out: str | Path, *, create: bool = True) -> Path:
         with tempfile.NamedTemporaryFile(dir=target, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise ValueError(
+        raise InputError(
             f"Cannot write to output directory {path}: {exc.strerror or exc}. "
             "Pick a directory you can write to with --out."
         ) from exc
@@ -358,7 +358,7 @@ class Evaluation:
             console: A ``rich.console.Console`` to draw on.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
+            raise InputError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
         todo = self.pending()
         if todo:
             if policy is not None:
@@ -608,9 +608,9 @@ def create_evaluation(
     n_list = parse_ns(ns)
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}.")
+        raise InputError(f"seed must be an integer, got {seed!r}.")
     if on_long_input not in ("error", "truncate"):
-        raise ValueError(f"on_long_input must be 'error' or 'truncate', got {on_long_input!r}.")
+        raise InputError(f"on_long_input must be 'error' or 'truncate', got {on_long_input!r}.")
 
     check_positive(beam_width=beam_width, max_steps=max_steps)
     for name in (s for s in names if s in SEARCHED):
@@ -620,7 +620,7 @@ def create_evaluation(
                     n=n, beam_width=eval_beam_width(beam_width, n), max_steps=max_steps
                 )
             except ValueError as exc:
-                raise ValueError(f"{name} at N={n}: {exc}") from exc
+                raise InputError(f"{name} at N={n}: {exc}") from exc
     uses_verifier = any(s in NEEDS_VERIFIER for s in names)
     # The spec's form is checked now: a typo must not cost a model load first.
     check_verifier_spec(verifier)
@@ -630,7 +630,7 @@ def create_evaluation(
 
         verifier = default_verifier_spec(_identity(model, EMBEDDED_MODEL) or "")
     if uses_verifier and verifier is None:
-        raise ValueError(
+        raise InputError(
             f"{', '.join(s for s in names if s in NEEDS_VERIFIER)} rank candidates and need a "
             "verifier (e.g. verifier='arithmetic'); majority and greedy work without one."
         )

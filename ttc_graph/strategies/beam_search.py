@@ -14,6 +14,7 @@ from __future__ import annotations
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
@@ -82,7 +83,7 @@ def create_beam_search(
     """
     check_steps(n, beam_width, max_steps)
     if not isinstance(lookahead, int) or lookahead < 0:
-        raise ValueError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
+        raise InputError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
     check_selection(selection)
     cfg = search_config(
         policy=policy,

@@ -30,7 +30,7 @@ from langgraph.config import get_stream_writer
 from langgraph.errors import GraphBubbleUp
 
 from ttc_graph.answers import extract_answer, find_boxed
-from ttc_graph.errors import InputTooLongError, StrategyError, TTCGraphError
+from ttc_graph.errors import InputError, InputTooLongError, StrategyError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import deadline_scope
 from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
@@ -57,9 +57,9 @@ class Budget:
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError(f"Budget.max_tokens must be >= 1, got {self.max_tokens}.")
+            raise InputError(f"Budget.max_tokens must be >= 1, got {self.max_tokens}.")
         if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"Budget.max_seconds must be > 0, got {self.max_seconds}.")
+            raise InputError(f"Budget.max_seconds must be > 0, got {self.max_seconds}.")
 
     def exceeded(self, usage: Usage) -> bool:
         """Whether ``usage`` has used the budget up."""
@@ -95,19 +95,19 @@ class EarlyStop:
 
     def __post_init__(self) -> None:
         if not isinstance(self.round_size, int) or self.round_size < 1:
-            raise ValueError(
+            raise InputError(
                 f"EarlyStop.round_size must be an integer >= 1, got {self.round_size!r}."
             )
         if not 0.0 < self.agreement <= 1.0:
-            raise ValueError(
+            raise InputError(
                 f"EarlyStop.agreement must be in (0, 1], e.g. 0.75, got {self.agreement!r}."
             )
         if self.by not in ("auto", "posterior", "agreement"):
-            raise ValueError(
+            raise InputError(
                 f"EarlyStop.by must be 'auto', 'posterior' or 'agreement', got {self.by!r}."
             )
         if not (isinstance(self.prior, int | float) and 0.0 <= self.prior < math.inf):
-            raise ValueError(f"EarlyStop.prior must be a finite number >= 0, got {self.prior!r}.")
+            raise InputError(f"EarlyStop.prior must be a finite number >= 0, got {self.prior!r}.")
 
     def agreed(self, completions: Sequence[Completion]) -> float:
         """Share of ``completions`` whose answer is the most common one (no answer never counts)."""
@@ -332,7 +332,7 @@ def settledness(
     if stop.by == "agreement" or (stop.by == "auto" and verifier is None):
         return stop.agreed
     if verifier is None:
-        raise ValueError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
+        raise InputError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
 
     def posterior(completions: Sequence[Completion]) -> float:
         steps = [split_steps(c.text, cfg.step_delimiter) for c in completions]
@@ -404,7 +404,7 @@ def reported(cfg: SearchConfig, state: SearchState, config: RunnableConfig) -> I
     except (GraphBubbleUp, StrategyError):
         raise
     except Exception as exc:
-        if isinstance(exc, TTCGraphError) and isinstance(exc, ValueError):
+        if isinstance(exc, InputError):
             raise
         node_name = str((config.get("metadata") or {}).get("langgraph_node", "?"))
         iteration = state.get("iteration", 0)
@@ -479,7 +479,7 @@ def make_prepare(cfg: SearchConfig) -> NodeFn:
 
     def prepare(state: SearchState) -> dict[str, Any]:
         if "question" not in state:
-            raise ValueError("Invoke the graph with {'question': 'your problem text'}.")
+            raise InputError("Invoke the graph with {'question': 'your problem text'}.")
         messages = to_messages(state["question"])
         text = question_text(messages)
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**31)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
 
-from ttc_graph.errors import LimitError
+from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_n_limit
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.strategies import defaults
@@ -236,7 +236,7 @@ def get_spec(name: str) -> StrategySpec:
     """The spec of a strategy by CLI name, or an error listing the names."""
     spec = SPECS.get(name)
     if spec is None:
-        raise ValueError(f"Unknown strategy {name!r}; choose one of {', '.join(SPECS)}.")
+        raise InputError(f"Unknown strategy {name!r}; choose one of {', '.join(SPECS)}.")
     return spec
 
 

@@ -22,6 +22,7 @@ from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
@@ -155,7 +156,7 @@ def create_self_refine(
     """
     check_positive(max_rounds=max_rounds)
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
+        raise InputError(f"threshold must be in [0, 1], got {threshold}.")
     cfg = search_config(
         policy=policy,
         verifier=verifier,

@@ -14,6 +14,7 @@ from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.common import check_positive, compile_graph, new_builder
@@ -45,12 +46,12 @@ def check_steps(
     n_name, width_name, steps_name = names
     check_positive(**{n_name: n, width_name: beam_width, steps_name: max_steps})
     if beam_width > n:
-        raise ValueError(
+        raise InputError(
             f"{width_name} ({beam_width}) cannot exceed {n_name} ({n}); lower {width_name} "
             f"to {n} or less, or raise {n_name}."
         )
     if n % beam_width:
-        raise ValueError(
+        raise InputError(
             f"{n_name} ({n}) must be a multiple of {width_name} ({beam_width}); try "
             f"{n_name}={n - n % beam_width or beam_width} or "
             f"{n_name}={n + beam_width - n % beam_width}."

@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.graph import Graph
 
-from ttc_graph.errors import TTCGraphError
+from ttc_graph.errors import InputError, TTCGraphError
 from ttc_graph.outputs import write_atomic
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
 from ttc_graph.strategies import build_strategy, get_spec
@@ -155,11 +155,11 @@ def _drawable(graph: Any) -> Graph:
         return graph
     get_graph = getattr(graph, "get_graph", None)
     if not callable(get_graph):
-        raise ValueError(
+        raise InputError(
             "Expected a compiled LangGraph graph (or its get_graph()), got "
             f"{type(graph).__name__}; for a strategy by name use strategy_graph('beam_search')."
         )
     drawable = get_graph()
     if not isinstance(drawable, Graph):
-        raise ValueError(f"{type(graph).__name__}.get_graph() did not return a drawable graph.")
+        raise InputError(f"{type(graph).__name__}.get_graph() did not return a drawable graph.")
     return drawable
