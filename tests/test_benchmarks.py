@@ -18,6 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_benchmark_runs_every_section_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
