@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.best_of_n import create_best_of_n
+from ttc_graph.strategies.config import Budget, EarlyStop
 from ttc_graph.strategies.dvts import create_dvts
-from ttc_graph.strategies.nodes import Budget, EarlyStop
 from ttc_graph.strategies.registry import SPECS, StrategySpec, build_strategy, get_spec
 from ttc_graph.strategies.self_refine import create_self_refine
 

@@ -19,7 +19,8 @@ from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import DELIMITER, search_config, step_sampling
-from ttc_graph.strategies.nodes import Budget, Expansion, SearchConfig, base_request, extend
+from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.nodes import base_request, extend
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies.selection import Selection, check_selection
 from ttc_graph.strategies.state import Beam, SearchState

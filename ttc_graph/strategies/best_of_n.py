@@ -22,11 +22,8 @@ from ttc_graph.strategies.common import (
     new_builder,
     search_config,
 )
+from ttc_graph.strategies.config import Budget, EarlyStop, Expansion, SearchConfig
 from ttc_graph.strategies.nodes import (
-    Budget,
-    EarlyStop,
-    Expansion,
-    SearchConfig,
     base_request,
     make_generate,
     make_prepare,
@@ -78,7 +75,7 @@ def create_best_of_n(
             still ranked, and the result says ``budget_limited``.
         early_stop: For ``majority``/``weighted``: sample in rounds and stop once the
             answer is settled — by the verifier-weighted posterior when there is a
-            verifier, else by agreement (:class:`~ttc_graph.strategies.nodes.EarlyStop`).
+            verifier, else by agreement (:class:`~ttc_graph.EarlyStop`).
         retry: Retry policy of the model-calling nodes; the default retries transient
             faults only (:data:`ttc_graph.reliability.DEFAULT_RETRY`); ``None`` never retries.
         step_delimiter: Splits solutions into steps for the verifier.

@@ -11,7 +11,8 @@ from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_count, check_finite, check_n_limit
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import check_retry
-from ttc_graph.strategies.nodes import Budget, EarlyStop, SearchConfig, supports_first_index
+from ttc_graph.strategies.config import Budget, EarlyStop, SearchConfig
+from ttc_graph.strategies.driver import supports_first_index
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
 from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
 

@@ -34,23 +34,17 @@ from ttc_graph.strategies.common import (
     new_builder,
     search_config,
 )
+from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.driver import PolicyWork, SampleCall, budgeted, cut_by_budget, policy_node
 from ttc_graph.strategies.nodes import (
-    Budget,
-    Expansion,
-    PolicyWork,
-    SampleCall,
-    SearchConfig,
     base_request,
-    budgeted,
     call_seed,
-    cut_by_budget,
     emit,
     make_generate,
     make_prepare,
     make_prune,
     make_score,
     make_select,
-    policy_node,
     timed,
 )
 from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT

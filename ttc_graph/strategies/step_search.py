@@ -3,9 +3,9 @@
     prepare → expand → score → prune ─┬→ expand   (beams open, steps left)
                                       └→ select
 
-A step-wise strategy is this loop plus an :data:`~ttc_graph.strategies.nodes.ExpansionPlan`
+A step-wise strategy is this loop plus an :data:`~ttc_graph.strategies.config.ExpansionPlan`
 (which beams grow, and how many ways) and a
-:data:`~ttc_graph.strategies.nodes.KeepRule` (which survive).
+:data:`~ttc_graph.strategies.config.KeepRule` (which survive).
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.common import check_positive, compile_graph, new_builder
+from ttc_graph.strategies.config import ExpansionPlan, KeepRule, SearchConfig
 from ttc_graph.strategies.nodes import (
-    ExpansionPlan,
-    KeepRule,
-    SearchConfig,
     make_generate,
     make_prepare,
     make_prune,
