@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from langgraph.graph.state import CompiledStateGraph
@@ -134,16 +135,16 @@ def _best_of_n(
 
 
 def _step_search(
+    factory: Callable[..., CompiledStateGraph],
     spec: StrategySpec,
     policy: Policy,
     verifier: Verifier | None,
     s: Settings,
     extra: dict[str, Any],
 ) -> CompiledStateGraph:
-    factory = create_beam_search if spec.name == "beam_search" else create_dvts
     return factory(
         policy=policy,
-        verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
+        verifier=verifier,  # the factory rejects None clearly
         n=s.n,
         beam_width=s.beam_width,
         max_steps=s.max_steps,
@@ -204,7 +205,7 @@ SPECS: dict[str, StrategySpec] = {
         StrategySpec(
             "beam_search",
             "step-wise search, the best N / beam_width beams kept",
-            _step_search,
+            partial(_step_search, create_beam_search),
             needs_verifier=True,
             eval_mode="per_n",
             steps=True,
@@ -213,7 +214,7 @@ SPECS: dict[str, StrategySpec] = {
         StrategySpec(
             "dvts",
             "N / beam_width independent subtrees, each keeping its best step",
-            _step_search,
+            partial(_step_search, create_dvts),
             needs_verifier=True,
             eval_mode="per_n",
             steps=True,
