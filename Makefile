@@ -1,7 +1,10 @@
 # The two commands of the README. Each sets everything up on a fresh machine.
 #   make demo   a sample problem answered greedily and by weighted best-of-16, side by side
-#   make test   run the test suite
-.PHONY: demo test lint bench setup
+#   make test   run the test suite (every tier)
+# For developers:
+#   make test-fast   the tests that load no model and start no Python process (<= 60 s):
+#                    pytest -m "not model and not subprocess and not slow"; see tests/conftest.py
+.PHONY: demo test test-fast lint bench setup
 
 QUESTION ?= Tom has 12 apples and buys 30 more. How many apples does he have now?
 
@@ -13,6 +16,12 @@ test:
 	@scripts/setup.sh dev
 	@scripts/install-test-deps.sh
 	.venv/bin/python -m pytest -q
+
+FAST = not model and not subprocess and not slow
+
+test-fast:
+	@scripts/setup.sh dev
+	.venv/bin/python -m pytest -q -m "$(FAST)"
 
 lint:
 	@scripts/setup.sh dev

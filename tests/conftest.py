@@ -1,10 +1,19 @@
-"""Shared fixtures: one embedded policy per test session, offline hub."""
+"""Shared fixtures: one embedded policy per test session, offline hub; the test tiers.
+
+Tests that load a real model (every test using the ``policy`` fixture, and those
+marked ``model``) or start a Python process (marked ``subprocess``) are left out
+of ``make test-fast``. A test outside those tiers that tries either fails at once
+with a message saying which marker it needs, so the fast tier stays fast.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +61,44 @@ def artifacts_dir() -> Iterator[Path]:
     """Where tests leave files worth looking at (screenshots, plots)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+MODEL_FIXTURES = frozenset({"policy"})
+"""Fixtures that load a real model: a test using one is in the ``model`` tier."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a model-loading fixture as ``model``."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the ``model``/``subprocess`` tiers, loading weights or spawning Python fails."""
+    node = request.node
+    if node.get_closest_marker("model") or node.get_closest_marker("subprocess"):
+        return
+    from transformers import PreTrainedModel
+
+    def refuse_load(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            f"{node.nodeid} loads model weights; mark it @pytest.mark.model "
+            "(it is then left out of make test-fast)."
+        )
+
+    monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(refuse_load))
+    real_init = subprocess.Popen.__init__
+
+    def guarded_init(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> None:
+        argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
+        program = os.fspath(argv[0]) if argv else ""
+        if program == sys.executable or Path(program).name.startswith(("python", "ttc-graph")):
+            raise RuntimeError(
+                f"{node.nodeid} starts a Python process; mark it @pytest.mark.subprocess "
+                "(it is then left out of make test-fast)."
+            )
+        real_init(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded_init)

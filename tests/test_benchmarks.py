@@ -37,6 +37,7 @@ def test_missing_benchmark_data_is_a_one_line_error_naming_the_path(
         run.main(["--sections=bon"])  # before any model is loaded
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_benchmark_runs_every_section_and_writes_json(tmp_path: Path, shared_data: Path) -> None:
     out = tmp_path / "bench.json"

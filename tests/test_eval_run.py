@@ -166,6 +166,7 @@ def _rows(db: Path) -> dict[tuple[str, int, str], tuple[str, float]]:
 _RAN = re.compile(r"evaluation\.runner:(\w+) N=(\d+) (\S+): answer")
 
 
+@pytest.mark.subprocess
 def test_killed_run_resumes_without_losing_or_redoing_problems(tmp_path: Path) -> None:
     out = tmp_path / "run"
     db = out / "results.sqlite"

@@ -13,6 +13,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["lcel_chain.py", "agent_tool.py", "streaming.py"]
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES)
 def test_example_runs(script: str) -> None:

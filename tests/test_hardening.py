@@ -214,6 +214,7 @@ def sha(path: Path) -> str:
 # -- 1. memory: absurd N ----------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_absurd_n_is_refused_up_front_in_little_memory(tmp_path: Path) -> None:
     # A wrapper process waits for the CLI and reports the CLI's own peak RSS.
     wrapper = textwrap.dedent(
@@ -411,6 +412,7 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
     return apply
 
 
+@pytest.mark.subprocess
 def test_answer_is_printed_before_a_failed_write_and_stdin_is_read(tmp_path: Path) -> None:
     """A real failure after the search: files are capped at 6,000 bytes by the OS.
 
@@ -484,6 +486,7 @@ def test_an_unexpected_error_is_one_line_that_names_debug(
     one_error_line(err, "unexpected KeyError", "--debug")
 
 
+@pytest.mark.subprocess
 def test_deeply_nested_json_in_view_is_one_line(tmp_path: Path) -> None:
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 200_000 + "]" * 200_000)

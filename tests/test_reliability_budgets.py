@@ -12,7 +12,7 @@ from reliability_faults import FlakyPolicy
 from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import STRATEGIES, build_strategy
-from ttc_graph.strategies.nodes import EarlyStop, answer_posterior
+from ttc_graph.strategies.config import EarlyStop, answer_posterior
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"

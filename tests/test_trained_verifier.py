@@ -736,7 +736,7 @@ def separable(seed: int, rows: int = 200, features: int = 6) -> tuple[torch.Tens
     return x * 10 + 5, y
 
 
-@pytest.mark.parametrize("kind", ["logistic", "mlp"])
+@pytest.mark.parametrize("kind", ["logistic", pytest.param("mlp", marks=pytest.mark.slow)])
 def test_head_fits_separable_data_and_is_deterministic(kind: Any) -> None:
     x, y = separable(0)
     x_test, y_test = separable(1)

@@ -123,6 +123,7 @@ def test_png_diagram_of_every_strategy_is_drawn_offline(name: str, tmp_path: Pat
     assert width > 100
 
 
+@pytest.mark.subprocess
 def test_graph_command_writes_png_as_a_console_script(tmp_path: Path) -> None:
     require_tools("dot")
     script = Path(sys.executable).with_name("ttc-graph")

@@ -1,8 +1,12 @@
 """Exceptions raised by ttc-graph.
 
-Every error a user can trigger with bad input is a :class:`TTCGraphError`; the
-ones caused by a bad argument also subclass :class:`ValueError` so that callers
-who only know the standard library can still catch them.
+Every error a user can trigger with bad input is a :class:`TTCGraphError`; those
+caused by a bad argument, file or setting are an :class:`InputError`, which also
+subclasses :class:`ValueError`, so that callers who only know the standard
+library can still catch them (``except ValueError`` keeps working).
+
+A plain ``ValueError`` from inside ttc-graph signals a broken internal invariant
+(a bug), not bad input; mid-search it is wrapped in a :class:`StrategyError`.
 """
 
 from __future__ import annotations
@@ -15,11 +19,19 @@ class TTCGraphError(Exception):
     """Base class of every exception raised on purpose by ttc-graph."""
 
 
-class ModelLoadError(TTCGraphError, ValueError):
+class InputError(TTCGraphError, ValueError):
+    """A bad argument, input or setting; the message says what to change.
+
+    Raised before any work where it can be: strategies check their arguments when
+    the graph is built, the CLI before a model is loaded.
+    """
+
+
+class ModelLoadError(InputError):
     """A policy or verifier model could not be loaded; the message says how to fix it."""
 
 
-class InputTooLongError(TTCGraphError, ValueError):
+class InputTooLongError(InputError):
     """A prompt does not fit the model's context; the message says how to make it fit."""
 
 
@@ -52,16 +64,16 @@ class StrategyError(TTCGraphError):
         return (rebuild, self.args, self.__dict__)
 
 
-class VerifierTrainingError(TTCGraphError, ValueError):
+class VerifierTrainingError(InputError):
     """A verifier cannot be trained on this data or with these settings; says what to change."""
 
 
-class LimitError(TTCGraphError, ValueError):
+class LimitError(InputError):
     """A value is of the wrong type, not finite, or beyond a limit of :mod:`ttc_graph.limits`;
     the message states the limit and why it exists."""
 
 
-class OutputPathError(TTCGraphError, ValueError):
+class OutputPathError(InputError):
     """An output file cannot be written where it was asked for; checked before any work."""
 
 
@@ -71,7 +83,7 @@ class OutputWriteError(TTCGraphError, OSError):
     Names the file asked for, never a temporary file beside it."""
 
 
-class ResultStoreError(TTCGraphError, ValueError):
+class ResultStoreError(InputError):
     """An evaluation's results database is damaged or not a ttc-graph database.
 
     It is never replaced or started over silently: the message says what is wrong

@@ -27,7 +27,7 @@ import torch
 from langgraph.types import RetryPolicy
 from transformers import StoppingCriteria
 
-from ttc_graph.errors import StrategyError
+from ttc_graph.errors import InputError, StrategyError
 
 __all__ = [
     "DEFAULT_RETRY",
@@ -108,9 +108,9 @@ def transient_retry(
 ) -> RetryPolicy:
     """A LangGraph retry policy that retries only :func:`is_transient` failures."""
     if not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}.")
+        raise InputError(f"max_attempts must be an integer >= 1, got {max_attempts!r}.")
     if initial_interval < 0 or max_interval < 0:
-        raise ValueError("Retry intervals must be >= 0 seconds.")
+        raise InputError("Retry intervals must be >= 0 seconds.")
     return RetryPolicy(
         initial_interval=initial_interval,
         backoff_factor=2.0,
@@ -129,7 +129,7 @@ def check_retry(retry: Any) -> RetryPolicy | None:
     """Validate a strategy's ``retry=`` argument (``None`` turns retries off)."""
     if retry is None or isinstance(retry, RetryPolicy):
         return retry
-    raise ValueError(
+    raise InputError(
         "retry must be a langgraph.types.RetryPolicy, e.g. ttc_graph.reliability."
         f"transient_retry(max_attempts=5), or None for no retries; got {type(retry).__name__}."
     )

@@ -12,6 +12,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from ttc_graph.errors import InputError
+
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -24,13 +26,13 @@ def _to_graph_input(value: Any) -> dict[str, Any]:
         return {"question": [value]}
     if isinstance(value, dict):
         if "question" not in value:
-            raise ValueError(
+            raise InputError(
                 "A dict input needs a 'question' key, e.g. {'question': 'What is 2 + 2?'}."
             )
         return value
     if isinstance(value, Sequence):
         return {"question": list(value)}
-    raise ValueError(
+    raise InputError(
         f"Cannot use {type(value).__name__} as a question; pass a string, a prompt value, "
         "chat messages or {'question': ...}."
     )
@@ -65,7 +67,7 @@ def as_chain(graph: Runnable, *, include_trace: bool = False) -> Runnable[Any, A
     strategy, so ``prompt | as_chain(graph) | StrOutputParser()`` yields the answer.
     """
     if not isinstance(graph, Runnable):
-        raise ValueError("as_chain needs a strategy graph, e.g. create_best_of_n(...).")
+        raise InputError("as_chain needs a strategy graph, e.g. create_best_of_n(...).")
     name = getattr(graph, "name", None) or "ttc_graph"
     chain = (
         RunnableLambda(_to_graph_input, name="to_question")
@@ -86,14 +88,14 @@ def as_tool(graph: Runnable, *, name: str, description: str) -> BaseTool:
     usage, trace) is the tool message's ``artifact``.
     """
     if not isinstance(graph, Runnable):
-        raise ValueError("as_tool needs a strategy graph, e.g. create_best_of_n(...).")
+        raise InputError("as_tool needs a strategy graph, e.g. create_best_of_n(...).")
     if not isinstance(name, str) or not _TOOL_NAME.match(name):
-        raise ValueError(
+        raise InputError(
             f"Tool name {name!r} is invalid: use 1-64 letters, digits, '_' or '-', "
             "e.g. name='solve_math'."
         )
     if not isinstance(description, str) or not description.strip():
-        raise ValueError("as_tool needs a description telling the agent when to use the tool.")
+        raise InputError("as_tool needs a description telling the agent when to use the tool.")
 
     def content(result: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         answer = result.get("answer")

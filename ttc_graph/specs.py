@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.errors import TTCGraphError
+from ttc_graph.errors import InputError
 
 NAMED_VERIFIERS = ("auto", "grounded", "arithmetic", "judge")
 """Verifier specs that are names, not paths or hub ids."""
@@ -26,7 +26,7 @@ _FORMS = (
 )
 
 
-class VerifierSpecError(TTCGraphError, ValueError):
+class VerifierSpecError(InputError):
     """A verifier spec that names no verifier: not a known name, directory or hub id."""
 
 

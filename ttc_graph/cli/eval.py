@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.cli.options import VERIFIER_FORMS, add_search_options, add_trust_remote_code
 from ttc_graph.evaluation.metrics import COVERAGE
-from ttc_graph.strategies import STRATEGIES
+from ttc_graph.policy.base import SamplingParams
+from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
 
 EXAMPLE = (
     "example: ttc-graph eval --dataset arithmetic --strategies greedy,majority,weighted "
@@ -54,18 +56,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--verifier",
         default="auto",
-        help="auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub "
-        "id>, for best_of_n/weighted/beam_search/dvts (default auto: the head trained for the "
-        "embedded model, else grounded)",
+        metavar="SPEC",
+        help=f"{VERIFIER_FORMS}, for {','.join(sorted(NEEDS_VERIFIER))} (default auto: the head "
+        "trained for the embedded model, else grounded)",
     )
+    add_trust_remote_code(p)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument(
-        "--max-new-tokens", type=int, default=256, help="per solution, or per step (default 256)"
-    )
-    p.add_argument("--beam-width", type=int, default=4)
-    p.add_argument("--max-steps", type=int, default=8)
+    p.add_argument("--top-p", type=float, default=SamplingParams.top_p)
+    add_search_options(p)
     p.add_argument(
         "--difficulty",
         type=_difficulty,
@@ -129,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         device=args.device,
         on_long_input=args.on_long_input,
+        trust_remote_code=args.trust_remote_code,
     )
     console = Console(stderr=True)
     interrupted = False

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.cli.options import add_verifier_options, verifier_choice
 from ttc_graph.strategies import STRATEGIES
 
 
@@ -19,12 +20,10 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--strategy", choices=STRATEGIES, required=True)
     p.add_argument("--png", type=Path, default=None, help="write a PNG image to this file")
-    p.add_argument(
-        "--verifier",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="draw the graph with (or without) a scoring step; default: with one exactly "
-        "where the strategy needs a verifier, as `solve` does",
+    add_verifier_options(
+        p,
+        what="draw the scoring step its verifier adds (only the spec's form is checked; "
+        "nothing is loaded)",
     )
     p.set_defaults(func=run)
 
@@ -33,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     """Build the strategy graph over diagram-only stand-ins and draw it."""
     from ttc_graph.visualization import draw_mermaid, draw_png, strategy_graph
 
-    graph = strategy_graph(args.strategy, with_verifier=args.verifier)
+    with_verifier = verifier_choice(args, args.strategy) is not None
+    graph = strategy_graph(args.strategy, with_verifier=with_verifier)
     if args.png is None:
         print(draw_mermaid(graph), end="")
         return 0

@@ -10,7 +10,16 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
+from ttc_graph.cli.options import (
+    FLAG_NAMES,
+    add_search_options,
+    add_trust_remote_code,
+    add_verifier_options,
+    strategy_help,
+    verifier_choice,
+)
+from ttc_graph.errors import InputError
+from ttc_graph.strategies import STRATEGIES, defaults, get_spec
 
 SAMPLE_QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have now?"
 
@@ -38,25 +47,23 @@ def register(sub: Any) -> None:
         help="a question longer than the model's context: refuse it (default), or cut its "
         "middle to fit",
     )
-    p.add_argument("--strategy", choices=STRATEGIES, default="greedy")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="greedy",
+        help=strategy_help() + " (default greedy)",
+    )
     p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
+    add_verifier_options(p, what="scores the candidates")
+    add_trust_remote_code(p)
     p.add_argument(
-        "--verifier",
+        "--n",
+        type=int,
         default=None,
-        help="auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub "
-        "id> (default: auto where one is needed: the head trained for the embedded model, "
-        "else grounded)",
+        help=f"candidates per run, or per step of beam_search/dvts (default {defaults.N}, "
+        f"{defaults.SEARCH_N} for beam_search/dvts)",
     )
-    p.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="allow a PRM's own modelling code (Qwen2.5-Math-PRM needs it)",
-    )
-    p.add_argument("--n", type=int, default=4, help="candidates / beams (default 4)")
-    p.add_argument("--beam-width", type=int, default=2)
-    p.add_argument("--max-steps", type=int, default=6)
-    p.add_argument("--max-new-tokens", type=int, default=192, help="per solution, or per step")
-    p.add_argument("--temperature", type=float, default=0.8)
+    add_search_options(p)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
     p.add_argument("--trace", type=Path, default=None, help="save the search trace as JSON")
@@ -73,33 +80,34 @@ def register(sub: Any) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     """Reject bad input before the model is loaded (every check that needs no model)."""
-    from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
+    from ttc_graph.limits import check_finite, check_max_new_tokens
     from ttc_graph.outputs import check_distinct, check_output_path
     from ttc_graph.policy import SamplingParams
-    from ttc_graph.specs import check_verifier_spec
 
     if args.question is not None and args.file is not None:
-        raise ValueError("Give the question as an argument, '-' (stdin) or --file, not two.")
+        raise InputError("Give the question as an argument, '-' (stdin) or --file, not two.")
     if args.question is not None and args.question != "-" and not args.question.strip():
-        raise ValueError("The question is empty; pass the problem text in quotes.")
-    check_n_limit(args.n, name="--n")
-    for name in ("beam_width", "max_steps"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1.")
+        raise InputError("The question is empty; pass the problem text in quotes.")
+    get_spec(args.strategy).check(
+        n=candidates(args), beam_width=args.beam_width, max_steps=args.max_steps, names=FLAG_NAMES
+    )
     # NaN, infinite or negative temperatures and absurd token counts are refused here,
     # under their option names, then exactly as the strategies will see them.
     check_finite(args.temperature, name="--temperature", low=0.0)
     check_max_new_tokens(args.max_new_tokens, name="--max-new-tokens")
     SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-    if args.strategy in ("beam_search", "dvts") and args.n % min(args.beam_width, args.n):
-        raise ValueError("--n must be a multiple of --beam-width for beam_search and dvts.")
-    check_verifier_spec(args.verifier)
+    verifier_choice(args, args.strategy)
     # Outputs are checked now: a search is never run only to fail at the end.
     check_distinct([("--trace", args.trace), ("--html", args.html)])
     if args.trace is not None:
         check_output_path(args.trace, example="trace.json")
     if args.html is not None:
         check_output_path(args.html, example="tree.html")
+
+
+def candidates(args: argparse.Namespace) -> int:
+    """``--n``, or the strategy's default when it is not given."""
+    return get_spec(args.strategy).default_n if args.n is None else int(args.n)
 
 
 def read_question(args: argparse.Namespace) -> str:
@@ -109,19 +117,19 @@ def read_question(args: argparse.Namespace) -> str:
     if args.file is not None:
         source, name = args.file, str(args.file)
         if not source.is_file():
-            raise ValueError(f"--file {source} does not exist or is not a regular file.")
+            raise InputError(f"--file {source} does not exist or is not a regular file.")
         try:
             with source.open("rb") as fh:
                 data = fh.read(MAX_QUESTION_BYTES + 1)
         except OSError as exc:
-            raise ValueError(f"Cannot read --file {source}: {exc.strerror or exc}.") from exc
+            raise InputError(f"Cannot read --file {source}: {exc.strerror or exc}.") from exc
     elif args.question == "-":
         name = "stdin"
         data = sys.stdin.buffer.read(MAX_QUESTION_BYTES + 1)
     else:
         return args.question or SAMPLE_QUESTION
     if len(data) > MAX_QUESTION_BYTES:
-        raise ValueError(
+        raise InputError(
             f"The question from {name} is over {MAX_QUESTION_BYTES // 2**20} MiB, far more than "
             "any model's context; is it the right input?"
         )
@@ -131,12 +139,12 @@ def read_question(args: argparse.Namespace) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(
+        raise InputError(
             f"The question from {name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on "
             f"line {line}); save it as UTF-8."
         ) from exc
     if not text.strip():
-        raise ValueError(f"The question from {name} is empty.")
+        raise InputError(f"The question from {name} is empty.")
     return text
 
 
@@ -151,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     policy = load_policy(args.model, device=args.device, on_long_input=args.on_long_input)
     load_seconds = time.perf_counter() - started
-    verifier_spec = args.verifier or ("auto" if args.strategy in NEEDS_VERIFIER else None)
+    verifier_spec = verifier_choice(args, args.strategy)
     verifier = None
     if verifier_spec:
         from ttc_graph.verifiers import load_verifier
@@ -162,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         args.strategy,
         policy=policy,
         verifier=verifier,
-        n=args.n,
+        n=candidates(args),
         beam_width=args.beam_width,
         max_steps=args.max_steps,
         sampling=SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
@@ -225,9 +233,9 @@ def _print_result(
 
 
 def _label(args: argparse.Namespace) -> str:
-    if args.strategy in ("beam_search", "dvts"):
-        return f"{args.strategy} N={args.n} width={min(args.beam_width, args.n)}"
-    return args.strategy if args.strategy == "greedy" else f"{args.strategy} N={args.n}"
+    if get_spec(args.strategy).steps:
+        return f"{args.strategy} N={candidates(args)} width={args.beam_width}"
+    return args.strategy if args.strategy == "greedy" else f"{args.strategy} N={candidates(args)}"
 
 
 def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:

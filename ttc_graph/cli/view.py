@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.errors import InputError
+
 
 def register(sub: Any) -> None:
     """Add the ``view`` subcommand."""
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if output is None and not args.terminal:
         output = args.trace.with_suffix(".html")
     if output is not None and output.resolve() == args.trace.resolve():
-        raise ValueError(
+        raise InputError(
             f"--output {output} would overwrite the trace itself; choose another name."
         )
     if output is not None:

@@ -12,6 +12,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ttc_graph.errors import InputError
+
 MAX_DIFFICULTY = 5
 
 _NAMES = (
@@ -37,14 +39,14 @@ def check_difficulty(difficulty: int | Sequence[int]) -> tuple[int, ...]:
     """Normalise a difficulty (or a cycle of difficulties) and validate its range."""
     levels = (difficulty,) if isinstance(difficulty, int) else tuple(difficulty)
     if not levels:
-        raise ValueError("difficulty must name at least one level, e.g. 1 or [1, 2, 3].")
+        raise InputError("difficulty must name at least one level, e.g. 1 or [1, 2, 3].")
     for level in levels:
         if (
             isinstance(level, bool)
             or not isinstance(level, int)
             or not 1 <= level <= MAX_DIFFICULTY
         ):
-            raise ValueError(
+            raise InputError(
                 f"difficulty must be an integer from 1 to {MAX_DIFFICULTY} (the number of "
                 f"operations per problem), got {level!r}."
             )
@@ -108,7 +110,7 @@ def generate_problems(
 ) -> list[ArithmeticProblem]:
     """``count`` problems; a list of difficulties is cycled (problem i gets ``levels[i % k]``)."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an integer >= 1, got {count!r}.")
+        raise InputError(f"count must be an integer >= 1, got {count!r}.")
     levels = check_difficulty(difficulty)
     return [
         generate_problem(i, difficulty=levels[i % len(levels)], seed=seed) for i in range(count)

@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ttc_graph.errors import InputError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.problems import Problem, levels_of
 from ttc_graph.evaluation.store import StoredResult
+from ttc_graph.strategies.registry import SPECS
 from ttc_graph.strategies.selection import Selection, select
 from ttc_graph.strategies.state import Candidate
 
 SAMPLED: dict[str, Selection] = {
-    "best_of_n": "vanilla",
-    "weighted": "weighted",
-    "majority": "majority",
+    name: spec.selection
+    for name, spec in SPECS.items()
+    if spec.eval_mode == "sample" and spec.selection is not None
 }
 """Strategies computed from one shared sample, and the selection each applies."""
 COVERAGE = "coverage"
@@ -30,9 +32,9 @@ COVERAGE = "coverage"
 first N sampled candidates is right (pass@N). No verifier or vote picks better."""
 FROM_SAMPLE = (*SAMPLED, COVERAGE)
 """Everything read off the shared sample."""
-SEARCHED = ("beam_search", "dvts")
+SEARCHED = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "per_n")
 """Strategies whose search depends on N: one run per N."""
-SINGLE = ("greedy", "self_refine")
+SINGLE = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "single")
 """Strategies without an N: one run per problem, drawn as horizontal baselines."""
 SAMPLES_UNIT = "samples"
 """Store name of the shared best-of-N sample at the largest N."""
@@ -87,7 +89,7 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
     if total <= 0:
         return (0.0, 1.0)
     if not 0 <= correct <= total:
-        raise ValueError(f"correct ({correct}) must be between 0 and total ({total}).")
+        raise InputError(f"correct ({correct}) must be between 0 and total ({total}).")
     p = correct / total
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
@@ -121,7 +123,7 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
     """
     candidates = to_candidates(record["candidates"])
     if n > len(candidates):
-        raise ValueError(
+        raise InputError(
             f"Problem {problem.id}: the stored sample has {len(candidates)} candidates, "
             f"fewer than N={n}."
         )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.errors import InputError
 from ttc_graph.evaluation.metrics import COVERAGE, SINGLE, CurvePoint
 
 _BASELINE_STYLE = {"greedy": "--", "self_refine": ":"}
@@ -28,7 +29,7 @@ def plot_curve(
 
     rows = [p for p in points if p.level == "all"]
     if not rows:
-        raise ValueError("Nothing to plot: no strategy has a finished problem yet.")
+        raise InputError("Nothing to plot: no strategy has a finished problem yet.")
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     strategies = list(dict.fromkeys(p.strategy for p in rows))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.errors import InputError
 from ttc_graph.evaluation.arithmetic import check_difficulty, generate_problems
 from ttc_graph.limits import MAX_ARITHMETIC_PROBLEMS
 
@@ -70,13 +71,13 @@ def problem_from_row(row: Mapping[str, Any], *, default_id: str, where: str) -> 
     """
     question = row.get("problem", row.get("question"))
     if not isinstance(question, str) or not question.strip():
-        raise ValueError(
+        raise InputError(
             f"{where}: no problem text; each row needs a non-empty 'problem' (MATH-500 form) "
             f"or 'question' (GSM8K form) field. Fields found: {sorted(row)}."
         )
     answer = row.get("answer")
     if answer is None or isinstance(answer, (dict, list)) or not str(answer).strip():
-        raise ValueError(
+        raise InputError(
             f"{where}: no reference answer; each row needs a non-empty 'answer' field "
             "(e.g. \"42\", or GSM8K's solution ending in '#### 42')."
         )
@@ -96,7 +97,7 @@ def _check_unique(problems: Sequence[Problem], source: str) -> None:
     seen: dict[str, int] = {}
     for i, p in enumerate(problems):
         if p.id in seen:
-            raise ValueError(
+            raise InputError(
                 f"{source}: problem id {p.id!r} appears twice (rows {seen[p.id] + 1} and {i + 1}); "
                 "ids must be unique so results can be stored per problem."
             )
@@ -115,7 +116,7 @@ def read_jsonl(path: Path) -> list[Problem]:
                 # Decoded line by line, so a bad byte is reported with its line.
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ValueError(
+                raise InputError(
                     f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
                     f"{exc.start + 1}). Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)."
                 ) from exc
@@ -124,12 +125,12 @@ def read_jsonl(path: Path) -> list[Problem]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg}).") from exc
+                raise InputError(f"{where}: not valid JSON ({exc.msg}).") from exc
             if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}.")
+                raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}.")
             problems.append(problem_from_row(row, default_id=f"line-{lineno}", where=where))
     if not problems:
-        raise ValueError(f"{path} holds no problems; it needs one JSON object per line.")
+        raise InputError(f"{path} holds no problems; it needs one JSON object per line.")
     _check_unique(problems, str(path))
     return problems
 
@@ -138,7 +139,7 @@ def _load_hub(spec: str, split: str) -> list[Problem]:
     try:
         import datasets
     except ImportError as exc:
-        raise ValueError(
+        raise InputError(
             f"Loading {spec!r} from the Hugging Face hub needs the 'datasets' package: "
             "pip install 'ttc-graph[hub]' (or pass a local .jsonl file)."
         ) from exc
@@ -146,7 +147,7 @@ def _load_hub(spec: str, split: str) -> list[Problem]:
     try:
         data = datasets.load_dataset(name, config or None, split=split)
     except Exception as exc:  # datasets raises many types for network / missing data
-        raise ValueError(
+        raise InputError(
             f"Could not load hub dataset {spec!r} (split {split!r}): "
             f"{exc.__class__.__name__}: {str(exc)[:300]}\n"
             "This needs network access to huggingface.co (or a local datasets cache). Offline, "
@@ -158,7 +159,7 @@ def _load_hub(spec: str, split: str) -> list[Problem]:
         for i, row in enumerate(data)
     ]
     if not problems:
-        raise ValueError(f"Hub dataset {spec!r} split {split!r} is empty.")
+        raise InputError(f"Hub dataset {spec!r} split {split!r} is empty.")
     _check_unique(problems, spec)
     return problems
 
@@ -183,13 +184,13 @@ def load_problems(
         split: Hub dataset split.
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be an integer >= 1 (number of problems), got {limit!r}.")
+        raise InputError(f"limit must be an integer >= 1 (number of problems), got {limit!r}.")
     text = str(source).strip()
     if not text:
-        raise ValueError("dataset is empty; pass a .jsonl path, 'arithmetic' or a hub id.")
+        raise InputError("dataset is empty; pass a .jsonl path, 'arithmetic' or a hub id.")
     if text == ARITHMETIC:
         if limit is not None and limit > MAX_ARITHMETIC_PROBLEMS:
-            raise ValueError(
+            raise InputError(
                 f"limit is {limit:,}, above the limit of {MAX_ARITHMETIC_PROBLEMS:,} problems "
                 "the arithmetic generator makes for one run (all are generated in memory first)."
             )
@@ -217,11 +218,11 @@ def load_problems(
         digest = _file_digest(path)[:16]
         return ProblemSet(path.name, tuple(problems[:limit]), f"jsonl:{digest}")
     if path.is_dir():
-        raise ValueError(f"{path} is a directory; pass a .jsonl file inside it.")
+        raise InputError(f"{path} is a directory; pass a .jsonl file inside it.")
     if text.endswith((".jsonl", ".json")) or (path.parent != Path(".") and not _HUB_ID.match(text)):
-        raise ValueError(f"Dataset file {path} does not exist; check the path.")
+        raise InputError(f"Dataset file {path} does not exist; check the path.")
     if not _HUB_ID.match(text):
-        raise ValueError(
+        raise InputError(
             f"Unknown dataset {text!r}: pass a .jsonl file, 'arithmetic', or a hub id "
             "such as 'HuggingFaceH4/MATH-500'."
         )

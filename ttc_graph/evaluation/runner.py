@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.errors import StrategyError
+from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
     COVERAGE,
@@ -43,9 +43,10 @@ from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
 from ttc_graph.limits import check_n_limit
 from ttc_graph.policy.base import SamplingParams
 from ttc_graph.specs import CARD_NAME, check_verifier_spec
-from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
-from ttc_graph.strategies.beam_search import check_beams
+from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES, defaults
+from ttc_graph.strategies.common import check_positive
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.strategies.registry import SPECS, eval_beam_width
 from ttc_graph.visualization.escape import rich_safe, terminal_safe
 
 logger = logging.getLogger(__name__)
@@ -107,12 +108,12 @@ def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
     names = [s.strip() for s in names if s.strip()]
     choices = ", ".join(EVAL_STRATEGIES)
     if not names:
-        raise ValueError(f"Name at least one strategy, e.g. greedy,majority ({choices}).")
+        raise InputError(f"Name at least one strategy, e.g. greedy,majority ({choices}).")
     for name in names:
         if name not in EVAL_STRATEGIES:
-            raise ValueError(f"Unknown strategy {name!r}; choose from {choices}.")
+            raise InputError(f"Unknown strategy {name!r}; choose from {choices}.")
     if len(set(names)) != len(names):
-        raise ValueError(f"A strategy is listed twice in {','.join(names)}; list each once.")
+        raise InputError(f"A strategy is listed twice in {','.join(names)}; list each once.")
     return tuple(names)
 
 
@@ -122,19 +123,19 @@ def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
         try:
             values = [int(v) for v in ns.split(",") if v.strip()]
         except ValueError as exc:
-            raise ValueError(
+            raise InputError(
                 f"--n must be comma-separated integers like 1,2,4,8, got {ns!r}."
             ) from exc
     else:
         values = list(ns)
     if not values:
-        raise ValueError("The N list is empty; pass e.g. 1,2,4,8,16.")
+        raise InputError("The N list is empty; pass e.g. 1,2,4,8,16.")
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"Every N must be an integer >= 1, got {v!r}.")
+            raise InputError(f"Every N must be an integer >= 1, got {v!r}.")
         check_n_limit(v, name="N")
     if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(
+        raise InputError(
             f"The N list must be strictly increasing (e.g. 1,2,4,8,16), got "
             f"{','.join(map(str, values))}."
         )
@@ -149,12 +150,12 @@ def check_out_dir(out: str | Path, *, create: bool = True) -> Path:
     """
     path = Path(out).expanduser()
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out {path} is a file; pass a directory.")
+        raise InputError(f"--out {path} is a file; pass a directory.")
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
-        raise ValueError(f"Cannot write to output directory {path}: {existing} is a file.")
+        raise InputError(f"Cannot write to output directory {path}: {existing} is a file.")
     target = path if create else existing
     try:
         if create:
@@ -162,7 +163,7 @@ def check_out_dir(out: str | Path, *, create: bool = True) -> Path:
         with tempfile.NamedTemporaryFile(dir=target, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise ValueError(
+        raise InputError(
             f"Cannot write to output directory {path}: {exc.strerror or exc}. "
             "Pick a directory you can write to with --out."
         ) from exc
@@ -224,6 +225,7 @@ class Evaluation:
         verifier: Any,
         device: str | None,
         policy_options: dict[str, Any] | None = None,
+        verifier_options: dict[str, Any] | None = None,
     ) -> None:
         self.problems = problems
         self.strategies = strategies
@@ -238,6 +240,7 @@ class Evaluation:
         self._verifier = verifier
         self._device = device
         self._policy_options = dict(policy_options or {})
+        self._verifier_options = dict(verifier_options or {})
         self.stopped: str | None = None
         """Why the last :meth:`run` stopped before the end (None when it did not)."""
         self.store = ResultStore(out / DB_NAME)
@@ -289,7 +292,7 @@ class Evaluation:
         elif isinstance(verifier, str):
             from ttc_graph.verifiers import load_verifier
 
-            verifier = load_verifier(verifier, policy=policy)
+            verifier = load_verifier(verifier, policy=policy, **self._verifier_options)
         return policy, verifier
 
     def _graph(self, unit: Unit, policy: Any, verifier: Any) -> Any:
@@ -303,13 +306,13 @@ class Evaluation:
             return build_strategy(
                 name, policy=policy, verifier=verifier, n=unit.n, sampling=self.sampling, seed=seed
             )
+        spec = SPECS[unit.name]
         return build_strategy(
             unit.name,
             policy=policy,
-            # Greedy is one sample: a verifier call would only add cost.
-            verifier=None if unit.name == "greedy" else verifier,
+            verifier=verifier if spec.eval_verifier else None,
             n=unit.n,
-            beam_width=min(self.beam_width, unit.n),
+            beam_width=eval_beam_width(self.beam_width, unit.n),
             max_steps=self.max_steps,
             sampling=self.sampling,
             seed=seed,
@@ -355,7 +358,7 @@ class Evaluation:
             console: A ``rich.console.Console`` to draw on.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
+            raise InputError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
         todo = self.pending()
         if todo:
             if policy is not None:
@@ -562,13 +565,14 @@ def create_evaluation(
     temperature: float = 0.8,
     top_p: float = 1.0,
     max_new_tokens: int = 256,
-    beam_width: int = 4,
-    max_steps: int = 8,
+    beam_width: int = defaults.BEAM_WIDTH,
+    max_steps: int = defaults.MAX_STEPS,
     difficulty: int | Sequence[int] = 1,
     data_seed: int = 0,
     split: str = "test",
     device: str | None = None,
     on_long_input: str = "error",
+    trust_remote_code: bool = False,
 ) -> Evaluation:
     """Validate an evaluation and open its results database; loads no model.
 
@@ -590,32 +594,33 @@ def create_evaluation(
         seed: Sampling seed; the same seed reproduces the same candidates.
         temperature, top_p, max_new_tokens: Sampling (``max_new_tokens`` per solution,
             or per step for beam search and DVTS).
-        beam_width, max_steps: Beam search / DVTS settings.
+        beam_width, max_steps: Beam search / DVTS settings; at an N below
+            ``beam_width`` the width is N (:func:`~ttc_graph.strategies.registry.eval_beam_width`).
         difficulty, data_seed: Arithmetic generator settings.
         split: Hub dataset split.
         device: Where to load the model (``cpu``, ``cuda``).
         on_long_input: A problem longer than the model's context: ``"error"`` records
             that unit as failed (the run goes on), ``"truncate"`` cuts the middle of
             the question (part of the configuration hash).
+        trust_remote_code: Allow a PRM's own modelling code (Qwen2.5-Math-PRM needs it).
     """
     names = parse_strategies(strategies)
     n_list = parse_ns(ns)
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}.")
+        raise InputError(f"seed must be an integer, got {seed!r}.")
     if on_long_input not in ("error", "truncate"):
-        raise ValueError(f"on_long_input must be 'error' or 'truncate', got {on_long_input!r}.")
+        raise InputError(f"on_long_input must be 'error' or 'truncate', got {on_long_input!r}.")
 
-    if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
-        raise ValueError(f"beam_width must be an integer >= 1, got {beam_width!r}.")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}.")
-    if any(s in SEARCHED for s in names):
+    check_positive(beam_width=beam_width, max_steps=max_steps)
+    for name in (s for s in names if s in SEARCHED):
         for n in n_list:
             try:
-                check_beams(n, min(beam_width, n))
+                SPECS[name].check(
+                    n=n, beam_width=eval_beam_width(beam_width, n), max_steps=max_steps
+                )
             except ValueError as exc:
-                raise ValueError(f"beam_search/dvts at N={n}: {exc}") from exc
+                raise InputError(f"{name} at N={n}: {exc}") from exc
     uses_verifier = any(s in NEEDS_VERIFIER for s in names)
     # The spec's form is checked now: a typo must not cost a model load first.
     check_verifier_spec(verifier)
@@ -625,7 +630,7 @@ def create_evaluation(
 
         verifier = default_verifier_spec(_identity(model, EMBEDDED_MODEL) or "")
     if uses_verifier and verifier is None:
-        raise ValueError(
+        raise InputError(
             f"{', '.join(s for s in names if s in NEEDS_VERIFIER)} rank candidates and need a "
             "verifier (e.g. verifier='arithmetic'); majority and greedy work without one."
         )
@@ -667,6 +672,7 @@ def create_evaluation(
         verifier=verifier,
         device=device,
         policy_options={"on_long_input": on_long_input},
+        verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 
-from ttc_graph.errors import LimitError
+from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
 
 FinishReason = Literal["stop", "eos", "length"]
@@ -54,13 +54,13 @@ class SamplingParams:
                 ) from None
             raise exc from None
         if isinstance(self.stop, str):
-            raise ValueError("stop must be a sequence of strings, e.g. ('\\n\\n',), not a string.")
+            raise InputError("stop must be a sequence of strings, e.g. ('\\n\\n',), not a string.")
         if not isinstance(self.stop, tuple | list):
             raise LimitError(f"stop must be a tuple of strings, got {type(self.stop).__name__}.")
         if any(not isinstance(s, str) for s in self.stop):
             raise LimitError("stop must hold strings only.")
         if any(not s for s in self.stop):
-            raise ValueError("stop strings must be non-empty.")
+            raise InputError("stop strings must be non-empty.")
         # A list is accepted and frozen, so the params stay hashable and immutable.
         object.__setattr__(self, "stop", tuple(self.stop))
         if self.seed is not None and (
@@ -74,7 +74,7 @@ class SamplingParams:
 def check_n(n: int) -> int:
     """Validate a candidate count: an integer in ``[1, MAX_N]`` (:data:`ttc_graph.limits.MAX_N`)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an integer >= 1 (candidates per prompt), got {n!r}.")
+        raise InputError(f"n must be an integer >= 1 (candidates per prompt), got {n!r}.")
     return check_n_limit(n)
 
 
@@ -91,7 +91,7 @@ class GenerationRequest:
 
     def __post_init__(self) -> None:
         if not self.messages:
-            raise ValueError("A generation request needs at least one message.")
+            raise InputError("A generation request needs at least one message.")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration
 from langchain_core.runnables import RunnableConfig, ensure_config
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import (
     Completion,
     FinishReason,
@@ -69,7 +70,7 @@ class ChatModelPolicy:
         continue_final_message: bool = False,
     ) -> None:
         if not isinstance(model, BaseChatModel):
-            raise ValueError(
+            raise InputError(
                 f"ChatModelPolicy needs a LangChain chat model, got {type(model).__name__}; "
                 "for a local transformers model use ttc_graph.load_policy()."
             )
@@ -80,7 +81,7 @@ class ChatModelPolicy:
         self.supports_n = "n" in fields if supports_n is None else supports_n
         self._fields = set(fields)
         if continue_final_message and "extra_body" not in self._fields:
-            raise ValueError(
+            raise InputError(
                 f"continue_final_message needs a model that sends extra_body (ChatOpenAI); "
                 f"{type(model).__name__} has none. Drop the option for this model."
             )
@@ -107,7 +108,7 @@ class ChatModelPolicy:
                 break
         if params.logprobs:
             if "logprobs" not in self._fields:
-                raise ValueError(
+                raise InputError(
                     f"{type(self.model).__name__} cannot return log-probabilities; "
                     "use SamplingParams(logprobs=False) or a model with a logprobs "
                     "option such as ChatOpenAI."

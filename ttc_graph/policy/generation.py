@@ -23,6 +23,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Completion, FinishReason, SamplingParams, check_n
 from ttc_graph.policy.prefix_cache import PrefixCache
 from ttc_graph.reliability import StopRows, StopSignal
@@ -82,7 +83,7 @@ def row_chunks(counts: Sequence[int], firsts: Sequence[int], max_rows: int) -> I
     built up front).
     """
     if max_rows < 1:
-        raise ValueError(f"max_batch_size must be >= 1, got {max_rows}.")
+        raise InputError(f"max_batch_size must be >= 1, got {max_rows}.")
     chunk: list[_Row] = []
     for p, (count, first) in enumerate(zip(counts, firsts, strict=True)):
         for i in range(count):

@@ -27,7 +27,7 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_huggingface import HuggingFacePipeline
 from pydantic import ConfigDict, PrivateAttr, field_validator
 
-from ttc_graph.errors import InputTooLongError
+from ttc_graph.errors import InputError, InputTooLongError
 from ttc_graph.policy.base import (
     Completion,
     GenerationRequest,
@@ -94,7 +94,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
     @classmethod
     def _check_prefix_cache_mb(cls, value: float) -> float:
         if value < 0:
-            raise ValueError(f"prefix_cache_mb must be >= 0 (0 turns reuse off), got {value}.")
+            raise InputError(f"prefix_cache_mb must be >= 0 (0 turns reuse off), got {value}.")
         return value
 
     @property
@@ -164,7 +164,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
         replaced by ``[…]`` until it fits, with a warning.
         """
         if self.on_long_input not in ("error", "truncate"):
-            raise ValueError(
+            raise InputError(
                 f"on_long_input must be 'error' or 'truncate', got {self.on_long_input!r}."
             )
         text = self.render(request)
@@ -240,7 +240,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> SamplingParams:
         unknown = set(kwargs) - _CALL_KWARGS - {"pipeline_kwargs", "skip_prompt"}
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"Unsupported generation argument(s) {sorted(unknown)}; "
                 f"HuggingFacePolicy accepts {sorted(_CALL_KWARGS)} and stop=[...]."
             )
@@ -269,7 +269,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
         params = self._params(stop, kwargs)
         first = kwargs.get("first_index", 0)
         if not isinstance(first, int) or isinstance(first, bool) or first < 0:
-            raise ValueError(f"first_index must be an integer >= 0, got {first!r}.")
+            raise InputError(f"first_index must be an integer >= 0, got {first!r}.")
         batches = self._batcher().submit(prompts, n, params, first_index=first, stop=signal)
         generations = [[_to_generation(c) for c in cands] for cands in batches]
         usage = {

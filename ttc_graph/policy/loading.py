@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ttc_graph.errors import ModelLoadError
+from ttc_graph.errors import InputError, ModelLoadError
 from ttc_graph.policy.huggingface import HuggingFacePolicy
 
 logger = logging.getLogger(__name__)
@@ -58,9 +58,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'.") from exc
+        raise InputError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'.") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but CUDA is not available; use 'cpu'.")
+        raise InputError(f"device={device!r} was asked for but CUDA is not available; use 'cpu'.")
     return resolved
 
 
@@ -72,7 +72,7 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         return dtype
     resolved = getattr(torch, str(dtype), None)
     if not isinstance(resolved, torch.dtype):
-        raise ValueError(f"Unknown dtype {dtype!r}; use 'float32', 'bfloat16' or 'float16'.")
+        raise InputError(f"Unknown dtype {dtype!r}; use 'float32', 'bfloat16' or 'float16'.")
     return resolved
 
 
@@ -211,7 +211,7 @@ def resolve_model_source(model: str | os.PathLike[str] | None) -> str:
         return str(_convert_gguf(embedded_gguf_path()))
     text = str(model).strip()
     if not text:
-        raise ValueError("Model must be a hub id ('org/name') or a local directory, got ''.")
+        raise InputError("Model must be a hub id ('org/name') or a local directory, got ''.")
     path = Path(text).expanduser()
     if path.is_file() and path.suffix.lower() == ".gguf":
         return str(_convert_gguf(path))

@@ -30,6 +30,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from ttc_graph.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
@@ -109,7 +111,7 @@ class PrefixCache:
 
     def __init__(self, *, max_bytes: int) -> None:
         if max_bytes <= 0:
-            raise ValueError(
+            raise InputError(
                 f"max_bytes must be > 0, got {max_bytes}; to turn reuse off, pass no cache."
             )
         self.max_bytes = max_bytes

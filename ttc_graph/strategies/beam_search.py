@@ -11,51 +11,21 @@ among the finished beams.
 
 from __future__ import annotations
 
-from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
-from ttc_graph.strategies.common import (
-    DELIMITER,
-    check_positive,
-    compile_graph,
-    new_builder,
-    search_config,
-    step_sampling,
-)
-from ttc_graph.strategies.nodes import (
-    Budget,
-    Expansion,
-    ExpansionPlan,
-    KeepRule,
-    SearchConfig,
-    base_request,
-    extend,
-    make_generate,
-    make_prepare,
-    make_prune,
-    make_route,
-    make_score,
-    make_select,
-)
+from ttc_graph.strategies import defaults
+from ttc_graph.strategies.common import DELIMITER, search_config, step_sampling
+from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.nodes import base_request, extend
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies.selection import Selection, check_selection
 from ttc_graph.strategies.state import Beam, SearchState
+from ttc_graph.strategies.step_search import build_step_search, check_steps
 from ttc_graph.verifiers.base import Aggregation, Verifier
-
-
-def check_beams(n: int, beam_width: int) -> None:
-    """``n`` must split evenly into beams of ``beam_width``."""
-    check_positive(n=n, beam_width=beam_width)
-    if beam_width > n:
-        raise ValueError(f"beam_width ({beam_width}) cannot exceed n ({n}); lower beam_width.")
-    if n % beam_width:
-        raise ValueError(
-            f"n ({n}) must be a multiple of beam_width ({beam_width}); "
-            f"try n={n - n % beam_width or beam_width} or n={n + beam_width - n % beam_width}."
-        )
 
 
 def plan_beams(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
@@ -83,9 +53,9 @@ def create_beam_search(
     *,
     policy: Policy,
     verifier: Verifier,
-    n: int = 8,
-    beam_width: int = 4,
-    max_steps: int = 8,
+    n: int = defaults.SEARCH_N,
+    beam_width: int = defaults.BEAM_WIDTH,
+    max_steps: int = defaults.MAX_STEPS,
     lookahead: int = 0,
     selection: Selection = "weighted",
     aggregation: Aggregation = "last",
@@ -112,10 +82,9 @@ def create_beam_search(
         seed, budget, retry, step_delimiter, system_prompt, aggregation, checkpointer, name:
             as in :func:`create_best_of_n`.
     """
-    check_beams(n, beam_width)
-    check_positive(max_steps=max_steps)
+    check_steps(n, beam_width, max_steps)
     if not isinstance(lookahead, int) or lookahead < 0:
-        raise ValueError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
+        raise InputError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
     check_selection(selection)
     cfg = search_config(
         policy=policy,
@@ -136,30 +105,3 @@ def create_beam_search(
         step_delimiter=step_delimiter,
     )
     return build_step_search(policy, verifier, cfg, plan_beams, keep_top, checkpointer, retry)
-
-
-def build_step_search(
-    policy: Policy,
-    verifier: Verifier,
-    cfg: SearchConfig,
-    plan: ExpansionPlan,
-    keep: KeepRule,
-    checkpointer: Checkpointer,
-    retry: RetryPolicy | None = DEFAULT_RETRY,
-) -> CompiledStateGraph:
-    """The expand → score → prune loop shared by beam search and DVTS."""
-    builder = new_builder()
-    builder.add_node("prepare", make_prepare(cfg))
-    builder.add_node("expand", make_generate(policy, cfg, plan, full=False), retry_policy=retry)
-    builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
-    builder.add_node("prune", make_prune(cfg, keep))
-    builder.add_node("select", make_select(cfg))
-    builder.add_edge(START, "prepare")
-    builder.add_edge("prepare", "expand")
-    builder.add_edge("expand", "score")
-    builder.add_edge("score", "prune")
-    builder.add_conditional_edges("prune", make_route(cfg), ["expand", "select"])
-    builder.add_edge("select", END)
-    return compile_graph(
-        builder, name=cfg.strategy, supersteps=3 * cfg.max_steps + 3, checkpointer=checkpointer
-    )

@@ -12,6 +12,7 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
+from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
@@ -21,11 +22,8 @@ from ttc_graph.strategies.common import (
     new_builder,
     search_config,
 )
+from ttc_graph.strategies.config import Budget, EarlyStop, Expansion, SearchConfig
 from ttc_graph.strategies.nodes import (
-    Budget,
-    EarlyStop,
-    Expansion,
-    SearchConfig,
     base_request,
     make_generate,
     make_prepare,
@@ -47,7 +45,7 @@ def create_best_of_n(
     *,
     policy: Policy,
     verifier: Verifier | None = None,
-    n: int = 4,
+    n: int = defaults.N,
     selection: Selection = "vanilla",
     aggregation: Aggregation = "last",
     sampling: SamplingParams | None = None,
@@ -77,7 +75,7 @@ def create_best_of_n(
             still ranked, and the result says ``budget_limited``.
         early_stop: For ``majority``/``weighted``: sample in rounds and stop once the
             answer is settled — by the verifier-weighted posterior when there is a
-            verifier, else by agreement (:class:`~ttc_graph.strategies.nodes.EarlyStop`).
+            verifier, else by agreement (:class:`~ttc_graph.EarlyStop`).
         retry: Retry policy of the model-calling nodes; the default retries transient
             faults only (:data:`ttc_graph.reliability.DEFAULT_RETRY`); ``None`` never retries.
         step_delimiter: Splits solutions into steps for the verifier.

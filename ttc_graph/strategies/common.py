@@ -7,11 +7,12 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer
 
-from ttc_graph.errors import LimitError
+from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_count, check_finite, check_n_limit
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import check_retry
-from ttc_graph.strategies.nodes import Budget, EarlyStop, SearchConfig, supports_first_index
+from ttc_graph.strategies.config import Budget, EarlyStop, SearchConfig
+from ttc_graph.strategies.driver import supports_first_index
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
 from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
 
@@ -21,7 +22,7 @@ DEFAULT_SAMPLING = SamplingParams(temperature=0.8, top_p=1.0, max_new_tokens=256
 def check_policy(policy: Any) -> None:
     """A policy must implement ``sample``/``asample`` (see :class:`ttc_graph.policy.Policy`)."""
     if policy is None or not callable(getattr(policy, "sample", None)):
-        raise ValueError(
+        raise InputError(
             "policy must be a ttc-graph policy: use ttc_graph.load_policy() for a local model "
             "or ttc_graph.policy.ChatModelPolicy(chat_model) for any LangChain chat model."
         )
@@ -31,14 +32,14 @@ def check_verifier(verifier: Any, *, strategy: str, required: bool) -> None:
     """Strategies that rank candidates need a :class:`Verifier`."""
     if verifier is None:
         if required:
-            raise ValueError(
+            raise InputError(
                 f"{strategy} ranks candidates and needs a verifier, e.g. "
                 "verifier=ArithmeticVerifier() or load_prm('<path>'); majority voting "
                 "(create_best_of_n(selection='majority')) works without one."
             )
         return
     if not isinstance(verifier, Verifier):
-        raise ValueError(
+        raise InputError(
             f"verifier must be a ttc_graph Verifier, got {type(verifier).__name__}; "
             "wrap custom scoring in a Verifier subclass."
         )
@@ -48,13 +49,13 @@ def check_positive(**values: int) -> None:
     """Every named value must be an integer >= 1."""
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+            raise InputError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
 def check_aggregation(aggregation: str) -> None:
     """Validate an aggregation name."""
     if aggregation not in AGGREGATIONS:
-        raise ValueError(
+        raise InputError(
             f"Unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}."
         )
 
@@ -90,7 +91,7 @@ def check_budget(budget: Budget | None) -> None:
     if budget is None:
         return
     if not isinstance(budget, Budget):
-        raise ValueError("budget must be ttc_graph.Budget(max_tokens=..., max_seconds=...).")
+        raise InputError("budget must be ttc_graph.Budget(max_tokens=..., max_seconds=...).")
     if budget.max_tokens is not None:
         check_count(
             budget.max_tokens,
@@ -133,27 +134,27 @@ def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy)
     if early_stop is None:
         return
     if not isinstance(early_stop, EarlyStop):
-        raise ValueError(
+        raise InputError(
             "early_stop must be an EarlyStop(round_size=..., agreement=...) "
             "from ttc_graph (or ttc_graph.strategies)."
         )
     if early_stop.by == "posterior" and selection == "majority":
-        raise ValueError(
+        raise InputError(
             "EarlyStop(by='posterior') weighs answers by the verifier; use selection='weighted' "
             "with a verifier, or by='agreement' for a majority vote."
         )
     if selection == "vanilla":
-        raise ValueError(
+        raise InputError(
             "early_stop stops a vote when the answers agree; use selection='majority' or "
             "'weighted' (vanilla picks the top score, which agreement says nothing about)."
         )
     if early_stop.round_size >= n:
-        raise ValueError(
+        raise InputError(
             f"early_stop.round_size ({early_stop.round_size}) must be smaller than n ({n}), "
             "or there is only one round and nothing to stop early."
         )
     if not supports_first_index(policy):
-        raise ValueError(
+        raise InputError(
             f"early_stop needs a policy whose sample() accepts first_index (to continue the "
             f"candidate numbering across rounds); {type(policy).__name__} does not. Use "
             "ttc_graph.load_policy() or drop early_stop."

@@ -16,23 +16,14 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
-from ttc_graph.strategies.beam_search import build_step_search, check_beams
-from ttc_graph.strategies.common import (
-    DELIMITER,
-    check_positive,
-    search_config,
-    step_sampling,
-)
-from ttc_graph.strategies.nodes import (
-    Budget,
-    Expansion,
-    SearchConfig,
-    base_request,
-    extend,
-)
+from ttc_graph.strategies import defaults
+from ttc_graph.strategies.common import DELIMITER, search_config, step_sampling
+from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.nodes import base_request, extend
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies.selection import Selection, check_selection
 from ttc_graph.strategies.state import Beam, SearchState
+from ttc_graph.strategies.step_search import build_step_search, check_steps
 from ttc_graph.verifiers.base import Aggregation, Verifier
 
 
@@ -66,9 +57,9 @@ def create_dvts(
     *,
     policy: Policy,
     verifier: Verifier,
-    n: int = 8,
-    beam_width: int = 4,
-    max_steps: int = 8,
+    n: int = defaults.SEARCH_N,
+    beam_width: int = defaults.BEAM_WIDTH,
+    max_steps: int = defaults.MAX_STEPS,
     selection: Selection = "weighted",
     aggregation: Aggregation = "last",
     sampling: SamplingParams | None = None,
@@ -85,8 +76,7 @@ def create_dvts(
     Arguments are those of :func:`ttc_graph.create_beam_search` (without lookahead);
     the final answer is selected among the subtrees' solutions.
     """
-    check_beams(n, beam_width)
-    check_positive(max_steps=max_steps)
+    check_steps(n, beam_width, max_steps)
     check_selection(selection)
     cfg = search_config(
         policy=policy,

@@ -1,195 +1,51 @@
-"""Nodes shared by every strategy: prepare, generate, score, prune, select.
+"""Node factories shared by every strategy: prepare, generate, score, prune, select.
 
 A strategy is a wiring of these nodes plus two small policies of its own: which
 beams to expand and how often (an *expansion plan*), and which scored candidates
-to keep (a *keep rule*). Everything else — batching requests into one policy
-call, bookkeeping of usage and the search trace, streaming events, budgets,
-fault reporting — lives here once.
-
-Nodes that call the policy are written once as generators that *yield* the
-policy calls they need (:class:`SampleCall`); a sync driver answers them with
-``policy.sample`` (``graph.invoke``) and an async one with ``policy.asample``
-(``graph.ainvoke``), so cancelling an ``ainvoke`` reaches the generation.
+to keep (a *keep rule*). Everything else — bookkeeping of usage and the search
+trace, streaming events, budgets — lives here once. The configuration types are
+in :mod:`ttc_graph.strategies.config`; how policy calls are run, in
+:mod:`ttc_graph.strategies.driver`.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
 import random
 import re
 import time
 import warnings
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from dataclasses import replace
+from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.config import get_stream_writer
-from langgraph.errors import GraphBubbleUp
 
 from ttc_graph.answers import extract_answer, find_boxed
-from ttc_graph.errors import InputTooLongError, StrategyError, TTCGraphError
+from ttc_graph.errors import InputError, InputTooLongError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
-from ttc_graph.reliability import deadline_scope
-from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
-from ttc_graph.strategies.selection import Selection, group_answers, select
-from ttc_graph.strategies.state import (
-    Beam,
-    Candidate,
-    SearchState,
-    TraceNode,
-    Usage,
-    empty_usage,
+from ttc_graph.strategies.config import EarlyStop, Expansion, ExpansionPlan, KeepRule, SearchConfig
+from ttc_graph.strategies.driver import (
+    PolicyWork,
+    SampleCall,
+    Settledness,
+    budgeted,
+    cut_by_budget,
+    policy_node,
+    reported,
+    sample_grouped,
+    sample_rounds,
 )
-from ttc_graph.verifiers.base import Aggregation, Verifier, aggregate
+from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
+from ttc_graph.strategies.selection import select
+from ttc_graph.strategies.state import Beam, Candidate, SearchState, TraceNode, Usage, empty_usage
+from ttc_graph.verifiers.base import Verifier, aggregate
 
 ROOT = "root"
 
-
-@dataclass(frozen=True)
-class Budget:
-    """A compute budget: the search stops when either limit is reached."""
-
-    max_tokens: int | None = None
-    max_seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_tokens is not None and self.max_tokens < 1:
-            raise ValueError(f"Budget.max_tokens must be >= 1, got {self.max_tokens}.")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"Budget.max_seconds must be > 0, got {self.max_seconds}.")
-
-    def exceeded(self, usage: Usage) -> bool:
-        """Whether ``usage`` has used the budget up."""
-        return (self.max_tokens is not None and usage["completion_tokens"] >= self.max_tokens) or (
-            self.max_seconds is not None and usage["seconds"] >= self.max_seconds
-        )
-
-
-@dataclass(frozen=True)
-class EarlyStop:
-    """Stop sampling early once the answer is settled.
-
-    Candidates are sampled ``round_size`` at a time. After each round the search
-    stops when the leading answer's share reaches ``agreement``:
-
-    - ``by="posterior"`` (with a verifier): the verifier-weighted posterior of the
-      leading answer, ``Σ score(its candidates) / (Σ score(all) + prior)``. A weak
-      policy's samples often agree on a wrong answer; weighting by the verifier
-      lets a few well-checked candidates outweigh many unchecked ones, and the
-      ``prior`` (one pseudo-candidate for "an answer not seen yet") keeps a single
-      early candidate from settling the vote alone.
-    - ``by="agreement"``: the raw share of candidates that give it (no verifier).
-    - ``by="auto"`` (default): ``posterior`` when the search has a verifier.
-
-    Candidate ``i`` is the same as without early stopping (per-row seeding), so an
-    early-stopped vote is exactly the full vote cut short.
-    """
-
-    round_size: int = 4
-    agreement: float = 0.75
-    by: Literal["auto", "posterior", "agreement"] = "auto"
-    prior: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.round_size, int) or self.round_size < 1:
-            raise ValueError(
-                f"EarlyStop.round_size must be an integer >= 1, got {self.round_size!r}."
-            )
-        if not 0.0 < self.agreement <= 1.0:
-            raise ValueError(
-                f"EarlyStop.agreement must be in (0, 1], e.g. 0.75, got {self.agreement!r}."
-            )
-        if self.by not in ("auto", "posterior", "agreement"):
-            raise ValueError(
-                f"EarlyStop.by must be 'auto', 'posterior' or 'agreement', got {self.by!r}."
-            )
-        if not (isinstance(self.prior, int | float) and 0.0 <= self.prior < math.inf):
-            raise ValueError(f"EarlyStop.prior must be a finite number >= 0, got {self.prior!r}.")
-
-    def agreed(self, completions: Sequence[Completion]) -> float:
-        """Share of ``completions`` whose answer is the most common one (no answer never counts)."""
-        return answer_posterior([extract_answer(c.text) for c in completions], None, prior=0.0)
-
-    def posterior(self, completions: Sequence[Completion], scores: Sequence[float]) -> float:
-        """Verifier-weighted posterior of the leading answer (see the class docs)."""
-        answers = [extract_answer(c.text) for c in completions]
-        return answer_posterior(answers, scores, prior=self.prior)
-
-
-def answer_posterior(
-    answers: Sequence[str | None], scores: Sequence[float] | None, *, prior: float
-) -> float:
-    """The leading answer's share of the (score-weighted) mass, with ``prior`` pseudo-mass.
-
-    Without scores every candidate weighs 1 (and ``prior=0`` gives raw agreement).
-    Candidates without an answer add to the denominator only.
-    """
-    weights = list(scores) if scores is not None else [1.0] * len(answers)
-    mass: dict[int, float] = {}
-    for g, w in zip(group_answers(answers), weights, strict=True):
-        if g >= 0:
-            mass[g] = mass.get(g, 0.0) + w
-    total = sum(weights) + prior
-    return max(mass.values(), default=0.0) / total if total > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """Everything a strategy's nodes need to know; built and validated by the factory."""
-
-    strategy: str
-    n: int
-    sampling: SamplingParams
-    selection: Selection = "vanilla"
-    aggregation: Aggregation = "last"
-    beam_width: int = 1
-    max_steps: int = 1
-    lookahead: int = 0
-    system_prompt: str | None = None
-    seed: int | None = None
-    budget: Budget | None = None
-    step_delimiter: str = "\n\n"
-    early_stop: EarlyStop | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Expansion:
-    """One request of an expansion plan: ``count`` continuations of ``parent``."""
-
-    request: GenerationRequest
-    count: int
-    parent: Beam | None
-    group: int = 0
-    base_steps: tuple[str, ...] = ()
-    base_node_ids: tuple[str, ...] = ()
-
-
 NodeFn = Callable[..., dict[str, Any]]
 """A graph node: takes the state (and, for some, the run config), returns an update."""
-
-
-@dataclass(frozen=True)
-class SampleCall:
-    """One policy call a node needs; the node yields it and receives the completions."""
-
-    requests: list[GenerationRequest]
-    n: int
-    params: SamplingParams
-    first_index: int = 0
-    deadline: float | None = None
-    """``time.monotonic()`` at which generation stops (time budget)."""
-
-
-PolicyWork = Generator[SampleCall, list[list[Completion]], dict[str, Any]]
-"""A node body: yields the policy calls it needs, returns the state update."""
-
-ExpansionPlan = Callable[[SearchState, SearchConfig], list[Expansion]]
-KeepRule = Callable[[list[Beam], SearchConfig], tuple[list[Beam], list[Beam], list[Beam]]]
-"""Split scored candidates into (kept active, newly finished, pruned)."""
 
 
 # -- small helpers -------------------------------------------------------------
@@ -252,79 +108,6 @@ def extend(beam: Beam, state: SearchState, cfg: SearchConfig, count: int) -> Exp
     )
 
 
-def sample_grouped(
-    requests: Sequence[tuple[GenerationRequest, int]],
-    params: SamplingParams,
-    deadline: float | None = None,
-) -> Generator[SampleCall, list[list[Completion]], tuple[list[list[Completion]], int]]:
-    """Sample ``count`` completions per request in as few policy calls as possible.
-
-    Identical requests are merged first (otherwise per-row seeding would give two
-    identical subtrees the same samples); requests are then grouped by count,
-    which is one policy call whenever every beam expands equally. Returns the
-    completions in request order and the number of policy calls made.
-    """
-
-    def key(request: GenerationRequest) -> tuple[object, ...]:
-        return (*((m.type, m.text) for m in request.messages), request.prefix)
-
-    merged: dict[tuple[object, ...], tuple[GenerationRequest, int]] = {}
-    for request, count in requests:
-        first, total = merged.get(key(request), (request, 0))
-        merged[key(request)] = (first, total + count)
-    by_count: dict[int, list[tuple[object, ...]]] = {}
-    for k, (_, count) in merged.items():
-        by_count.setdefault(count, []).append(k)
-    pools: dict[tuple[object, ...], list[Completion]] = {}
-    for count, keys in by_count.items():
-        group = [merged[k][0] for k in keys]
-        sampled = yield SampleCall(group, count, params, deadline=deadline)
-        for k, completions in zip(keys, sampled, strict=True):
-            pools[k] = list(completions)
-    out = []
-    for request, count in requests:
-        out.append(pools[key(request)][:count])
-        del pools[key(request)][:count]
-    return out, len(by_count)
-
-
-Settledness = Callable[[Sequence[Completion]], float]
-
-
-def sample_rounds(
-    request: GenerationRequest,
-    n: int,
-    params: SamplingParams,
-    stop: EarlyStop,
-    deadline: float | None = None,
-    settled: Settledness | None = None,
-) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int, float | None]]:
-    """Sample up to ``n`` candidates in rounds until ``settled(got) >= stop.agreement``.
-
-    ``settled`` defaults to raw agreement (see :class:`EarlyStop`). Each round
-    continues the candidate numbering, so the candidates are those of one call
-    with ``n`` rows, cut short. Returns them, the number of calls and the last
-    settledness measured (``None`` if none was: out of time, or every row sampled),
-    so that a caller reporting it need not score the candidates again.
-    """
-    measure = settled or stop.agreed
-    got: list[Completion] = []
-    calls = 0
-    while len(got) < n:
-        size = min(stop.round_size, n - len(got))
-        (batch,) = yield SampleCall([request], size, params, len(got), deadline)
-        got.extend(batch)
-        calls += 1
-        if len(got) >= n:
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            return got, calls, None
-        value = measure(got)
-        if value >= stop.agreement:
-            return got, calls, value
-    return got, calls, None
-
-
 def settledness(
     stop: EarlyStop, verifier: Verifier | None, question: str, cfg: SearchConfig
 ) -> Settledness:
@@ -332,7 +115,7 @@ def settledness(
     if stop.by == "agreement" or (stop.by == "auto" and verifier is None):
         return stop.agreed
     if verifier is None:
-        raise ValueError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
+        raise InputError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
 
     def posterior(completions: Sequence[Completion]) -> float:
         steps = [split_steps(c.text, cfg.step_delimiter) for c in completions]
@@ -340,135 +123,6 @@ def settledness(
         return stop.posterior(completions, [aggregate(s, cfg.aggregation) for s in scores])
 
     return posterior
-
-
-def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:
-    """Drive a node body with ``policy.sample``; a failed call is raised inside the body."""
-    try:
-        call = next(work)
-        while True:
-            try:
-                with deadline_scope(call.deadline):
-                    extra = {"first_index": call.first_index} if call.first_index else {}
-                    sample = cast(Any, policy).sample if extra else policy.sample
-                    result = sample(
-                        call.requests, n=call.n, params=call.params, config=config, **extra
-                    )
-            except Exception as exc:
-                call = work.throw(exc)
-                continue
-            call = work.send(result)
-    except StopIteration as done:
-        return cast(dict[str, Any], done.value)
-
-
-async def arun_policy_work(
-    policy: Policy, work: PolicyWork, config: RunnableConfig
-) -> dict[str, Any]:
-    """Drive a node body with ``policy.asample``, so that cancelling it stops generation."""
-    try:
-        call = next(work)
-        while True:
-            try:
-                with deadline_scope(call.deadline):
-                    extra = {"first_index": call.first_index} if call.first_index else {}
-                    asample = cast(Any, policy).asample if extra else policy.asample
-                    result = await asample(
-                        call.requests, n=call.n, params=call.params, config=config, **extra
-                    )
-            except Exception as exc:
-                call = work.throw(exc)
-                continue
-            call = work.send(result)
-    except StopIteration as done:
-        return cast(dict[str, Any], done.value)
-
-
-def supports_first_index(policy: Policy) -> bool:
-    """Whether ``policy.sample`` can continue candidate numbering (needed by :class:`EarlyStop`)."""
-    try:
-        return "first_index" in inspect.signature(policy.sample).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-@contextmanager
-def reported(cfg: SearchConfig, state: SearchState, config: RunnableConfig) -> Iterator[None]:
-    """Turn a node's failure into a :class:`StrategyError` naming strategy, node and iteration.
-
-    Bad-input errors of ttc-graph (already clear ``ValueError``s) and LangGraph's
-    own control-flow exceptions pass through unchanged.
-    """
-    try:
-        yield
-    except (GraphBubbleUp, StrategyError):
-        raise
-    except Exception as exc:
-        if isinstance(exc, TTCGraphError) and isinstance(exc, ValueError):
-            raise
-        node_name = str((config.get("metadata") or {}).get("langgraph_node", "?"))
-        iteration = state.get("iteration", 0)
-        raise StrategyError(
-            f"{cfg.strategy}: node {node_name!r} failed at iteration {iteration}: "
-            f"{type(exc).__name__}: {exc}. Transient faults (timeouts, lost connections, "
-            "HTTP 5xx, out of memory) are retried first; with a checkpointer, fix the cause "
-            "and resume from the last completed step with graph.invoke(None, config).",
-            strategy=cfg.strategy,
-            iteration=iteration,
-            node=node_name,
-        ) from exc
-
-
-def policy_node(
-    policy: Policy, cfg: SearchConfig, body: Callable[[SearchState], PolicyWork], name: str
-) -> Runnable[SearchState, dict[str, Any]]:
-    """A graph node running ``body`` with the sync or async policy API, as the graph is run."""
-
-    def run(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
-        with reported(cfg, state, config):
-            return run_policy_work(policy, body(state), config)
-
-    async def arun(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
-        with reported(cfg, state, config):
-            return await arun_policy_work(policy, body(state), config)
-
-    return RunnableLambda(run, afunc=arun, name=name)
-
-
-def budgeted(
-    state: SearchState, cfg: SearchConfig, rows: int, params: SamplingParams
-) -> tuple[SamplingParams, float | None]:
-    """Sampling and deadline for ``rows`` new sequences within the remaining budget.
-
-    Each row gets at most its share of the remaining tokens, so one wide call can
-    overshoot a token budget by at most ``rows - 1`` tokens (every row writes one).
-    """
-    budget = cfg.budget
-    if budget is None:
-        return params, None
-    usage = state.get("usage") or empty_usage()
-    if budget.max_tokens is not None:
-        share = max(1, (budget.max_tokens - usage["completion_tokens"]) // max(1, rows))
-        if share < params.max_new_tokens:
-            params = replace(params, max_new_tokens=share)
-    deadline = None
-    if budget.max_seconds is not None:
-        deadline = time.monotonic() + max(0.0, budget.max_seconds - usage["seconds"])
-    return params, deadline
-
-
-def cut_by_budget(
-    completions: Sequence[Completion],
-    params: SamplingParams,
-    cfg: SearchConfig,
-    deadline: float | None,
-) -> bool:
-    """Whether the budget (a token share below the configured limit, or the deadline) cut a row."""
-    cut = [c for c in completions if c.finish_reason == "length"]
-    if not cut:
-        return False
-    capped = params.max_new_tokens < cfg.sampling.max_new_tokens
-    return capped or (deadline is not None and time.monotonic() >= deadline)
 
 
 # -- nodes -----------------------------------------------------------------------
@@ -479,7 +133,7 @@ def make_prepare(cfg: SearchConfig) -> NodeFn:
 
     def prepare(state: SearchState) -> dict[str, Any]:
         if "question" not in state:
-            raise ValueError("Invoke the graph with {'question': 'your problem text'}.")
+            raise InputError("Invoke the graph with {'question': 'your problem text'}.")
         messages = to_messages(state["question"])
         text = question_text(messages)
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**31)

@@ -9,6 +9,8 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 
+from ttc_graph.errors import InputError
+
 # Neutral on purpose: no worked example, so no problem that the README, demo, docs
 # or tests use can leak into the model's answers through the prompt.
 DEFAULT_SYSTEM_PROMPT = (
@@ -63,26 +65,26 @@ def to_messages(question: Any) -> list[BaseMessage]:
     :func:`clean_text`); control characters are kept as written.
     """
     if isinstance(question, bytes | bytearray):
-        raise ValueError(
+        raise InputError(
             "The question is bytes; decode it to text first, e.g. "
             "data.decode('utf-8', errors='replace')."
         )
     if isinstance(question, str):
         if not question.strip():
-            raise ValueError("The question is empty; pass {'question': 'your problem text'}.")
+            raise InputError("The question is empty; pass {'question': 'your problem text'}.")
         return [HumanMessage(clean_text(question))]
     if not isinstance(question, Sequence) or not question:
-        raise ValueError(
+        raise InputError(
             "question must be a non-empty string or a non-empty list of chat messages, "
             f"got {type(question).__name__}."
         )
     try:
         messages = convert_to_messages(question)
     except (ValueError, NotImplementedError) as exc:
-        raise ValueError(f"Could not read the question messages: {exc}") from exc
+        raise InputError(f"Could not read the question messages: {exc}") from exc
     messages = [_clean_message(m) for m in messages]
     if not question_text(messages).strip():
-        raise ValueError("The messages contain no non-empty user message to answer.")
+        raise InputError("The messages contain no non-empty user message to answer.")
     return messages
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Literal, get_args
 
 from ttc_graph.answers import answers_equal
+from ttc_graph.errors import InputError
 from ttc_graph.strategies.state import Candidate
 
 Selection = Literal["vanilla", "weighted", "majority"]
@@ -19,7 +20,7 @@ SELECTIONS: tuple[str, ...] = get_args(Selection)
 def check_selection(selection: str) -> Selection:
     """Validate a selection name."""
     if selection not in SELECTIONS:
-        raise ValueError(f"Unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}.")
+        raise InputError(f"Unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}.")
     return selection  # type: ignore[return-value]
 
 

@@ -22,8 +22,10 @@ from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
+from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
     DEFAULT_SAMPLING,
     DELIMITER,
@@ -32,23 +34,17 @@ from ttc_graph.strategies.common import (
     new_builder,
     search_config,
 )
+from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.driver import PolicyWork, SampleCall, budgeted, cut_by_budget, policy_node
 from ttc_graph.strategies.nodes import (
-    Budget,
-    Expansion,
-    PolicyWork,
-    SampleCall,
-    SearchConfig,
     base_request,
-    budgeted,
     call_seed,
-    cut_by_budget,
     emit,
     make_generate,
     make_prepare,
     make_prune,
     make_score,
     make_select,
-    policy_node,
     timed,
 )
 from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT
@@ -131,7 +127,7 @@ def create_self_refine(
     *,
     policy: Policy,
     verifier: Verifier | None = None,
-    max_rounds: int = 2,
+    max_rounds: int = defaults.MAX_ROUNDS,
     threshold: float = 0.9,
     aggregation: Aggregation = "last",
     sampling: SamplingParams | None = None,
@@ -154,7 +150,7 @@ def create_self_refine(
     """
     check_positive(max_rounds=max_rounds)
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold}.")
+        raise InputError(f"threshold must be in [0, 1], got {threshold}.")
     cfg = search_config(
         policy=policy,
         verifier=verifier,

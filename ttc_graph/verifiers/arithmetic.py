@@ -8,6 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from ttc_graph.answers import extract_answer, find_boxed
+from ttc_graph.errors import InputError
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.claims import Claim, find_claims, parse_number
 
@@ -56,7 +57,7 @@ class ArithmeticVerifier(Verifier):
         """Check that the scores are ordered so that search prefers checked work."""
         levels = [self.wrong, self.neutral, self.answer_mismatch, self.verified, self.answer_match]
         if not all(0.0 <= v <= 1.0 for v in levels) or levels != sorted(levels):
-            raise ValueError(
+            raise InputError(
                 "ArithmeticVerifier scores must lie in [0, 1] and satisfy wrong <= neutral <= "
                 f"answer_mismatch <= verified <= answer_match; got {levels}."
             )

@@ -11,6 +11,8 @@ from typing import Any, Literal, TypedDict, get_args
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict
 
+from ttc_graph.errors import InputError
+
 Aggregation = Literal["last", "min", "prod", "mean"]
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
@@ -30,9 +32,9 @@ def aggregate(step_scores: Sequence[float], how: Aggregation = "last") -> float:
     the whole prefix at the final step; ``min`` and ``prod`` punish any weak step.
     """
     if how not in AGGREGATIONS:
-        raise ValueError(f"Unknown aggregation {how!r}; choose one of {', '.join(AGGREGATIONS)}.")
+        raise InputError(f"Unknown aggregation {how!r}; choose one of {', '.join(AGGREGATIONS)}.")
     if not step_scores:
-        raise ValueError("Cannot aggregate an empty list of step scores.")
+        raise InputError("Cannot aggregate an empty list of step scores.")
     if how == "last":
         return float(step_scores[-1])
     if how == "min":
@@ -45,17 +47,17 @@ def aggregate(step_scores: Sequence[float], how: Aggregation = "last") -> float:
 def validate_input(question: str, candidates: Sequence[Sequence[str]]) -> None:
     """Raise a clear ``ValueError`` for input no verifier can score."""
     if not isinstance(question, str) or not question.strip():
-        raise ValueError("Verifier needs a non-empty question string.")
+        raise InputError("Verifier needs a non-empty question string.")
     if isinstance(candidates, str):
-        raise ValueError("candidates must be a list of candidates, each a list of step strings.")
+        raise InputError("candidates must be a list of candidates, each a list of step strings.")
     for i, steps in enumerate(candidates):
         if isinstance(steps, str):
-            raise ValueError(
+            raise InputError(
                 f"Candidate {i} is a string; pass it as a list of steps, e.g. [text] or "
                 "text.split('\\n\\n')."
             )
         if len(steps) == 0:
-            raise ValueError(f"Candidate {i} has no steps; every candidate needs at least one.")
+            raise InputError(f"Candidate {i} has no steps; every candidate needs at least one.")
 
 
 def validate_output(
@@ -141,7 +143,7 @@ class Verifier(RunnableSerializable[VerifierInput, list[list[float]]], ABC):
 
 def _unpack(inputs: VerifierInput) -> tuple[str, list[list[str]]]:
     if not isinstance(inputs, dict) or "question" not in inputs or "candidates" not in inputs:
-        raise ValueError(
+        raise InputError(
             "Verifier input must be a dict {'question': str, 'candidates': [[step, ...], ...]}."
         )
     candidates = [list(c) if not isinstance(c, str) else c for c in inputs["candidates"]]

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ttc_graph.errors import InputError
 from ttc_graph.verifiers.base import Verifier, VerifierInput
 
 
@@ -56,23 +57,23 @@ def _request(question: str, candidates: Sequence[Sequence[str]]) -> VerifierInpu
 
 def _normalised(parts: Any) -> list[tuple[Verifier, float]]:
     if not parts or isinstance(parts, str | bytes):
-        raise ValueError(
+        raise InputError(
             "CombinedVerifier needs a list of (verifier, weight) pairs, e.g. "
             "[(prm, 0.7), (ArithmeticVerifier(), 0.3)]."
         )
     checked = []
     for i, part in enumerate(parts):
         if not isinstance(part, tuple | list) or len(part) != 2:
-            raise ValueError(f"Part {i} of CombinedVerifier must be a (verifier, weight) pair.")
+            raise InputError(f"Part {i} of CombinedVerifier must be a (verifier, weight) pair.")
         verifier, weight = part
         if not isinstance(verifier, Verifier):
-            raise ValueError(
+            raise InputError(
                 f"Part {i} of CombinedVerifier is a {type(verifier).__name__}, not a Verifier."
             )
         if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ValueError(f"Weight of part {i} must be a number, got {weight!r}.")
+            raise InputError(f"Weight of part {i} must be a number, got {weight!r}.")
         if not math.isfinite(weight) or weight <= 0:
-            raise ValueError(
+            raise InputError(
                 f"Weight of part {i} must be a finite number > 0, got {weight!r}; drop a part "
                 "instead of giving it weight 0."
             )

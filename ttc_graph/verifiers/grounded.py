@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import Field
 
 from ttc_graph.answers import extract_answer
+from ttc_graph.errors import InputError
 from ttc_graph.verifiers.arithmetic import explicit_answer
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.claims import Claim, find_claims, parse_number
@@ -129,7 +130,7 @@ class GroundedVerifier(Verifier):
         super().__init__(**kwargs)
         unknown = set(self.weights) - set(CHECKER_FEATURES)
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"GroundedVerifier weights name unknown features {sorted(unknown)}; "
                 f"use names from CHECKER_FEATURES: {', '.join(CHECKER_FEATURES)}."
             )

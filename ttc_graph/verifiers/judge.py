@@ -9,6 +9,7 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
 from ttc_graph.policy.huggingface import HuggingFacePolicy
 from ttc_graph.verifiers.base import Verifier
@@ -69,20 +70,20 @@ class LLMJudgeVerifier(Verifier):
     def _validate(self) -> None:
         """Validate the policy and, for ``logprobs``, find the yes/no token ids."""
         if self.policy is None or not callable(getattr(self.policy, "sample", None)):
-            raise ValueError(
+            raise InputError(
                 "LLMJudgeVerifier needs a policy with a sample() method, e.g. load_policy()."
             )
         if self.method not in ("auto", "logprobs", "generate"):
-            raise ValueError(
+            raise InputError(
                 f"method must be 'auto', 'logprobs' or 'generate', got {self.method!r}."
             )
         if self.batch_size < 1 or self.max_new_tokens < 1:
-            raise ValueError("batch_size and max_new_tokens must be >= 1.")
+            raise InputError("batch_size and max_new_tokens must be >= 1.")
         if self.uses_logprobs:
             self._yes_ids = self._single_token_ids(self.yes_words)
             self._no_ids = self._single_token_ids(self.no_words)
             if not self._yes_ids or not self._no_ids or set(self._yes_ids) & set(self._no_ids):
-                raise ValueError(
+                raise InputError(
                     "yes_words and no_words need at least one single-token word each, and no "
                     f"token in common (got yes ids {self._yes_ids}, no ids {self._no_ids})."
                 )
@@ -92,7 +93,7 @@ class LLMJudgeVerifier(Verifier):
         """True when steps are scored from next-token probabilities."""
         if self.method == "logprobs":
             if not isinstance(self.policy, HuggingFacePolicy):
-                raise ValueError(
+                raise InputError(
                     "method='logprobs' needs a HuggingFacePolicy (a local model); other "
                     "policies are judged with method='generate'."
                 )

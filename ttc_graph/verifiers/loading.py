@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ttc_graph.errors import ModelLoadError
+from ttc_graph.errors import InputError, ModelLoadError
 from ttc_graph.policy.loading import (
     load_pretrained,
     resolve_device,
@@ -117,13 +117,13 @@ def load_prm(
     )
 
     if model is None or not str(model).strip():
-        raise ValueError("load_prm needs a PRM: a local directory or a hub id such as "
+        raise InputError("load_prm needs a PRM: a local directory or a hub id such as "
                          "'RLHFlow/Llama3.1-8B-PRM-Deepseek-Data'.")  # fmt: skip
     if format is not None and format not in PRM_FORMATS:
-        raise ValueError(f"Unknown PRM format {format!r}; use one of {', '.join(PRM_FORMATS)}.")
+        raise InputError(f"Unknown PRM format {format!r}; use one of {', '.join(PRM_FORMATS)}.")
     unknown = set(options) - set(PRMVerifier.model_fields)
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"Unknown load_prm option(s) {sorted(unknown)}; use good_token, bad_token, "
             "step_tag, separator or system_prompt."
         )
@@ -188,7 +188,7 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
     passed on).
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"Verifier spec is empty; use one of: {', '.join(VERIFIER_SPECS)}.")
+        raise InputError(f"Verifier spec is empty; use one of: {', '.join(VERIFIER_SPECS)}.")
     spec = spec.strip()
     if spec == "auto":
         spec = default_verifier_spec(policy)
@@ -198,7 +198,7 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
         return GroundedVerifier()
     if spec == "judge":
         if policy is None:
-            raise ValueError(
+            raise InputError(
                 "The 'judge' verifier asks a policy model to grade steps; pass policy=... "
                 "(e.g. load_policy())."
             )
@@ -213,7 +213,7 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
         # of the PRM options only the batch size means anything to it.
         unknown = set(prm_options) - {"batch_size", "trust_remote_code"}
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"Option(s) {sorted(unknown)} do not apply to the trained verifier in {trained}."
             )
         batch_size = int(prm_options.get("batch_size", 8))

@@ -24,7 +24,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ttc_graph.errors import ModelLoadError
+from ttc_graph.errors import InputError, ModelLoadError
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.forward import ReadRow, read_logits
 
@@ -81,9 +81,9 @@ class PRMVerifier(Verifier):
     def _validate(self) -> None:
         """Resolve the format's token ids and score a probe solution."""
         if self.format not in PRM_FORMATS:
-            raise ValueError(f"Unknown PRM format {self.format!r}; use one of {PRM_FORMATS}.")
+            raise InputError(f"Unknown PRM format {self.format!r}; use one of {PRM_FORMATS}.")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
+            raise InputError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
         if self.name is None:
             self.name = f"PRMVerifier({self.model_id})"
         self._resolve_tokens()
@@ -126,7 +126,7 @@ class PRMVerifier(Verifier):
         ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
         limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
         if isinstance(limit, int) and len(ids) > limit:
-            raise ValueError(
+            raise InputError(
                 f"Candidate {index} is {len(ids)} tokens long with the question, more than "
                 f"{self.model_id} accepts ({limit}); score shorter solutions."
             )
@@ -137,7 +137,7 @@ class PRMVerifier(Verifier):
             if t >= 0 and self._marker_id is not None and ids[t] != self._marker_id:
                 t = -1
             if t < 0:
-                raise ValueError(
+                raise InputError(
                     f"{self.model_id}: no single {layout.marker!r} token after step {step} of "
                     f"candidate {index}; the tokenizer merges it with the text around it."
                 )
@@ -202,7 +202,7 @@ class PRMVerifier(Verifier):
         # a prefix differently from the full chat would put them in the wrong place.
         for start in layout.markers:
             if layout.text[start : start + len(layout.marker)] != layout.marker:
-                raise ValueError(
+                raise InputError(
                     f"{self.model_id}'s chat template renders a conversation differently "
                     f"from its beginning, so the {layout.marker!r} markers cannot be located."
                 )
@@ -238,7 +238,7 @@ class PRMVerifier(Verifier):
             self._marker_id = self._single_token(self.separator)
         if self._vocab_ids is not None:
             if self._vocab_ids[0] == self._vocab_ids[1]:
-                raise ValueError("good_token and bad_token must be different tokens.")
+                raise InputError("good_token and bad_token must be different tokens.")
             head = self.model.get_output_embeddings()
             size = head.weight.shape[0] if head is not None else None
             if size is not None and max(self._vocab_ids) >= size:

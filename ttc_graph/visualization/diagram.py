@@ -18,10 +18,10 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.graph import Graph
 
-from ttc_graph.errors import TTCGraphError
+from ttc_graph.errors import InputError, TTCGraphError
 from ttc_graph.outputs import write_atomic
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
-from ttc_graph.strategies import NEEDS_VERIFIER, build_strategy
+from ttc_graph.strategies import build_strategy, get_spec
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.visualization.trace import check_output_path
 
@@ -87,7 +87,7 @@ def strategy_graph(strategy: str, *, with_verifier: bool | None = None) -> Any:
     verifier of ``majority``, ``greedy`` and ``self_refine`` changes the graph);
     by default a verifier is used exactly where the strategy requires one.
     """
-    use = strategy in NEEDS_VERIFIER if with_verifier is None else with_verifier
+    use = get_spec(strategy).needs_verifier if with_verifier is None else with_verifier
     return build_strategy(
         strategy, policy=DiagramOnlyPolicy(), verifier=DiagramOnlyVerifier() if use else None
     )
@@ -155,11 +155,11 @@ def _drawable(graph: Any) -> Graph:
         return graph
     get_graph = getattr(graph, "get_graph", None)
     if not callable(get_graph):
-        raise ValueError(
+        raise InputError(
             "Expected a compiled LangGraph graph (or its get_graph()), got "
             f"{type(graph).__name__}; for a strategy by name use strategy_graph('beam_search')."
         )
     drawable = get_graph()
     if not isinstance(drawable, Graph):
-        raise ValueError(f"{type(graph).__name__}.get_graph() did not return a drawable graph.")
+        raise InputError(f"{type(graph).__name__}.get_graph() did not return a drawable graph.")
     return drawable

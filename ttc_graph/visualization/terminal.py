@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
+from ttc_graph.errors import InputError
 from ttc_graph.strategies.state import TraceNode
 from ttc_graph.visualization.escape import terminal_safe
 from ttc_graph.visualization.layout import Tree, score_color, usage_items
@@ -27,7 +28,7 @@ def build_tree(trace_or_result: Mapping[str, Any], *, max_text: int = 80) -> Ric
     characters are shown as visible escapes (see :func:`terminal_safe`).
     """
     if not isinstance(max_text, int) or max_text < 8:
-        raise ValueError(f"max_text must be an integer >= 8, got {max_text!r}.")
+        raise InputError(f"max_text must be an integer >= 8, got {max_text!r}.")
     trace = as_trace(trace_or_result)
     tree = Tree.of(trace)
     faded = tree.faded()

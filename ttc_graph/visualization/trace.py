@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict, get_args
 
+from ttc_graph.errors import InputError
+
 # check_output_path is re-exported: the viewers import it from here.
 from ttc_graph.outputs import check_output_path as check_output_path
 from ttc_graph.outputs import write_atomic
@@ -67,23 +69,23 @@ def trace_from_result(result: Mapping[str, Any]) -> SearchTrace:
     (returned checked, as a copy).
     """
     if not isinstance(result, Mapping):
-        raise ValueError(
+        raise InputError(
             f"Expected the dict a ttc-graph strategy returns (or a loaded trace), "
             f"got {type(result).__name__}."
         )
     if result.get("format") == FORMAT:
         return validate_trace(dict(result))
     if "trace" not in result:
-        raise ValueError(
+        raise InputError(
             "This dict has no 'trace': pass the result of graph.invoke(...) of a ttc-graph "
             "strategy, or a trace loaded with load_trace(path)."
         )
     nodes = result["trace"]
     if not isinstance(nodes, Mapping):
-        raise ValueError("result['trace'] must be a dict of trace nodes keyed by id.")
+        raise InputError("result['trace'] must be a dict of trace nodes keyed by id.")
     for key, node in nodes.items():
         if isinstance(node, Mapping) and node.get("id") != key:
-            raise ValueError(
+            raise InputError(
                 f"result['trace'][{key!r}] has id {node.get('id')!r}; they must match."
             )
     question = result.get("question_text")
@@ -121,12 +123,12 @@ def load_trace(path: str | os.PathLike[str]) -> SearchTrace:
     """Read and validate a trace written by :func:`save_trace`."""
     source = Path(path)
     if not source.exists():
-        raise ValueError(f"Trace file {source} does not exist; write one with save_trace().")
+        raise InputError(f"Trace file {source} does not exist; write one with save_trace().")
     if not source.is_file():
-        raise ValueError(f"{source} is not a regular file, so not a ttc-graph trace.")
+        raise InputError(f"{source} is not a regular file, so not a ttc-graph trace.")
     size = source.stat().st_size
     if size > MAX_TRACE_BYTES:
-        raise ValueError(
+        raise InputError(
             f"{source} is {size / 2**20:,.0f} MiB, above the {MAX_TRACE_BYTES // 2**20} MiB "
             "limit for a trace (the viewer holds it in memory); is it the right file?"
         )
@@ -134,29 +136,29 @@ def load_trace(path: str | os.PathLike[str]) -> SearchTrace:
         # utf-8-sig: a byte-order mark, as some editors write, is accepted.
         data = json.loads(source.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise ValueError(
+        raise InputError(
             f"{source} is not a UTF-8 text file (byte 0x{exc.object[exc.start]:02x} at "
             f"offset {exc.start}), so not a ttc-graph trace."
         ) from exc
     except json.JSONDecodeError as exc:
-        raise ValueError(
+        raise InputError(
             f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "was the file truncated?"
         ) from exc
     except RecursionError as exc:
         # json recurses once per nesting level; a hostile file nests thousands deep.
-        raise ValueError(
+        raise InputError(
             f"{source} nests JSON too deeply to be a ttc-graph trace (which is two levels deep)."
         ) from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(
+        raise InputError(
             f'{source} is not a ttc-graph trace (no "format": "{FORMAT}"); write one with '
             "save_trace(result, path) or `ttc-graph solve ... --trace FILE`."
         )
     try:
         return validate_trace(data)
     except ValueError as exc:
-        raise ValueError(f"{source}: {exc}") from exc
+        raise InputError(f"{source}: {exc}") from exc
 
 
 def as_trace(trace_or_result: Mapping[str, Any]) -> SearchTrace:
@@ -172,7 +174,7 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
     """
     version = data.get("version")
     if version != VERSION:
-        raise ValueError(
+        raise InputError(
             f"Unsupported trace version {version!r}; this ttc-graph reads version {VERSION}."
         )
     for key, types in (
@@ -185,9 +187,9 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
         ("nodes", (list,)),
     ):
         if key not in data:
-            raise ValueError(f"Trace is missing {key!r}.")
+            raise InputError(f"Trace is missing {key!r}.")
         if not isinstance(data[key], types):
-            raise ValueError(
+            raise InputError(
                 f"Trace field {key!r} has the wrong type ({type(data[key]).__name__})."
             )
     usage = data["usage"]
@@ -201,7 +203,7 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
             or not math.isfinite(value)
             or value < 0
         ):
-            raise ValueError(f"usage[{key!r}] must be a number >= 0 and finite, got {value!r}.")
+            raise InputError(f"usage[{key!r}] must be a number >= 0 and finite, got {value!r}.")
     nodes = _check_nodes(data["nodes"])
     return SearchTrace(
         format=FORMAT,
@@ -218,44 +220,44 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
 
 def _check_nodes(raw: list[Any]) -> list[TraceNode]:
     if not raw:
-        raise ValueError("Trace has no nodes; a search trace holds at least its root.")
+        raise InputError("Trace has no nodes; a search trace holds at least its root.")
     by_id: dict[str, TraceNode] = {}
     for i, node in enumerate(raw):
         if not isinstance(node, dict):
-            raise ValueError(f"nodes[{i}] must be an object, got {type(node).__name__}.")
+            raise InputError(f"nodes[{i}] must be an object, got {type(node).__name__}.")
         for key, types in _NODE_FIELDS.items():
             if key not in node:
-                raise ValueError(f"nodes[{i}] is missing {key!r}.")
+                raise InputError(f"nodes[{i}] is missing {key!r}.")
             value = node[key]
             # bool is an int subclass: a True score or iteration is a mistake, not 1.
             wrong_bool = isinstance(value, bool) and bool not in types
             if wrong_bool or not isinstance(value, types):
-                raise ValueError(
+                raise InputError(
                     f"nodes[{i}] ({node.get('id')!r}): {key!r} has the wrong type "
                     f"({type(value).__name__})."
                 )
         name = node["id"]
         if node["status"] not in STATUSES:
-            raise ValueError(
+            raise InputError(
                 f"Node {name!r} has unknown status {node['status']!r}; "
                 f"expected one of {', '.join(STATUSES)}."
             )
         if node["score"] is not None and not math.isfinite(node["score"]):
-            raise ValueError(f"Node {name!r} has a non-finite score ({node['score']}).")
+            raise InputError(f"Node {name!r} has a non-finite score ({node['score']}).")
         if node["iteration"] < 0:
-            raise ValueError(f"Node {name!r} has a negative iteration ({node['iteration']}).")
+            raise InputError(f"Node {name!r} has a negative iteration ({node['iteration']}).")
         if name in by_id:
-            raise ValueError(f"Node id {name!r} appears twice; ids must be unique.")
+            raise InputError(f"Node id {name!r} appears twice; ids must be unique.")
         # Fields beyond TraceNode's are kept: a newer writer's extras survive a round trip.
         by_id[name] = dict(node)  # type: ignore[assignment]
     roots = [n["id"] for n in by_id.values() if n["parent"] is None]
     if len(roots) != 1:
-        raise ValueError(
+        raise InputError(
             f"A trace has exactly one root (parent null); found {len(roots)}: {roots}."
         )
     for node in by_id.values():
         if node["parent"] is not None and node["parent"] not in by_id:
-            raise ValueError(
+            raise InputError(
                 f"Node {node['id']!r} has parent {node['parent']!r}, which is not in the trace."
             )
     return _parents_first(by_id, roots[0])
@@ -272,7 +274,7 @@ def _parents_first(by_id: dict[str, TraceNode], root: str) -> list[TraceNode]:
         order.extend(children.get(name, []))
     if len(order) != len(by_id):
         stuck = sorted(set(by_id) - set(order))
-        raise ValueError(f"Nodes {stuck} do not lead back to the root: the parents form a cycle.")
+        raise InputError(f"Nodes {stuck} do not lead back to the root: the parents form a cycle.")
     return [by_id[name] for name in order]
 
 

@@ -16,7 +16,7 @@ from typing import Literal, get_args
 import torch
 from torch import nn
 
-from ttc_graph.errors import VerifierTrainingError
+from ttc_graph.errors import InputError, VerifierTrainingError
 
 __all__ = ["HEAD_KINDS", "HeadKind", "Standardizer", "TrainedHead", "build_net", "fit_head"]
 
@@ -50,7 +50,7 @@ def build_net(kind: str, n_features: int, hidden_units: int = 32) -> nn.Sequenti
     if kind not in HEAD_KINDS:
         raise VerifierTrainingError(f"Unknown head {kind!r}; choose {' or '.join(HEAD_KINDS)}.")
     if n_features < 1 or hidden_units < 1:
-        raise ValueError("A head needs at least one feature and one hidden unit.")
+        raise InputError("A head needs at least one feature and one hidden unit.")
     if kind == "logistic":
         return nn.Sequential(nn.Linear(n_features, 1))
     # tanh rather than ReLU: smooth, which suits L-BFGS's line search.
@@ -130,13 +130,13 @@ def fit_head(
         [0.0, 0.0, 1.0, 1.0]
     """
     if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-        raise ValueError(f"fit_head needs x (rows, features) and y (rows,), got "
+        raise InputError(f"fit_head needs x (rows, features) and y (rows,), got "
                          f"{tuple(x.shape)} and {tuple(y.shape)}.")  # fmt: skip
     if not math.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2}.")
+        raise InputError(f"l2 must be a finite number >= 0, got {l2}.")
     labels = y.double()
     if not bool(((labels == 0) | (labels == 1)).all()):
-        raise ValueError("Labels must be 0 or 1.")
+        raise InputError("Labels must be 0 or 1.")
     rate = float(labels.mean())
     if rate in (0.0, 1.0):
         raise VerifierTrainingError(
@@ -144,7 +144,7 @@ def fit_head(
             f"{'right' if rate == 1.0 else 'wrong'}."
         )
     if not bool(torch.isfinite(x).all()):
-        raise ValueError("Features contain NaN or infinity.")
+        raise InputError("Features contain NaN or infinity.")
     standardizer = Standardizer.fit(x)
     z = standardizer.apply(x.double())
     net = build_net(kind, x.shape[1], hidden_units).double()

@@ -30,7 +30,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from ttc_graph.errors import InputTooLongError, ModelLoadError
+from ttc_graph.errors import InputError, InputTooLongError, ModelLoadError
 from ttc_graph.policy.base import GenerationRequest
 from ttc_graph.policy.prefix_cache import _cache_kwarg, supports_prefix_reuse
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT, to_messages, with_system_prompt
@@ -161,7 +161,7 @@ def read_prefixes(
             "cannot be read; the policy must be a causal LM."
         )
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}.")
     tokenizer, model = policy.tokenizer, policy.model
     prompt = _prompt(policy, question, system_prompt)
     rows = []

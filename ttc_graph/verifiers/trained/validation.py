@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ttc_graph.errors import InputError
 from ttc_graph.strategies.selection import Selection, check_selection, select
 from ttc_graph.strategies.state import Candidate
 
@@ -49,9 +50,9 @@ def grouped_folds(problem_ids: Sequence[str], k: int = 5, seed: int = 0) -> dict
     """
     unique = sorted(set(problem_ids))
     if len(unique) < 2:
-        raise ValueError("Grouped validation needs at least 2 problems.")
+        raise InputError("Grouped validation needs at least 2 problems.")
     if k < 2:
-        raise ValueError(f"k must be >= 2 folds, got {k}.")
+        raise InputError(f"k must be >= 2 folds, got {k}.")
     random.Random(seed).shuffle(unique)
     folds = min(k, len(unique))
     return {pid: i % folds for i, pid in enumerate(unique)}

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ttc_graph.errors import ModelLoadError, VerifierTrainingError
+from ttc_graph.errors import InputError, ModelLoadError, VerifierTrainingError
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.trained.card import (
     CARD_NAME,
@@ -69,7 +69,7 @@ class TrainedVerifier(Verifier):
         super().__init__(**kwargs)
         where = str(Path(self.directory) / CARD_NAME) if self.directory else "the card"
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}.")
+            raise InputError(f"batch_size must be >= 1, got {self.batch_size}.")
         try:
             groups = parse_feature_groups(self.card.feature_groups)
         except VerifierTrainingError as exc:

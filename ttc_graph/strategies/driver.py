@@ -1,0 +1,245 @@
+"""Policy drivers: how a node's policy calls are batched, budgeted, run and reported.
+
+Nodes that call the policy are written once as generators that *yield* the
+policy calls they need (:class:`SampleCall`); a sync driver answers them with
+``policy.sample`` (``graph.invoke``) and an async one with ``policy.asample``
+(``graph.ainvoke``), so cancelling an ``ainvoke`` reaches the generation. A
+failure that is not bad input becomes a :class:`~ttc_graph.errors.StrategyError`
+naming the strategy, node and iteration.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langgraph.errors import GraphBubbleUp
+
+from ttc_graph.errors import InputError, StrategyError
+from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
+from ttc_graph.reliability import deadline_scope
+from ttc_graph.strategies.config import EarlyStop, SearchConfig
+from ttc_graph.strategies.state import SearchState, empty_usage
+
+
+@dataclass(frozen=True)
+class SampleCall:
+    """One policy call a node needs; the node yields it and receives the completions."""
+
+    requests: list[GenerationRequest]
+    n: int
+    params: SamplingParams
+    first_index: int = 0
+    deadline: float | None = None
+    """``time.monotonic()`` at which generation stops (time budget)."""
+
+
+PolicyWork = Generator[SampleCall, list[list[Completion]], dict[str, Any]]
+"""A node body: yields the policy calls it needs, returns the state update."""
+
+
+def sample_grouped(
+    requests: Sequence[tuple[GenerationRequest, int]],
+    params: SamplingParams,
+    deadline: float | None = None,
+) -> Generator[SampleCall, list[list[Completion]], tuple[list[list[Completion]], int]]:
+    """Sample ``count`` completions per request in as few policy calls as possible.
+
+    Identical requests are merged first (otherwise per-row seeding would give two
+    identical subtrees the same samples); requests are then grouped by count,
+    which is one policy call whenever every beam expands equally. Returns the
+    completions in request order and the number of policy calls made.
+    """
+
+    def key(request: GenerationRequest) -> tuple[object, ...]:
+        return (*((m.type, m.text) for m in request.messages), request.prefix)
+
+    merged: dict[tuple[object, ...], tuple[GenerationRequest, int]] = {}
+    for request, count in requests:
+        first, total = merged.get(key(request), (request, 0))
+        merged[key(request)] = (first, total + count)
+    by_count: dict[int, list[tuple[object, ...]]] = {}
+    for k, (_, count) in merged.items():
+        by_count.setdefault(count, []).append(k)
+    pools: dict[tuple[object, ...], list[Completion]] = {}
+    for count, keys in by_count.items():
+        group = [merged[k][0] for k in keys]
+        sampled = yield SampleCall(group, count, params, deadline=deadline)
+        for k, completions in zip(keys, sampled, strict=True):
+            pools[k] = list(completions)
+    out = []
+    for request, count in requests:
+        out.append(pools[key(request)][:count])
+        del pools[key(request)][:count]
+    return out, len(by_count)
+
+
+Settledness = Callable[[Sequence[Completion]], float]
+
+
+def sample_rounds(
+    request: GenerationRequest,
+    n: int,
+    params: SamplingParams,
+    stop: EarlyStop,
+    deadline: float | None = None,
+    settled: Settledness | None = None,
+) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int, float | None]]:
+    """Sample up to ``n`` candidates in rounds until ``settled(got) >= stop.agreement``.
+
+    ``settled`` defaults to raw agreement (see :class:`EarlyStop`). Each round
+    continues the candidate numbering, so the candidates are those of one call
+    with ``n`` rows, cut short. Returns them, the number of calls and the last
+    settledness measured (``None`` if none was: out of time, or every row sampled),
+    so that a caller reporting it need not score the candidates again.
+    """
+    measure = settled or stop.agreed
+    got: list[Completion] = []
+    calls = 0
+    while len(got) < n:
+        size = min(stop.round_size, n - len(got))
+        (batch,) = yield SampleCall([request], size, params, len(got), deadline)
+        got.extend(batch)
+        calls += 1
+        if len(got) >= n:
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            return got, calls, None
+        value = measure(got)
+        if value >= stop.agreement:
+            return got, calls, value
+    return got, calls, None
+
+
+def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:
+    """Drive a node body with ``policy.sample``; a failed call is raised inside the body."""
+    try:
+        call = next(work)
+        while True:
+            try:
+                with deadline_scope(call.deadline):
+                    extra = {"first_index": call.first_index} if call.first_index else {}
+                    sample = cast(Any, policy).sample if extra else policy.sample
+                    result = sample(
+                        call.requests, n=call.n, params=call.params, config=config, **extra
+                    )
+            except Exception as exc:
+                call = work.throw(exc)
+                continue
+            call = work.send(result)
+    except StopIteration as done:
+        return cast(dict[str, Any], done.value)
+
+
+async def arun_policy_work(
+    policy: Policy, work: PolicyWork, config: RunnableConfig
+) -> dict[str, Any]:
+    """Drive a node body with ``policy.asample``, so that cancelling it stops generation."""
+    try:
+        call = next(work)
+        while True:
+            try:
+                with deadline_scope(call.deadline):
+                    extra = {"first_index": call.first_index} if call.first_index else {}
+                    asample = cast(Any, policy).asample if extra else policy.asample
+                    result = await asample(
+                        call.requests, n=call.n, params=call.params, config=config, **extra
+                    )
+            except Exception as exc:
+                call = work.throw(exc)
+                continue
+            call = work.send(result)
+    except StopIteration as done:
+        return cast(dict[str, Any], done.value)
+
+
+def supports_first_index(policy: Policy) -> bool:
+    """Whether ``policy.sample`` can continue candidate numbering (needed by :class:`EarlyStop`)."""
+    try:
+        return "first_index" in inspect.signature(policy.sample).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@contextmanager
+def reported(cfg: SearchConfig, state: SearchState, config: RunnableConfig) -> Iterator[None]:
+    """Turn a node's failure into a :class:`StrategyError` naming strategy, node and iteration.
+
+    Bad-input errors of ttc-graph (already clear ``ValueError``s) and LangGraph's
+    own control-flow exceptions pass through unchanged.
+    """
+    try:
+        yield
+    except (GraphBubbleUp, StrategyError):
+        raise
+    except Exception as exc:
+        if isinstance(exc, InputError):
+            raise
+        node_name = str((config.get("metadata") or {}).get("langgraph_node", "?"))
+        iteration = state.get("iteration", 0)
+        raise StrategyError(
+            f"{cfg.strategy}: node {node_name!r} failed at iteration {iteration}: "
+            f"{type(exc).__name__}: {exc}. Transient faults (timeouts, lost connections, "
+            "HTTP 5xx, out of memory) are retried first; with a checkpointer, fix the cause "
+            "and resume from the last completed step with graph.invoke(None, config).",
+            strategy=cfg.strategy,
+            iteration=iteration,
+            node=node_name,
+        ) from exc
+
+
+def policy_node(
+    policy: Policy, cfg: SearchConfig, body: Callable[[SearchState], PolicyWork], name: str
+) -> Runnable[SearchState, dict[str, Any]]:
+    """A graph node running ``body`` with the sync or async policy API, as the graph is run."""
+
+    def run(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        with reported(cfg, state, config):
+            return run_policy_work(policy, body(state), config)
+
+    async def arun(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        with reported(cfg, state, config):
+            return await arun_policy_work(policy, body(state), config)
+
+    return RunnableLambda(run, afunc=arun, name=name)
+
+
+def budgeted(
+    state: SearchState, cfg: SearchConfig, rows: int, params: SamplingParams
+) -> tuple[SamplingParams, float | None]:
+    """Sampling and deadline for ``rows`` new sequences within the remaining budget.
+
+    Each row gets at most its share of the remaining tokens, so one wide call can
+    overshoot a token budget by at most ``rows - 1`` tokens (every row writes one).
+    """
+    budget = cfg.budget
+    if budget is None:
+        return params, None
+    usage = state.get("usage") or empty_usage()
+    if budget.max_tokens is not None:
+        share = max(1, (budget.max_tokens - usage["completion_tokens"]) // max(1, rows))
+        if share < params.max_new_tokens:
+            params = replace(params, max_new_tokens=share)
+    deadline = None
+    if budget.max_seconds is not None:
+        deadline = time.monotonic() + max(0.0, budget.max_seconds - usage["seconds"])
+    return params, deadline
+
+
+def cut_by_budget(
+    completions: Sequence[Completion],
+    params: SamplingParams,
+    cfg: SearchConfig,
+    deadline: float | None,
+) -> bool:
+    """Whether the budget (a token share below the configured limit, or the deadline) cut a row."""
+    cut = [c for c in completions if c.finish_reason == "length"]
+    if not cut:
+        return False
+    capped = params.max_new_tokens < cfg.sampling.max_new_tokens
+    return capped or (deadline is not None and time.monotonic() >= deadline)
