@@ -28,7 +28,7 @@ WORKER = Path(__file__).with_name("durable_worker.py")
 REPO_ROOT = WORKER.parents[1]
 THREAD = "durable-1"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 def worker_env() -> dict[str, str]:

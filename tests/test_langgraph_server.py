@@ -26,6 +26,9 @@ from ttc_graph.errors import LimitError
 from ttc_graph.serving.langgraph_app import create_graph_factory, graph_options
 from ttc_graph.serving.options import Defaults
 
+# It starts `langgraph dev` as a process: not in the fast tier.
+pytestmark = pytest.mark.subprocess
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What is 17 + 25?"
 # Small enough for a CPU test: two candidates of at most 12 tokens.

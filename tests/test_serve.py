@@ -473,6 +473,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.subprocess
 def test_the_cli_serves_and_shuts_down_gracefully() -> None:
     """A real ``ttc-graph serve`` process: the key from the environment; SIGTERM lets the
     request in flight finish, then the process exits 0."""

@@ -28,7 +28,7 @@ from ttc_graph.limits import (
 from ttc_graph.serving.errors import APIError, bad_request
 from ttc_graph.specs import NAMED_VERIFIERS
 from ttc_graph.strategies import STRATEGIES
-from ttc_graph.strategies.nodes import Budget
+from ttc_graph.strategies.config import Budget
 from ttc_graph.strategies.prompts import to_messages
 
 DEFAULT_HOST = "127.0.0.1"

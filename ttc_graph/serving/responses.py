@@ -20,7 +20,7 @@ from typing import Any
 
 from ttc_graph.answers import answers_equal
 from ttc_graph.serving.options import ParsedRequest
-from ttc_graph.strategies import _SELECTION_OF
+from ttc_graph.strategies.registry import get_spec
 from ttc_graph.strategies.selection import select
 from ttc_graph.strategies.state import Candidate
 
@@ -54,7 +54,8 @@ def ranked_choices(result: dict[str, Any], strategy: str, count: int) -> list[Ca
             group=0,
         )
     picked = [first]
-    selection = _SELECTION_OF.get(strategy, "vanilla")
+    # Best-of-N strategies rank the rest as they picked the first; the others by score.
+    selection = get_spec(strategy).selection or "vanilla"
     while len(picked) < count:
         pool = [c for c in pool if not any(_same(c["answer"], p["answer"]) for p in picked)]
         if not pool:
