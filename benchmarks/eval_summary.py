@@ -7,8 +7,8 @@ with each verifier of ``--verifiers`` (re-scored here, offline; default the
 arithmetic and the grounded checker), per level and overall. Writes the JSON and
 a plot:
 
-    python benchmarks/eval_summary.py docs/data/eval-arith-seed0-gpu.sqlite \\
-        --json docs/data/eval-arith-seed0-gpu-summary.json --png docs/images/eval-arith-grounded.png
+    python benchmarks/eval_summary.py docs/data/eval-arith-seed0.sqlite \\
+        --json docs/data/eval-arith-seed0-summary.json --png docs/images/eval-arith-seed0.png
 """
 
 from __future__ import annotations
