@@ -35,12 +35,33 @@ def short_name(spec: str) -> str:
     return Path(spec).name if ("/" in spec or spec.startswith(".")) else spec
 
 
-def summarise(db_path: Path, specs: tuple[str, ...] = VERIFIERS) -> dict[str, Any]:
+def ids_in(dataset: Path) -> set[str]:
+    """The problem ids of a JSONL dataset (``unique_id`` or ``id`` per line)."""
+    ids = set()
+    for number, line in enumerate(dataset.read_text().splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            key = row.get("unique_id", row.get("id"))
+            if key is None:
+                raise SystemExit(f"{dataset} line {number}: no unique_id or id to match")
+            ids.add(str(key))
+    return ids
+
+
+def summarise(
+    db_path: Path, specs: tuple[str, ...] = VERIFIERS, only: set[str] | None = None
+) -> dict[str, Any]:
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     rows = db.execute("SELECT strategy, record FROM results").fetchall()
     greedy = {r["problem_id"]: r for s, r in ((s, json.loads(t)) for s, t in rows) if s == "greedy"}
     samples = [json.loads(t) for s, t in rows if s == "samples"]
     samples = [s for s in samples if s["problem_id"] in greedy]
+    if only is not None:
+        missing = only - {s["problem_id"] for s in samples}
+        if missing:
+            raise SystemExit(f"{len(missing)} problems of --dataset are not in {db_path}, "
+                             f"e.g. {sorted(missing)[0]}")
+        samples = [s for s in samples if s["problem_id"] in only]
     questions = questions_of(samples, None)
     verifiers = {short_name(spec): load_verifier(spec) for spec in specs}
     out: dict[str, Any] = {
@@ -120,8 +141,12 @@ def main() -> int:
         default=",".join(VERIFIERS),
         help="comma-separated verifier specs (names or trained-verifier directories)",
     )
+    parser.add_argument(
+        "--dataset", type=Path, help="only the problems whose ids this JSONL lists"
+    )
     args = parser.parse_args()
-    summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v))
+    only = ids_in(args.dataset) if args.dataset else None
+    summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v), only)
     for level, row in summary["levels"].items():
         print(level, {k: round(v, 3) for k, v in row.items()})
     if args.json:
