@@ -230,3 +230,11 @@ def test_the_shipped_head_and_combinations_load_by_name() -> None:
 def test_bad_shipped_head_or_combination_specs(spec: str, policy: Any, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         load_verifier(spec, policy=policy)
+
+
+def test_eval_names_the_shipped_head_by_its_card_not_its_install_path() -> None:
+    from ttc_graph.evaluation.runner import _verifier_identity
+
+    identity = _verifier_identity("grounded + trained", None)
+    assert re.fullmatch(r"grounded\+trained#[0-9a-f]{12}", str(identity)), identity
+    assert _verifier_identity("grounded", None) == "grounded"
