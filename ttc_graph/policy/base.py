@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
@@ -103,12 +103,6 @@ class Completion:
     completion_tokens: int
     prompt_tokens: int = 0
     logprobs: tuple[float, ...] | None = None
-    info: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def finished(self) -> bool:
-        """True when the model ended the answer itself (EOS), not at a step delimiter."""
-        return self.finish_reason == "eos"
 
 
 @runtime_checkable

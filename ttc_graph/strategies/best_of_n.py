@@ -10,12 +10,10 @@ from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
-    DEFAULT_SAMPLING,
-    DELIMITER,
     check_early_stop,
     check_positive,
     compile_graph,
@@ -54,7 +52,7 @@ def create_best_of_n(
     budget: Budget | None = None,
     early_stop: EarlyStop | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-    step_delimiter: str = DELIMITER,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "best_of_n",
 ) -> CompiledStateGraph:
@@ -92,7 +90,7 @@ def create_best_of_n(
         retry=retry,
         strategy=name,
         n=n,
-        sampling=DEFAULT_SAMPLING if sampling is None else sampling,
+        sampling=SamplingParams() if sampling is None else sampling,
         selection=selection,
         aggregation=aggregation,
         system_prompt=system_prompt,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph, StateGraph
@@ -15,8 +16,6 @@ from ttc_graph.strategies.config import Budget, EarlyStop, SearchConfig
 from ttc_graph.strategies.driver import supports_first_index
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
 from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
-
-DEFAULT_SAMPLING = SamplingParams(temperature=0.8, top_p=1.0, max_new_tokens=256)
 
 
 def check_policy(policy: Any) -> None:
@@ -62,7 +61,7 @@ def check_aggregation(aggregation: str) -> None:
 
 def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingParams:
     """Sampling for step-wise search: stop at the step delimiter."""
-    base = DEFAULT_SAMPLING if sampling is None else sampling
+    base = SamplingParams() if sampling is None else sampling
     if not isinstance(delimiter, str) or not delimiter:
         raise LimitError(
             f"step_delimiter must be a non-empty string such as '\\n\\n', got {delimiter!r}."
@@ -71,15 +70,9 @@ def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingPa
         check_search_options(
             sampling=base, seed=None, system_prompt=None, step_delimiter=delimiter, n=1
         )
-    stops = base.stop if delimiter in base.stop else (*base.stop, delimiter)
-    return SamplingParams(
-        temperature=base.temperature,
-        top_p=base.top_p,
-        max_new_tokens=base.max_new_tokens,
-        stop=stops,
-        seed=base.seed,
-        logprobs=base.logprobs,
-    )
+    if delimiter in base.stop:
+        return base
+    return replace(base, stop=(*base.stop, delimiter))
 
 
 def check_budget(budget: Budget | None) -> None:
@@ -210,6 +203,3 @@ def compile_graph(
     """
     graph = builder.compile(checkpointer=checkpointer, name=name)
     return graph.with_config(recursion_limit=supersteps + 10)
-
-
-DELIMITER = DEFAULT_STEP_DELIMITER

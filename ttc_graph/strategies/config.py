@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from ttc_graph.answers import extract_answer
 from ttc_graph.errors import InputError
@@ -125,7 +125,6 @@ class SearchConfig:
     budget: Budget | None = None
     step_delimiter: str = "\n\n"
     early_stop: EarlyStop | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

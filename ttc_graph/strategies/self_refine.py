@@ -23,12 +23,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.errors import InputError
-from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
+from ttc_graph.policy.base import (
+    DEFAULT_STEP_DELIMITER,
+    GenerationRequest,
+    Policy,
+    SamplingParams,
+)
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
-    DEFAULT_SAMPLING,
-    DELIMITER,
     check_positive,
     compile_graph,
     new_builder,
@@ -135,7 +138,7 @@ def create_self_refine(
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-    step_delimiter: str = DELIMITER,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "self_refine",
 ) -> CompiledStateGraph:
@@ -158,7 +161,7 @@ def create_self_refine(
         retry=retry,
         strategy=name,
         n=1,
-        sampling=DEFAULT_SAMPLING if sampling is None else sampling,
+        sampling=SamplingParams() if sampling is None else sampling,
         aggregation=aggregation,
         max_steps=max_rounds + 1,
         system_prompt=system_prompt,
