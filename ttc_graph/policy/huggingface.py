@@ -32,6 +32,7 @@ from ttc_graph.policy.base import (
     Completion,
     GenerationRequest,
     SamplingParams,
+    check_first_index,
     check_n,
 )
 from ttc_graph.policy.batching import Coalescer
@@ -267,9 +268,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
     ) -> LLMResult:
         n = check_n(kwargs.get("n", 1))
         params = self._params(stop, kwargs)
-        first = kwargs.get("first_index", 0)
-        if not isinstance(first, int) or isinstance(first, bool) or first < 0:
-            raise InputError(f"first_index must be an integer >= 0, got {first!r}.")
+        first = check_first_index(kwargs.get("first_index", 0))
         batches = self._batcher().submit(prompts, n, params, first_index=first, stop=signal)
         generations = [[_to_generation(c) for c in cands] for cands in batches]
         usage = {

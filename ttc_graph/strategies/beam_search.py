@@ -58,7 +58,7 @@ def create_beam_search(
     max_steps: int = defaults.MAX_STEPS,
     lookahead: int = 0,
     selection: Selection = "weighted",
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,

@@ -45,7 +45,7 @@ def create_best_of_n(
     verifier: Verifier | None = None,
     n: int = defaults.N,
     selection: Selection = "vanilla",
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
@@ -64,7 +64,9 @@ def create_best_of_n(
         n: Number of full solutions to sample.
         selection: ``vanilla`` (highest score), ``weighted`` (answer with the highest
             summed score) or ``majority`` (most frequent answer).
-        aggregation: How step scores fold into a candidate score.
+        aggregation: How step scores fold into a candidate score (``last``, ``min``,
+            ``prod``, ``mean``); default the verifier's own ``verifier.aggregation``
+            (``last`` unless set), so a search ranks as ``verifier.score`` does.
         sampling: Temperature, top-p, token limit per solution.
         system_prompt: Prepended unless the input brings its own system message.
         seed: Fixes the samples; ``None`` draws a fresh seed per run.
@@ -82,7 +84,7 @@ def create_best_of_n(
     """
     check_positive(n=n)
     check_selection(selection)
-    check_early_stop(early_stop, selection=selection, n=n, policy=policy)
+    check_early_stop(early_stop, selection=selection, n=n)
     cfg = search_config(
         policy=policy,
         verifier=verifier,

@@ -61,7 +61,7 @@ def create_dvts(
     beam_width: int = defaults.BEAM_WIDTH,
     max_steps: int = defaults.MAX_STEPS,
     selection: Selection = "weighted",
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,

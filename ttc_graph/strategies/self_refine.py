@@ -132,7 +132,7 @@ def create_self_refine(
     verifier: Verifier | None = None,
     max_rounds: int = defaults.MAX_ROUNDS,
     threshold: float = 0.9,
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
