@@ -119,6 +119,8 @@ class SearchConfig:
     aggregation: Aggregation = "last"
     beam_width: int = 1
     max_steps: int = 1
+    """Iteration limit of a step search (beam search, DVTS); one-shot strategies
+    and self-refinement (which counts its own rounds) leave it at 1."""
     lookahead: int = 0
     system_prompt: str | None = None
     seed: int | None = None
