@@ -252,7 +252,7 @@ def _build(
     builder.add_node(
         "refine", make_generate(policy, cfg, plan_refine, full=True), retry_policy=retry
     )
-    builder.add_node("select", make_select(cfg, best_scored if verifier else latest, more))
+    builder.add_node("select", make_select(cfg, latest if verifier is None else best_scored, more))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "draft")
     if verifier is not None:

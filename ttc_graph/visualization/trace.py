@@ -205,7 +205,10 @@ def _first_problem(exc: ValidationError, data: Any) -> str:
     if kind == "missing":
         return f"{where} is missing {field!r}{node}."
     if kind == "finite_number":
-        return f"{where} has a non-finite {field} ({found}){node}."
+        return (
+            f"{where}[{field!r}] is not a finite number ({found}){node}: a non-finite {field} "
+            "cannot be written as JSON."
+        )
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"{where} has unknown {field} {found!r}{node}; expected {expected}."
