@@ -556,7 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(
         policy=policy,
         plain=HuggingFacePolicy(
-            pipeline=policy.pipeline, model_id=policy.model_id, prefix_cache_mb=0
+            model=policy.model,
+            tokenizer=policy.tokenizer,
+            model_id=policy.model_id,
+            prefix_cache_mb=0,
         ),
         verifier=ArithmeticVerifier(),
         questions=questions,

@@ -129,7 +129,8 @@ def embedded(policy: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any
     def load(model: Any = None, **options: Any) -> HuggingFacePolicy:
         loads.append({"model": model, **options})
         return HuggingFacePolicy(
-            pipeline=policy.pipeline,
+            model=policy.model,
+            tokenizer=policy.tokenizer,
             model_id=policy.model_id,
             on_long_input=options.get("on_long_input", "error"),
             max_input_tokens=1024,

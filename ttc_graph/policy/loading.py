@@ -269,7 +269,7 @@ def load_policy(
         **policy_kwargs: fields of :class:`HuggingFacePolicy` such as ``temperature``
             or ``max_batch_size``.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
@@ -277,9 +277,5 @@ def load_policy(
     tokenizer = load_pretrained(AutoTokenizer, source, what="tokenizer")
     lm = load_pretrained(AutoModelForCausalLM, source, what="causal LM", dtype=torch_dtype)
     lm.to(torch_device).eval()
-    tokenizer.padding_side = "left"  # generation appends on the right
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    pipe = pipeline("text-generation", model=lm, tokenizer=tokenizer)
     model_id = "SmolLM2-135M-Instruct (embedded)" if model is None else str(model)
-    return HuggingFacePolicy(pipeline=pipe, model_id=model_id, **policy_kwargs)
+    return HuggingFacePolicy(model=lm, tokenizer=tokenizer, model_id=model_id, **policy_kwargs)

@@ -48,6 +48,7 @@ class DiagramOnlyPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """Always raises: this object exists only to draw diagrams."""
         raise RuntimeError(
@@ -63,9 +64,10 @@ class DiagramOnlyPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """Always raises: this object exists only to draw diagrams."""
-        return self.sample(requests, n=n, params=params, config=config)
+        return self.sample(requests, n=n, params=params, config=config, first_index=first_index)
 
 
 class DiagramOnlyVerifier(Verifier):
