@@ -140,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": {name: summarize(r, baseline) for name, r in runs.items()},
     }
     path = args.output or (
-        REPO
-        / "benchmarks"
-        / "results"
-        / f"{started:%Y-%m-%d}-{machine_slug(info)}-cold-start.json"
+        REPO / "benchmarks" / "results" / f"{started:%Y-%m-%d}-{machine_slug(info)}-cold-start.json"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")

@@ -21,7 +21,6 @@ from ttc_graph.verifiers.trained.choices import HEAD_KINDS, HeadKind
 __all__ = ["HEAD_KINDS", "HeadKind", "Standardizer", "TrainedHead", "build_net", "fit_head"]
 
 
-
 @dataclass(frozen=True)
 class Standardizer:
     """Per-feature shift and scale; a constant feature keeps scale 1 (it becomes 0)."""
