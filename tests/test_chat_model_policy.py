@@ -290,7 +290,7 @@ def test_served_model_example_runs_against_the_server(server: _Server) -> None:
     env = {
         **os.environ,
         "TTC_GRAPH_SERVER_URL": f"http://{host!s}:{port}/v1",
-        "TTC_GRAPH_MAX_TOKENS": "24",
+        "TTC_GRAPH_MAX_TOKENS": "8",
     }
     env.pop("TTC_GRAPH_SERVER_MODEL", None)
     proc = subprocess.run(

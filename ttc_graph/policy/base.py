@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
-
-from langchain_core.messages import BaseMessage
-from langchain_core.runnables import RunnableConfig
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
+
+if TYPE_CHECKING:  # annotations only: SamplingParams (the CLI's defaults) loads no LangChain
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
 
 FinishReason = Literal["stop", "eos", "length"]
 

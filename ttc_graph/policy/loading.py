@@ -165,10 +165,22 @@ def _convert_gguf(gguf: Path) -> Path:
     target = gguf_cache_dir(gguf)
     if (target / "config.json").is_file():
         return target
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One conversion at a time per file: processes started together (pytest-xdist
+    # workers, several servers) wait for the first instead of each converting.
+    with FileLock(target.with_name(f".{target.name}.lock")):
+        if (target / "config.json").is_file():
+            return target
+        return _convert_into(gguf, target)
+
+
+def _convert_into(gguf: Path, target: Path) -> Path:
+    """Convert ``gguf`` into ``target`` through a temporary directory, atomically."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     logger.info("Converting %s to transformers weights (once) into %s", gguf.name, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         try:
