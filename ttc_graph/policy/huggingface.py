@@ -67,6 +67,10 @@ class HuggingFacePolicy(BaseLLM):
         plain = HuggingFacePolicy(
             model=policy.model, tokenizer=policy.tokenizer, prefix_cache_mb=0
         )
+
+    langchain-huggingface is the bridge in the other direction: a model you already
+    hold as a ``HuggingFacePipeline`` (or a ``ChatHuggingFace`` over one) becomes a
+    policy with :meth:`from_langchain`, sharing its weights.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -119,6 +123,39 @@ class HuggingFacePolicy(BaseLLM):
         if self.model_id is None:
             self.model_id = getattr(self.model, "name_or_path", None)
         return self
+
+    @classmethod
+    def from_langchain(cls, llm: Any, **policy_kwargs: Any) -> HuggingFacePolicy:
+        """A policy over the model and tokenizer of a langchain-huggingface LLM.
+
+        ``llm`` is a ``langchain_huggingface.HuggingFacePipeline`` or a
+        ``ChatHuggingFace`` whose ``llm`` is one; the weights are shared, not copied.
+        ``policy_kwargs`` are fields of this class (``temperature``, ...).
+
+        Example:
+            >>> from langchain_huggingface import HuggingFacePipeline
+            >>> hf = HuggingFacePipeline.from_model_id(
+            ...     "Qwen/Qwen2.5-0.5B-Instruct", task="text-generation"
+            ... )  # doctest: +SKIP
+            >>> policy = HuggingFacePolicy.from_langchain(hf)  # doctest: +SKIP
+        """
+        from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+
+        inner = llm.llm if isinstance(llm, ChatHuggingFace) else llm
+        if not isinstance(inner, HuggingFacePipeline):
+            raise InputError(
+                f"from_langchain takes a langchain_huggingface HuggingFacePipeline (or a "
+                f"ChatHuggingFace over one), got {type(llm).__name__}; a served chat model "
+                "goes through ttc_graph.policy.ChatModelPolicy instead."
+            )
+        pipe = inner.pipeline
+        if getattr(pipe, "task", None) != "text-generation":
+            raise InputError(
+                f"from_langchain needs a text-generation pipeline, got task "
+                f"{getattr(pipe, 'task', None)!r}."
+            )
+        policy_kwargs.setdefault("model_id", inner.model_id)
+        return cls(model=pipe.model, tokenizer=pipe.tokenizer, **policy_kwargs)
 
     @property
     def _llm_type(self) -> str:
