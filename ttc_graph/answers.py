@@ -92,8 +92,10 @@ for _name in ("math_verify.parser", "math_verify.grader"):
 
 def _timeout() -> int | None:
     # math-verify enforces its timeout with SIGALRM, which only works in the main
-    # thread; LangGraph runs nodes in worker threads, where we must disable it.
-    return 5 if threading.current_thread() is threading.main_thread() else None
+    # thread; LangGraph runs nodes in worker threads, where we must disable it. 20 s,
+    # not 5: the first parse loads math-verify's grammar, and on a busy machine that
+    # alone took over 5 s, turning "90^\circ" == "90" into a silent mismatch.
+    return 20 if threading.current_thread() is threading.main_thread() else None
 
 
 @lru_cache(maxsize=4096)
