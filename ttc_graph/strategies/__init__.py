@@ -7,11 +7,19 @@ diagrams read it from there.
 
 from __future__ import annotations
 
+from ttc_graph.strategies.adaptive import create_adaptive
 from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.best_of_n import create_best_of_n
 from ttc_graph.strategies.config import Budget, EarlyStop
 from ttc_graph.strategies.dvts import create_dvts
 from ttc_graph.strategies.registry import SPECS, StrategySpec, build_strategy, get_spec
+from ttc_graph.strategies.routing import (
+    Decision,
+    PosteriorRouting,
+    RoundSummary,
+    RoutingPolicy,
+    TokenPool,
+)
 from ttc_graph.strategies.self_refine import create_self_refine
 
 STRATEGIES = tuple(SPECS)
@@ -24,9 +32,15 @@ __all__ = [
     "SPECS",
     "STRATEGIES",
     "Budget",
+    "Decision",
     "EarlyStop",
+    "PosteriorRouting",
+    "RoundSummary",
+    "RoutingPolicy",
     "StrategySpec",
+    "TokenPool",
     "build_strategy",
+    "create_adaptive",
     "create_beam_search",
     "create_best_of_n",
     "create_dvts",

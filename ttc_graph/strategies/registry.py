@@ -18,6 +18,7 @@ from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_n_limit
 from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.strategies import defaults
+from ttc_graph.strategies.adaptive import create_adaptive
 from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.best_of_n import create_best_of_n
 from ttc_graph.strategies.dvts import create_dvts
@@ -26,13 +27,15 @@ from ttc_graph.strategies.self_refine import create_self_refine
 from ttc_graph.strategies.step_search import check_steps
 from ttc_graph.verifiers.base import Verifier
 
-EvalMode = Literal["sample", "per_n", "single"]
+EvalMode = Literal["sample", "per_n", "single", "budgeted"]
 """How the evaluation runs a strategy over an N list:
 
 - ``sample``: read off one shared best-of-N sample at the largest N (each smaller N
   is a prefix of it), re-selected with the strategy's :attr:`StrategySpec.selection`;
 - ``per_n``: one run per problem and N (the search itself depends on N);
-- ``single``: one run per problem; no N (drawn as a horizontal baseline).
+- ``single``: one run per problem; no N (drawn as a horizontal baseline);
+- ``budgeted``: replayed from the shared sample under each token budget of
+  ``--budget-tokens-per-problem`` (its candidates are a prefix of that sample).
 """
 
 
@@ -154,6 +157,26 @@ def _step_search(
     )
 
 
+def _adaptive(
+    spec: StrategySpec,
+    policy: Policy,
+    verifier: Verifier | None,
+    s: Settings,
+    extra: dict[str, Any],
+) -> CompiledStateGraph:
+    return create_adaptive(
+        policy=policy,
+        verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
+        max_samples=s.n,
+        beam_width=min(s.beam_width, s.n),
+        max_steps=s.max_steps,
+        sampling=s.sampling,
+        seed=s.seed,
+        name=spec.name,
+        **extra,
+    )
+
+
 def _self_refine(
     spec: StrategySpec,
     policy: Policy,
@@ -219,6 +242,15 @@ SPECS: dict[str, StrategySpec] = {
             eval_mode="per_n",
             steps=True,
             default_n=defaults.SEARCH_N,
+        ),
+        StrategySpec(
+            "adaptive",
+            "rounds of samples until the verifier-weighted vote settles, under a token budget",
+            _adaptive,
+            needs_verifier=True,
+            eval_mode="budgeted",
+            selection="weighted",
+            default_n=defaults.ADAPTIVE_MAX_SAMPLES,
         ),
         StrategySpec(
             "self_refine",
