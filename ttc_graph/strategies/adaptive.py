@@ -145,6 +145,26 @@ def create_adaptive(
             "TokenPool(tokens_per_question=..., questions=...) (shared by a batch)."
         )
     check_budget(plain_budget)
+    if not isinstance(params, SamplingParams):
+        raise InputError(f"sampling must be SamplingParams(...), got {type(params).__name__}.")
+    check_count(beam_width, name="beam_width", limit=max(1, max_samples), why="at most N")
+    row_tokens = params.max_new_tokens
+    first = min(round_size, max_samples) * row_tokens
+    if plain_budget is not None:
+        if plain_budget.max_tokens is None or plain_budget.max_seconds is not None:
+            raise InputError(
+                "adaptive's budget is in tokens: pass Budget(max_tokens=K) without "
+                "max_seconds (rounds are shared out by tokens, not time)."
+            )
+        if plain_budget.max_tokens < first:
+            raise InputError(
+                f"Budget.max_tokens={plain_budget.max_tokens} is smaller than one first "
+                f"round ({first} = {min(round_size, max_samples)} samples × max_new_tokens "
+                f"{row_tokens}); raise the budget or lower round_size / max_new_tokens."
+            )
+    pool = budget if isinstance(budget, TokenPool) else None
+    if pool is not None:
+        pool.set_first_round(first)
     cfg = search_config(
         policy=policy,
         verifier=verifier,
@@ -164,24 +184,6 @@ def create_adaptive(
             f"adaptive samples in rounds and needs a policy whose sample() accepts "
             f"first_index; {type(policy).__name__} does not. Use ttc_graph.load_policy()."
         )
-    check_count(beam_width, name="beam_width", limit=max(1, max_samples), why="at most N")
-    row_tokens = params.max_new_tokens
-    first = min(round_size, max_samples) * row_tokens
-    if plain_budget is not None:
-        if plain_budget.max_tokens is None:
-            raise InputError(
-                "adaptive needs a token budget: Budget(max_tokens=K) (a time limit alone "
-                "cannot be shared out between rounds)."
-            )
-        if plain_budget.max_tokens < first:
-            raise InputError(
-                f"Budget.max_tokens={plain_budget.max_tokens} is smaller than one first "
-                f"round ({first} = {min(round_size, max_samples)} samples × max_new_tokens "
-                f"{row_tokens}); raise the budget or lower round_size / max_new_tokens."
-            )
-    pool = budget if isinstance(budget, TokenPool) else None
-    if pool is not None:
-        pool.set_first_round(first)
     search = partial(
         _search_graph,
         policy=policy,

@@ -23,7 +23,7 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.limits import check_count, check_finite
@@ -190,13 +190,11 @@ def decide(
             iteration=summary.round,
             node="route",
         ) from exc
-    decision = (
-        raw
-        if isinstance(raw, Decision)
-        else Decision(raw, "policy")
-        if isinstance(raw, str)
-        else None
-    )
+    decision: Decision | None = None
+    if isinstance(raw, Decision):
+        decision = raw
+    elif isinstance(raw, str):
+        decision = Decision(cast(Route, raw), f"policy chose {raw}")
     if decision is None or decision.route not in ROUTES:
         got = decision.route if decision is not None else raw
         raise InputError(
