@@ -59,8 +59,10 @@ def summarise(
     if only is not None:
         missing = only - {s["problem_id"] for s in samples}
         if missing:
-            raise SystemExit(f"{len(missing)} problems of --dataset are not in {db_path}, "
-                             f"e.g. {sorted(missing)[0]}")
+            raise SystemExit(
+                f"{len(missing)} problems of --dataset are not in {db_path}, "
+                f"e.g. {sorted(missing)[0]}"
+            )
         samples = [s for s in samples if s["problem_id"] in only]
     questions = questions_of(samples, None)
     verifiers = {short_name(spec): load_verifier(spec) for spec in specs}
@@ -141,9 +143,7 @@ def main() -> int:
         default=",".join(VERIFIERS),
         help="comma-separated verifier specs (names or trained-verifier directories)",
     )
-    parser.add_argument(
-        "--dataset", type=Path, help="only the problems whose ids this JSONL lists"
-    )
+    parser.add_argument("--dataset", type=Path, help="only the problems whose ids this JSONL lists")
     args = parser.parse_args()
     only = ids_in(args.dataset) if args.dataset else None
     summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v), only)

@@ -378,3 +378,30 @@ def test_live_adaptive_equals_its_replay_from_a_best_of_n_sample(policy: Any) ->
     batch = shared.batch([{"question": q} for q in QUESTIONS])
     assert pool.spent == sum(r["usage"]["completion_tokens"] for r in batch) <= 60
     assert all(len(r["candidates"]) >= 2 for r in batch)
+
+
+def test_viewer_and_terminal_show_each_routing_decision(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from ttc_graph.visualization import html_document, load_trace, print_tree, save_trace
+
+    routes = [
+        {"round": 1, "route": "sample", "reason": "open: posterior 0.03 < 0.50", "rows": 4},
+        {"round": 2, "route": "stop", "reason": "confident: posterior 0.61 >= 0.50", "rows": 0},
+    ]
+    root = {"id": "root", "parent": None, "text": "Q?", "score": None, "iteration": 0,
+            "status": "root", "chosen": True, "group": 0}  # fmt: skip
+    leaf = {**root, "id": "0.0", "parent": "root", "text": "7", "status": "finished"}
+    result = {"question_text": "Q?", "answer": "7", "solution": "7", "strategy": "adaptive",
+              "trace": {"root": root, "0.0": leaf}, "routes": routes}  # fmt: skip
+    trace = load_trace(save_trace(result, tmp_path / "t.json"))
+    assert [r["reason"] for r in trace["routes"]] == [r["reason"] for r in routes]
+    page = html_document(trace)
+    assert '<li data-route="sample">round 1: <b>sample</b> — open: posterior 0.03' in page
+    console = Console(record=True, width=120)
+    print_tree(trace, console=console)
+    assert "round 2: stop — confident: posterior 0.61 >= 0.50" in console.export_text()
+    with pytest.raises(InputError, match=r"routes\[0\] must be a dict"):
+        save_trace(
+            {**result, "routes": [{"round": 1, "route": "jump", "reason": ""}]}, tmp_path / "x.json"
+        )

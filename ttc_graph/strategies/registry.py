@@ -249,7 +249,6 @@ SPECS: dict[str, StrategySpec] = {
             _adaptive,
             needs_verifier=True,
             eval_mode="budgeted",
-            selection="weighted",
             default_n=defaults.ADAPTIVE_MAX_SAMPLES,
         ),
         StrategySpec(

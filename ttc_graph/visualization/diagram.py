@@ -48,8 +48,10 @@ class DiagramOnlyPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
-        """Always raises: this object exists only to draw diagrams."""
+        """Always raises: this object exists only to draw diagrams (``first_index`` is
+        accepted so that strategies sampling in rounds can be drawn too)."""
         raise RuntimeError(
             "DiagramOnlyPolicy "
             + _STOPPED.format(what="generate")
@@ -63,8 +65,10 @@ class DiagramOnlyPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
-        """Always raises: this object exists only to draw diagrams."""
+        """Always raises: this object exists only to draw diagrams (``first_index`` is
+        accepted so that strategies sampling in rounds can be drawn too)."""
         return self.sample(requests, n=n, params=params, config=config)
 
 

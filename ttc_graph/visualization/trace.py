@@ -60,6 +60,9 @@ class SearchTrace(TypedDict):
     budget_limited: bool
     nodes: list[TraceNode]
     """Every node of the search tree, parents before their children."""
+    routes: list[dict[str, Any]]
+    """Adaptive's routing decisions in order (``round``, ``route``, ``reason``, ...); empty
+    for other strategies and in older trace files."""
 
 
 def trace_from_result(result: Mapping[str, Any]) -> SearchTrace:
@@ -101,6 +104,7 @@ def trace_from_result(result: Mapping[str, Any]) -> SearchTrace:
         "usage": dict(result.get("usage") or empty_usage()),
         "budget_limited": bool(result.get("budget_limited", False)),
         "nodes": [dict(n) if isinstance(n, Mapping) else n for n in nodes.values()],
+        "routes": [dict(r) if isinstance(r, Mapping) else r for r in result.get("routes") or []],
     }
     return validate_trace(data)
 
@@ -205,6 +209,7 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
         ):
             raise InputError(f"usage[{key!r}] must be a number >= 0 and finite, got {value!r}.")
     nodes = _check_nodes(data["nodes"])
+    routes = _check_routes(data.get("routes", []))
     return SearchTrace(
         format=FORMAT,
         version=VERSION,
@@ -215,7 +220,29 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
         usage=Usage(**{k: usage[k] for k in _USAGE_KEYS}),  # type: ignore[typeddict-item]
         budget_limited=data["budget_limited"],
         nodes=nodes,
+        routes=routes,
     )
+
+
+def _check_routes(raw: Any) -> list[dict[str, Any]]:
+    """Routing decisions: a list of dicts with an int ``round``, a known ``route``, a ``reason``."""
+    from ttc_graph.strategies.routing import ROUTES
+
+    if not isinstance(raw, list):
+        raise InputError(f"Trace field 'routes' must be a list, got {type(raw).__name__}.")
+    for i, r in enumerate(raw):
+        if (
+            not isinstance(r, dict)
+            or r.get("route") not in ROUTES
+            or not isinstance(r.get("reason"), str)
+            or isinstance(r.get("round"), bool)
+            or not isinstance(r.get("round"), int)
+        ):
+            raise InputError(
+                f"Trace routes[{i}] must be a dict with round (int), route (one of "
+                f"{', '.join(ROUTES)}) and reason (text)."
+            )
+    return [dict(r) for r in raw]
 
 
 def _check_nodes(raw: list[Any]) -> list[TraceNode]:
