@@ -18,7 +18,7 @@ for the best mean accuracy over the budgets, on a *training* seed only
 (``--rescore grounded`` scores a sample that was stored unscored):
 
     python benchmarks/adaptive_replay.py ../docs/data/train-arith-seed100-gpu.sqlite \\
-        --rescore grounded --fit --json ../docs/data/adaptive-fit-seed100.json
+        --rescore grounded --fit --by-level --json ../docs/data/adaptive-fit-seed100.json
 """
 
 from __future__ import annotations
@@ -71,16 +71,26 @@ def problem_of(pid: str) -> Problem:
     return Problem(pid, p.question, str(p.answer), level=str(p.difficulty))
 
 
-def pick(records: dict[tuple[str, str], dict[str, Any]], per_level: int | None) -> list[Problem]:
-    """The first ``per_level`` problems (by index) of each difficulty with a stored sample."""
+def pick(
+    records: dict[tuple[str, str], dict[str, Any]], per_level: int | None, *, by_level: bool
+) -> list[Problem]:
+    """The first ``per_level`` problems (by index) of each difficulty with a stored sample.
+
+    Their order matters to a shared pool, which serves open problems round-robin
+    in order (the last tokens go to the earliest): ``by_level`` puts every
+    difficulty-1 problem first (how the seed-100 fit was run), otherwise levels
+    are interleaved (1, 2, 3, 1, 2, 3, ...), as in a mixed ``--difficulty 1,2,3`` set.
+    """
     ids = sorted(
         {pid for unit, pid in records if unit == "samples"},
         key=lambda pid: (int(pid.split("-")[1][1:]), int(pid.split("-")[3])),
     )
-    chosen: list[Problem] = []
-    for _, group in itertools.groupby(ids, key=lambda pid: pid.split("-")[1]):
-        chosen.extend(problem_of(pid) for pid in list(group)[:per_level])
-    return chosen
+    chosen: list[tuple[int, int, Problem]] = []
+    for level, group in itertools.groupby(ids, key=lambda pid: int(pid.split("-")[1][1:])):
+        for rank, pid in enumerate(list(group)[:per_level]):
+            chosen.append((rank, level, problem_of(pid)))
+    chosen.sort(key=lambda t: (t[1], t[0]) if by_level else (t[0], t[1]))
+    return [p for _, _, p in chosen]
 
 
 def rescore(records: dict[tuple[str, str], dict[str, Any]], spec: str) -> None:
@@ -149,6 +159,9 @@ def main() -> int:
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--rescore", default=None, help="verifier spec to score candidates with")
     parser.add_argument("--fit", action="store_true")
+    parser.add_argument(
+        "--by-level", action="store_true", help="all difficulty-1 problems first (default: mixed)"
+    )
     parser.add_argument("--stop-at", type=float, default=None)
     parser.add_argument("--prior", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None)
@@ -158,11 +171,16 @@ def main() -> int:
     records = load(args.databases)
     if args.rescore:
         rescore(records, args.rescore)
-    problems = pick(records, args.per_level)
+    problems = pick(records, args.per_level, by_level=args.by_level)
     levels = {p.level: sum(q.level == p.level for q in problems) for p in problems}
     print(f"{len(problems)} problems {levels}", flush=True)
     if args.fit:
-        result: dict[str, Any] = {"problems": len(problems), "levels": levels, "budgets": budgets}
+        result: dict[str, Any] = {
+            "problems": len(problems),
+            "levels": levels,
+            "budgets": budgets,
+            "order": "by level" if args.by_level else "mixed",
+        }
         result.update(fit(records, problems, budgets))
         print("best:", result["best"])
     else:
@@ -175,6 +193,7 @@ def main() -> int:
             "levels": levels,
             "budgets": budgets,
             "routing": {"stop_at": routing.stop_at, "prior": routing.prior},
+            "order": "by level" if args.by_level else "mixed",
             "points": [p.as_dict() for p in pts],
         }
         for p in sorted(pts, key=lambda p: (p.level, p.strategy, p.n)):
