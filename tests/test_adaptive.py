@@ -405,3 +405,36 @@ def test_viewer_and_terminal_show_each_routing_decision(tmp_path: Path) -> None:
         save_trace(
             {**result, "routes": [{"round": 1, "route": "jump", "reason": ""}]}, tmp_path / "x.json"
         )
+
+
+def test_escalation_spends_what_is_left_on_beam_search(policy: Any) -> None:
+    graph = create_adaptive(
+        policy=policy,
+        verifier=GroundedVerifier(),
+        budget=Budget(max_tokens=48),
+        routing=PosteriorRouting(search_below=0.9, search_after=1),
+        round_size=2,
+        max_samples=4,
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=8),
+        seed=0,
+        beam_width=2,
+        max_steps=2,
+    )
+    events = [
+        e
+        for e in graph.stream({"question": QUESTIONS[0]}, stream_mode="custom")
+        if e["event"] in ("route_decided", "search_done")
+    ]
+    assert [e["event"] for e in events] == ["route_decided", "search_done"]
+    assert events[0]["route"] == "search"
+    assert events[0]["reason"].startswith("hard: posterior")
+    assert events[0]["tokens_left"] == 32
+    result = graph.invoke({"question": QUESTIONS[0]})
+    searched = [c for c in result["candidates"] if c["id"].startswith("search/")]
+    assert searched, "the search's solutions join the vote"
+    assert all(c["group"] == 1 for c in searched)
+    assert result["usage"]["completion_tokens"] <= 48
+    assert {n["parent"] for k, n in result["trace"].items() if k.startswith("search/")} <= {
+        "root",
+        *(k for k in result["trace"] if k.startswith("search/")),
+    }
