@@ -15,7 +15,7 @@ demo:
 test:
 	@scripts/setup.sh dev
 	@scripts/install-test-deps.sh
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n auto --dist loadscope
 
 FAST = not model and not subprocess and not slow
 

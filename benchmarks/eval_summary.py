@@ -65,7 +65,9 @@ def summarise(
             )
         samples = [s for s in samples if s["problem_id"] in only]
     questions = questions_of(samples, None)
-    verifiers = {short_name(spec): load_verifier(spec) for spec in specs}
+    (model,) = {json.loads(c)["model"] for (c,) in db.execute("SELECT config FROM configs")}
+    # The policy's id is enough: these verifiers read text, not the policy's states.
+    verifiers = {short_name(spec): load_verifier(spec, policy=model) for spec in specs}
     out: dict[str, Any] = {
         "db": str(db_path),
         "verifiers": {short_name(spec): spec for spec in specs},

@@ -522,6 +522,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--beam-pairs", type=int, help="(question, seed) pairs for beam search")
     parser.add_argument("--beam-steps", type=int, help="beam search iterations (default 8)")
     parser.add_argument("--step-tokens", type=int, help="token limit of one beam-search step")
+    parser.add_argument("--beam-n", type=int, default=8, help="beam search N (default 8)")
+    parser.add_argument(
+        "--beam-width", type=int, default=4, help="beam search beam width (default 4)"
+    )
     parser.add_argument("--questions", type=int, default=16, help="questions for graph.batch")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto")
     parser.add_argument("--output", type=Path, help="JSON path (default benchmarks/results/)")
@@ -556,7 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(
         policy=policy,
         plain=HuggingFacePolicy(
-            pipeline=policy.pipeline, model_id=policy.model_id, prefix_cache_mb=0
+            model=policy.model,
+            tokenizer=policy.tokenizer,
+            model_id=policy.model_id,
+            prefix_cache_mb=0,
         ),
         verifier=ArithmeticVerifier(),
         questions=questions,
@@ -577,11 +584,17 @@ def main(argv: list[str] | None = None) -> int:
         report["best_of_n"] = bench_best_of_n(ctx, ns, args.repeats, args.max_new_tokens)
     if "beam" in sections:
         report["beam_search"] = bench_beam_search(
-            ctx, args.beam_pairs, 8, 4, args.beam_steps, args.step_tokens
+            ctx, args.beam_pairs, args.beam_n, args.beam_width, args.beam_steps, args.step_tokens
         )
         report["prefill"] = prefill_summary(report["beam_search"])
         report["beam_search_greedy"] = bench_beam_search(
-            ctx, args.beam_pairs, 8, 4, args.beam_steps, args.step_tokens, temperature=0.0
+            ctx,
+            args.beam_pairs,
+            args.beam_n,
+            args.beam_width,
+            args.beam_steps,
+            args.step_tokens,
+            temperature=0.0,
         )
     if "batch" in sections:
         report["batch"] = bench_batch(

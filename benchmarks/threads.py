@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     question = load_questions(1)[0]  # before the model: missing data fails at once
     policy = load_policy(device="cpu")
-    plain = HuggingFacePolicy(pipeline=policy.pipeline, model_id=policy.model_id, prefix_cache_mb=0)
+    plain = HuggingFacePolicy(
+        model=policy.model, tokenizer=policy.tokenizer, model_id=policy.model_id, prefix_cache_mb=0
+    )
     ctx = Context(policy=policy, plain=plain, verifier=ArithmeticVerifier(), questions=[])
     settings = {"n": 8, "beam_width": 4, "max_steps": args.steps, "step_tokens": args.step_tokens}
     build, hand = beam_pair(ctx, question, seed=0, temperature=0.0, **settings)

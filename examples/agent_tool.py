@@ -8,11 +8,13 @@ chat model works as the agent (ChatOpenAI, ChatAnthropic, ...). To keep this
 example offline it uses a small scripted agent model (`OneToolCallAgentModel`)
 that calls the tool once and then reports its answer; to use a real one, pass it
 to `create_agent` in `main()` instead, e.g. `create_agent(ChatOpenAI(model=...),
-tools=[tool])`.
+tools=[tool])`. ``TTC_GRAPH_MAX_TOKENS`` sets the tokens per solution (default 96;
+the test suite runs it shorter).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from langchain.agents import create_agent
@@ -56,7 +58,9 @@ def main() -> None:
         verifier=ArithmeticVerifier(),
         n=4,
         selection="weighted",
-        sampling=SamplingParams(temperature=0.7, max_new_tokens=96),
+        sampling=SamplingParams(
+            temperature=0.7, max_new_tokens=int(os.environ.get("TTC_GRAPH_MAX_TOKENS", "96"))
+        ),
         seed=0,
     )
     tool = as_tool(

@@ -4,7 +4,11 @@
 
 prompt | majority-vote best-of-N | StrOutputParser: the chain returns the answer
 string; the AIMessage in the middle carries the candidates and usage.
+``TTC_GRAPH_MAX_TOKENS`` sets the tokens per solution (default 96; the test suite
+runs it shorter).
 """
+
+import os
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
@@ -19,7 +23,9 @@ def main() -> None:
         policy=policy,
         n=4,
         selection="majority",
-        sampling=SamplingParams(temperature=0.7, max_new_tokens=96),
+        sampling=SamplingParams(
+            temperature=0.7, max_new_tokens=int(os.environ.get("TTC_GRAPH_MAX_TOKENS", "96"))
+        ),
         seed=0,
     )
     prompt = ChatPromptTemplate.from_messages(

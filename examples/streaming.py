@@ -4,7 +4,11 @@
 
 Events: candidate_generated, step_scored, beam_pruned, answer_chosen. A UI can
 draw the tree live from them; the final state also holds the full trace.
+``TTC_GRAPH_MAX_TOKENS`` sets the tokens per step (default 48; the test suite runs
+it shorter).
 """
+
+import os
 
 from ttc_graph import create_beam_search, load_policy
 from ttc_graph.policy import SamplingParams
@@ -18,7 +22,9 @@ def main() -> None:
         n=4,
         beam_width=2,
         max_steps=3,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=48),
+        sampling=SamplingParams(
+            temperature=0.8, max_new_tokens=int(os.environ.get("TTC_GRAPH_MAX_TOKENS", "48"))
+        ),
         seed=0,
     )
     question = {"question": "Lena reads 12 pages a day for 3 days. How many pages does she read?"}

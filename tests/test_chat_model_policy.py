@@ -213,6 +213,22 @@ def test_without_n_support_it_falls_back_to_concurrent_calls(server: _Server) ->
     assert all("n" not in body for body in server.requests_seen)
 
 
+def test_each_call_of_a_seeded_served_model_gets_its_own_seed(server: _Server) -> None:
+    # first_index (the Policy protocol): a server cannot return rows k.. of a larger
+    # call, so the call starting at candidate k sends seed + k and never repeats one.
+    params = SamplingParams(temperature=0.8, max_new_tokens=4, seed=10)
+    server.requests_seen.clear()
+    single = ChatModelPolicy(_chat(server), supports_n=False, max_concurrency=2)
+    single.sample([REQUEST], n=2, params=params)
+    single.sample([REQUEST], n=2, params=params, first_index=2)
+    assert sorted(body["seed"] for body in server.requests_seen) == [10, 11, 12, 13]
+    server.requests_seen.clear()
+    ChatModelPolicy(_chat(server)).sample([REQUEST], n=2, params=params, first_index=4)
+    assert [(body["n"], body["seed"]) for body in server.requests_seen] == [(2, 14)]
+    with pytest.raises(ValueError, match="first_index must be an integer >= 0"):
+        single.sample([REQUEST], n=1, params=params, first_index=-1)
+
+
 def test_prefix_is_continued_with_continue_final_message(server: _Server) -> None:
     server.requests_seen.clear()
     policy = ChatModelPolicy(_chat(server), continue_final_message=True)
@@ -274,7 +290,7 @@ def test_served_model_example_runs_against_the_server(server: _Server) -> None:
     env = {
         **os.environ,
         "TTC_GRAPH_SERVER_URL": f"http://{host!s}:{port}/v1",
-        "TTC_GRAPH_MAX_TOKENS": "24",
+        "TTC_GRAPH_MAX_TOKENS": "8",
     }
     env.pop("TTC_GRAPH_SERVER_MODEL", None)
     proc = subprocess.run(

@@ -37,7 +37,7 @@ def test_subset_curves_equal_direct_runs_at_smaller_n(
         strategies="majority,weighted,best_of_n",
         ns=(1, 2, 4),
         limit=2,
-        max_new_tokens=16,
+        max_new_tokens=8,
         seed=SEED,
         verifier=verifier,
         out=tmp_path,
@@ -50,7 +50,7 @@ def test_subset_curves_equal_direct_runs_at_smaller_n(
     assert {r.strategy for r in stored.values()} == {SAMPLES_UNIT}, "one shared sample"
     assert all(len(r.record["candidates"]) == 4 for r in stored.values())
     by_unit = outcomes(ev.store.results(ev.config_hash), ev.problems.problems, ev.strategies, ev.ns)
-    sampling = SamplingParams(temperature=0.8, max_new_tokens=16)
+    sampling = SamplingParams(temperature=0.8, max_new_tokens=8)
     for name, n in [("majority", 2), ("weighted", 2), ("best_of_n", 1)]:
         for problem, derived in zip(ev.problems.problems, by_unit[(name, n)], strict=True):
             graph = build_strategy(
@@ -95,7 +95,7 @@ def test_search_runs_per_n_and_report_files_match_the_plot(
         strategies="greedy,beam_search",
         ns=(1, 2),
         limit=2,
-        max_new_tokens=16,
+        max_new_tokens=8,
         beam_width=2,
         max_steps=2,
         seed=SEED,
@@ -118,7 +118,7 @@ def test_search_runs_per_n_and_report_files_match_the_plot(
         n=2,
         beam_width=2,
         max_steps=2,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=16),
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=8),
         seed=SEED,
     ).invoke({"question": problem.question})
     record = next(
@@ -182,8 +182,10 @@ def test_killed_run_resumes_without_losing_or_redoing_problems(tmp_path: Path) -
         "1,2",
         "--limit",
         "3",
+        # Short answers: what is tested is the bookkeeping across a kill, and six
+        # units of 16 tokens still leave the run mid-way when the first row lands.
         "--max-new-tokens",
-        "48",
+        "16",
         "--out",
         str(out),
         "--no-progress",

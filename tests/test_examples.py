@@ -17,7 +17,9 @@ EXAMPLES = ["lcel_chain.py", "agent_tool.py", "streaming.py"]
 @pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES)
 def test_example_runs(script: str) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # Shorter solutions than the documented defaults: what is checked is that the
+    # program runs end to end and prints its parts, not how well the model answers.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TTC_GRAPH_MAX_TOKENS": "16"}
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / "examples" / script)],
         capture_output=True,

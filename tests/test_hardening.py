@@ -129,7 +129,8 @@ def embedded(policy: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any
     def load(model: Any = None, **options: Any) -> HuggingFacePolicy:
         loads.append({"model": model, **options})
         return HuggingFacePolicy(
-            pipeline=policy.pipeline,
+            model=policy.model,
+            tokenizer=policy.tokenizer,
             model_id=policy.model_id,
             on_long_input=options.get("on_long_input", "error"),
             max_input_tokens=1024,
@@ -836,10 +837,14 @@ def test_verifier_specs_that_name_something_pass_the_form_check(tmp_path: Path) 
     prm = tmp_path / "prm"
     prm.mkdir()
     (prm / "config.json").write_text("{}")
-    for spec in ("auto", "grounded", "arithmetic", "judge", "RLHFlow/Llama3.1-8B-PRM", None):
+    names = ("auto", "grounded", "arithmetic", "judge", "trained", "RLHFlow/Llama3.1-8B-PRM")
+    for spec in (*names, "grounded+trained", f"grounded + {prm}", None):
         check_verifier_spec(spec)
     for path in (trained, prm, trained / "verifier.json"):
         check_verifier_spec(str(path))
+    for spec, message in (("grounded+", "empty part"), ("grounded+gronded", "'gronded'")):
+        with pytest.raises(ValueError, match=message):
+            check_verifier_spec(spec)
 
 
 def test_max_new_tokens_beyond_the_context_says_so(policy: Any) -> None:

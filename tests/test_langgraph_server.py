@@ -24,7 +24,7 @@ import pytest
 
 from ttc_graph.errors import LimitError
 from ttc_graph.serving.langgraph_app import create_graph_factory, graph_options
-from ttc_graph.serving.options import Defaults
+from ttc_graph.serving.settings import Defaults
 
 # It starts `langgraph dev` as a process: not in the fast tier.
 pytestmark = pytest.mark.subprocess

@@ -180,3 +180,28 @@ def test_cached_weights_load_in_a_new_process(policy: Any) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert "Converting" not in proc.stderr, "the GGUF must not be converted again"
+
+
+def test_a_langchain_huggingface_pipeline_becomes_a_policy_sharing_its_weights(
+    policy: Any,
+) -> None:
+    from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+    from transformers import pipeline
+
+    from ttc_graph.policy import HuggingFacePolicy
+
+    pipe = pipeline("text-generation", model=policy.model, tokenizer=policy.tokenizer)
+    hf = HuggingFacePipeline(pipeline=pipe, model_id="my-smollm2")
+    bridged = HuggingFacePolicy.from_langchain(hf, prefix_cache_mb=0)
+    assert bridged.model is policy.model
+    assert bridged.model_id == "my-smollm2"
+    request = GenerationRequest((HumanMessage("What is 2 + 3?"),))
+    params = SamplingParams(temperature=0.8, max_new_tokens=12, seed=5)
+    ours = policy.sample([request], n=2, params=params)
+    theirs = bridged.sample([request], n=2, params=params)
+    assert [c.text for c in theirs[0]] == [c.text for c in ours[0]]
+    # A ChatHuggingFace over the same pipeline is accepted too.
+    chat = ChatHuggingFace.model_construct(llm=hf)
+    assert HuggingFacePolicy.from_langchain(chat).model is policy.model
+    with pytest.raises(ValueError, match="ChatModelPolicy"):
+        HuggingFacePolicy.from_langchain(policy)

@@ -95,8 +95,10 @@ def test_chunked_batches_share_the_cache(policy: Any) -> None:
 
 
 def test_beam_search_is_unchanged_and_encodes_the_question_once(policy: Any) -> None:
-    reusing = HuggingFacePolicy(pipeline=policy.pipeline, model_id="reuse")
-    plain = HuggingFacePolicy(pipeline=policy.pipeline, model_id="plain", prefix_cache_mb=0)
+    reusing = HuggingFacePolicy(model=policy.model, tokenizer=policy.tokenizer, model_id="reuse")
+    plain = HuggingFacePolicy(
+        model=policy.model, tokenizer=policy.tokenizer, model_id="plain", prefix_cache_mb=0
+    )
     assert plain.prefix_cache is None
     settings: dict[str, Any] = {
         "verifier": ArithmeticVerifier(),
@@ -229,6 +231,8 @@ def test_bad_settings_are_refused(policy: Any) -> None:
     with pytest.raises(ValueError, match="max_bytes must be > 0"):
         PrefixCache(max_bytes=0)
     with pytest.raises(ValueError, match="prefix_cache_mb must be >= 0"):
-        HuggingFacePolicy(pipeline=policy.pipeline, model_id="odd", prefix_cache_mb=-1)
+        HuggingFacePolicy(
+            model=policy.model, tokenizer=policy.tokenizer, model_id="odd", prefix_cache_mb=-1
+        )
     with pytest.raises(ValueError, match="at least one token"):
         PrefixCache(max_bytes=2**20).prepare(_tiny_llama(), [[]], 0)

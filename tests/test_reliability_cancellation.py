@@ -107,7 +107,9 @@ async def test_cancelling_one_caller_leaves_the_other_rows_of_its_batch_alone(
     policy: Any, spy: GenerateSpy
 ) -> None:
     # A wide coalescing window makes sure both callers share one generate call.
-    shared = HuggingFacePolicy(pipeline=policy.pipeline, model_id="shared", coalesce_window_s=0.25)
+    shared = HuggingFacePolicy(
+        model=policy.model, tokenizer=policy.tokenizer, model_id="shared", coalesce_window_s=0.25
+    )
     params = [SamplingParams(temperature=0.7, max_new_tokens=32, seed=s) for s in (1, 2)]
     alone = await shared.asample(counting_request(), n=1, params=params[1])
     spy.calls.clear()

@@ -61,7 +61,11 @@ def test_question_beyond_the_context_is_refused_before_generating(
 
 def test_truncation_keeps_both_ends_of_the_question_and_warns(policy: Any) -> None:
     cutting = HuggingFacePolicy(
-        pipeline=policy.pipeline, model_id="cutting", on_long_input="truncate", max_input_tokens=200
+        model=policy.model,
+        tokenizer=policy.tokenizer,
+        model_id="cutting",
+        on_long_input="truncate",
+        max_input_tokens=200,
     )
     filler = " ".join(f"Line {i} says nothing useful." for i in range(200))
     question = f"Read this carefully. {filler} {QUESTION}"
@@ -80,7 +84,9 @@ def test_truncation_keeps_both_ends_of_the_question_and_warns(policy: Any) -> No
 
 def test_on_long_input_must_be_known(policy: Any) -> None:
     with pytest.raises(ValueError, match="on_long_input"):
-        HuggingFacePolicy(pipeline=policy.pipeline, model_id="odd", on_long_input="drop")
+        HuggingFacePolicy(
+            model=policy.model, tokenizer=policy.tokenizer, model_id="odd", on_long_input="drop"
+        )
 
 
 # -- text that looks like structure ----------------------------------------------------
@@ -204,7 +210,9 @@ def test_unparsable_answers_in_worker_threads() -> None:
 def test_huge_n_is_generated_in_bounded_chunks(
     policy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chunked = HuggingFacePolicy(pipeline=policy.pipeline, model_id="chunked", max_batch_size=8)
+    chunked = HuggingFacePolicy(
+        model=policy.model, tokenizer=policy.tokenizer, model_id="chunked", max_batch_size=8
+    )
     sampling = SamplingParams(temperature=0.8, max_new_tokens=3)
     few = majority(chunked, n=8, sampling=sampling, seed=4).invoke({"question": QUESTION})
     calls = count_generate_calls(policy, monkeypatch)
@@ -254,7 +262,10 @@ def test_a_search_that_outgrows_the_context_keeps_what_it_has(policy: Any) -> No
     question = GenerationRequest((SystemMessage(DEFAULT_SYSTEM_PROMPT), HumanMessage(QUESTION)))
     room = len(policy.tokenizer(policy.render(question), add_special_tokens=False)["input_ids"])
     small = HuggingFacePolicy(
-        pipeline=policy.pipeline, model_id="small-context", max_input_tokens=room + 8
+        model=policy.model,
+        tokenizer=policy.tokenizer,
+        model_id="small-context",
+        max_input_tokens=room + 8,
     )
     graph = create_beam_search(
         policy=small,

@@ -517,12 +517,10 @@ class BrokenPolicy:
 
     model_id = "broken"
 
-    def sample(self, requests: Any, *, n: int = 1, params: Any = None, config: Any = None) -> Any:
+    def sample(self, requests: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the model is broken")
 
-    async def asample(
-        self, requests: Any, *, n: int = 1, params: Any = None, config: Any = None
-    ) -> Any:
+    async def asample(self, requests: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the model is broken")
 
 

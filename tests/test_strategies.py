@@ -22,7 +22,7 @@ from ttc_graph.strategies.state import Candidate
 from ttc_graph.verifiers import ArithmeticVerifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
-SMALL = SamplingParams(temperature=0.8, max_new_tokens=24)
+SMALL = SamplingParams(temperature=0.8, max_new_tokens=12)
 
 
 @pytest.fixture(scope="module")

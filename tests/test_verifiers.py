@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -192,3 +193,48 @@ def test_load_verifier_specs(policy: Any) -> None:
         load_verifier("judge")
     with pytest.raises(ValueError, match="spec is empty"):
         load_verifier("")
+
+
+EMBEDDED_ID = "SmolLM2-135M-Instruct (embedded)"
+
+
+def test_the_shipped_head_and_combinations_load_by_name() -> None:
+    from ttc_graph.verifiers import GroundedVerifier
+    from ttc_graph.verifiers.loading import default_verifier_spec
+    from ttc_graph.verifiers.trained import TrainedVerifier
+
+    # `auto` stays the grounded checker: the shipped head did not beat it (docs/verifiers.md).
+    assert default_verifier_spec(EMBEDDED_ID) == "grounded"
+    head = load_verifier("trained", policy=EMBEDDED_ID)
+    assert isinstance(head, TrainedVerifier)
+    question = "Tom has 12 apples and buys 30 more. How many apples does he have?"
+    right = ["12 + 30 = 42.", " The answer is 42."]
+    wrong = ["12 + 30 = 52.", " The answer is 52."]
+    both = load_verifier(" grounded + trained ", policy=EMBEDDED_ID)
+    assert isinstance(both, CombinedVerifier)
+    mixed = both.score(question, [right, wrong])
+    alone = [v.score(question, [right, wrong]) for v in (GroundedVerifier(), head)]
+    # Equal weights: the mean of the two parts' scores, and the right sum still wins.
+    assert mixed == pytest.approx([(a + b) / 2 for a, b in zip(*alone, strict=True)])
+    assert mixed[0] > mixed[1]
+
+
+@pytest.mark.parametrize(
+    ("spec", "policy", "message"),
+    [
+        ("trained", "someone/other-model", "No trained verifier ships for the policy"),
+        ("trained", None, "(none given)"),
+        ("grounded+", EMBEDDED_ID, "has an empty part"),
+    ],
+)
+def test_bad_shipped_head_or_combination_specs(spec: str, policy: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_verifier(spec, policy=policy)
+
+
+def test_eval_names_the_shipped_head_by_its_card_not_its_install_path() -> None:
+    from ttc_graph.evaluation.runner import _verifier_identity
+
+    identity = _verifier_identity("grounded + trained", None)
+    assert re.fullmatch(r"grounded\+trained#[0-9a-f]{12}", str(identity)), identity
+    assert _verifier_identity("grounded", None) == "grounded"

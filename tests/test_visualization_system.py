@@ -1,8 +1,8 @@
 """Visualization against real system tools: Graphviz PNGs and headless Chromium.
 
-The tools come from scripts/install-test-deps.sh (``make test`` runs it first; a
-test that finds one missing runs it once more). Only where it cannot install
-them are these tests skipped, with the reason.
+The tools come from scripts/install-test-deps.sh (``make test`` runs it before
+pytest; the tests never install anything). A test whose tool is missing is
+skipped, saying which tool and how to install it.
 
 The browser test opens the viewer of a REAL beam search by the embedded model
 and checks through the DOM that every node rendered and the chosen path is the
@@ -48,26 +48,21 @@ CHROMIUM_FLAGS = (
     "--window-size=1400,900",
 )
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
-_install_log: list[str] = []
 
 
 def require_tools(*names: str) -> dict[str, str]:
-    """Paths of the named programs, installing them once if missing; else skip saying why."""
-    missing = [n for n in names if shutil.which(n) is None]
-    if missing and not _install_log:
-        done = subprocess.run(
-            ["bash", str(INSTALL_SCRIPT)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        _install_log.append((done.stdout + done.stderr).strip() or f"exit {done.returncode}")
+    """Paths of the named programs; skip naming the missing ones and how to get them.
+
+    Installing is left to scripts/install-test-deps.sh, which ``make test`` runs
+    before pytest: a test run never calls apt-get itself.
+    """
     paths = {n: shutil.which(n) for n in names}
     still = [n for n, p in paths.items() if p is None]
     if still:
-        reason = _install_log[-1] if _install_log else "not attempted"
-        pytest.skip(f"{', '.join(still)} not available; scripts/install-test-deps.sh: {reason}")
+        pytest.skip(
+            f"{', '.join(still)} not on PATH; install with scripts/install-test-deps.sh "
+            "(make test runs it first)"
+        )
     return {n: p for n, p in paths.items() if p is not None}
 
 

@@ -7,8 +7,13 @@ HTTP 5xx / 429 from a served model, or the accelerator running out of memory
 
 A :class:`StopSignal` lets a caller end a running ``model.generate`` early: the
 awaiting task was cancelled, or the search's time budget ran out. It is checked
-after every generated token by :class:`StopRows`, one flag per batch row, so
-stopping one caller never cuts short the rows of another caller sharing the batch.
+after every generated token by :class:`ttc_graph.policy.generation.StopRows`, one
+flag per batch row, so stopping one caller never cuts short the rows of another
+caller sharing the batch.
+
+The strategies import this module (retries, deadlines), so it imports neither
+torch nor transformers: a torch error can only come from a process that already
+imported torch, so it is looked up in ``sys.modules`` when a failure is judged.
 """
 
 from __future__ import annotations
@@ -17,21 +22,18 @@ import gc
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from langgraph.types import RetryPolicy
-from transformers import StoppingCriteria
 
 from ttc_graph.errors import InputError, StrategyError
 
 __all__ = [
     "DEFAULT_RETRY",
-    "StopRows",
     "StopSignal",
     "check_retry",
     "current_deadline",
@@ -54,6 +56,9 @@ def _status_code(exc: BaseException) -> int | None:
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
+    torch = sys.modules.get("torch")  # not imported: no torch call can have failed
+    if torch is None:
+        return False
     oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
     return isinstance(exc, oom)
 
@@ -78,7 +83,8 @@ def _network_error_types() -> tuple[type[BaseException], ...]:
 def free_accelerator_memory() -> None:
     """Release cached GPU memory so that a retried generation can allocate again."""
     gc.collect()
-    if torch.cuda.is_available():
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
@@ -175,15 +181,3 @@ class StopSignal:
         if self.cancelled.is_set():
             return True
         return self.deadline is not None and (now or time.monotonic()) >= self.deadline
-
-
-class StopRows(StoppingCriteria):
-    """Stops each batch row whose :class:`StopSignal` fired; other rows go on."""
-
-    def __init__(self, signals: Sequence[StopSignal | None]) -> None:
-        self.signals = list(signals)
-
-    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
-        now = time.monotonic()
-        flags = [s is not None and s.should_stop(now) for s in self.signals]
-        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]

@@ -15,14 +15,15 @@ from typing import Any
 
 from ttc_graph.errors import InputError
 
-NAMED_VERIFIERS = ("auto", "grounded", "arithmetic", "judge")
+NAMED_VERIFIERS = ("auto", "grounded", "arithmetic", "judge", "trained")
 """Verifier specs that are names, not paths or hub ids."""
 CARD_NAME = "verifier.json"
 """The file that marks a trained-verifier directory (written by ``train-verifier``)."""
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FORMS = (
-    "auto, grounded, arithmetic, judge, a trained verifier directory (with verifier.json), "
-    "or a PRM directory (with config.json) or hub id (org/name)"
+    "auto, grounded, arithmetic, judge, trained, a trained verifier directory (with "
+    "verifier.json), a PRM directory (with config.json) or hub id (org/name), or several "
+    "joined by '+'"
 )
 
 
@@ -45,6 +46,15 @@ def check_verifier_spec(spec: Any) -> None:
     if text in NAMED_VERIFIERS:
         return
     path = Path(text).expanduser()
+    if "+" in text and not path.exists():
+        for part in text.split("+"):
+            if not part.strip():
+                raise VerifierSpecError(
+                    f"Verifier spec {text!r} has an empty part; join specs with '+', "
+                    "e.g. 'grounded+trained'."
+                )
+            check_verifier_spec(part.strip())
+        return
     if path.is_dir():
         if (path / CARD_NAME).is_file() or (path / "config.json").is_file():
             return

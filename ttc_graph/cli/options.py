@@ -13,7 +13,8 @@ from ttc_graph.policy.base import SamplingParams
 from ttc_graph.strategies import defaults
 
 VERIFIER_FORMS = (
-    "auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub id>"
+    "auto | grounded | arithmetic | judge | trained | <trained verifier dir> | "
+    "<PRM dir or hub id> | SPEC+SPEC"
 )
 FLAG_NAMES = ("--n", "--beam-width", "--max-steps")
 """How the CLI spells n, beam_width and max_steps in error messages."""

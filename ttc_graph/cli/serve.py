@@ -21,7 +21,7 @@ _LIMIT_OPTIONS = {
 
 def register(sub: Any) -> None:
     """Add the ``serve`` subcommand."""
-    from ttc_graph.serving.options import DEFAULT_HOST, DEFAULT_PORT, Defaults, ServeLimits
+    from ttc_graph.serving.settings import DEFAULT_HOST, DEFAULT_PORT, Defaults, ServeLimits
 
     limits, defaults = ServeLimits(), Defaults()
     p = sub.add_parser(
@@ -121,7 +121,7 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     """Limits, defaults and API key, all checked before the model is loaded."""
     from ttc_graph.errors import LimitError
     from ttc_graph.limits import check_finite
-    from ttc_graph.serving.options import Defaults, ServeLimits
+    from ttc_graph.serving.settings import Defaults, ServeLimits
     from ttc_graph.specs import check_verifier_spec
 
     if not 0 <= args.port <= 65535:

@@ -17,8 +17,7 @@ EXAMPLE = (
 
 def register(sub: Any) -> None:
     """Add the ``train-verifier`` subcommand."""
-    from ttc_graph.verifiers.trained.features import DEFAULT_FEATURES, FEATURE_GROUPS
-    from ttc_graph.verifiers.trained.head import HEAD_KINDS
+    from ttc_graph.verifiers.trained.choices import DEFAULT_FEATURES, FEATURE_GROUPS, HEAD_KINDS
     from ttc_graph.verifiers.trained.labels import LABEL_MODES
 
     p = sub.add_parser(

@@ -5,32 +5,10 @@ Example::
     ev = create_evaluation(dataset="arithmetic", strategies="greedy,majority", ns="1,2,4")
     report = ev.run()  # resumes from runs/eval/results.sqlite
     write_report(report, ev.out)
+
+The names load on first use (see ``__init__.pyi``).
 """
 
-from ttc_graph.evaluation.arithmetic import ArithmeticProblem, generate_problems
-from ttc_graph.evaluation.grading import grade, grade_completion
-from ttc_graph.evaluation.metrics import CurvePoint, wilson_interval
-from ttc_graph.evaluation.plot import plot_curve
-from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
-from ttc_graph.evaluation.report import print_report, write_report
-from ttc_graph.evaluation.runner import EvalReport, Evaluation, create_evaluation
-from ttc_graph.evaluation.store import ResultStore
+import lazy_loader
 
-__all__ = [
-    "ArithmeticProblem",
-    "CurvePoint",
-    "EvalReport",
-    "Evaluation",
-    "Problem",
-    "ProblemSet",
-    "ResultStore",
-    "create_evaluation",
-    "generate_problems",
-    "grade",
-    "grade_completion",
-    "load_problems",
-    "plot_curve",
-    "print_report",
-    "wilson_interval",
-    "write_report",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -11,17 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ttc_graph.errors import InputError
-from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.problems import Problem, levels_of
 from ttc_graph.evaluation.store import StoredResult
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.registry import SPECS
-from ttc_graph.strategies.routing import PosteriorRouting, RoutingPolicy, Sample, replay
-from ttc_graph.strategies.selection import Selection, select
-from ttc_graph.strategies.state import Candidate
+
+# Grading (math-verify) and the graph state (LangChain) load when first used: the
+# CLI reads this module's names for its help text.
+if TYPE_CHECKING:
+    from ttc_graph.strategies.routing import RoutingPolicy
+    from ttc_graph.strategies.selection import Selection
+    from ttc_graph.strategies.state import Candidate
 
 SAMPLED: dict[str, Selection] = {
     name: spec.selection
@@ -104,6 +107,8 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
 
 def to_candidates(raw: Sequence[Mapping[str, Any]]) -> list[Candidate]:
     """Stored candidate dicts back as :class:`Candidate` (``steps`` may be omitted)."""
+    from ttc_graph.strategies.state import Candidate
+
     return [
         Candidate(
             id=str(c.get("id", i)),
@@ -126,6 +131,9 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
     For :data:`COVERAGE` the answer is the first right one among the first ``n``
     candidates (or the first answer when none is right).
     """
+    from ttc_graph.evaluation.grading import grade
+    from ttc_graph.strategies.selection import select
+
     candidates = to_candidates(record["candidates"])
     if n > len(candidates):
         raise InputError(
@@ -162,6 +170,8 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
 
 def run_outcome(record: Mapping[str, Any], problem: Problem) -> Outcome:
     """The result of a unit that was run as such (greedy, beam search, DVTS...)."""
+    from ttc_graph.evaluation.grading import grade
+
     usage = record["usage"]
     answer = record.get("answer")
     return Outcome(
@@ -246,6 +256,10 @@ def budgeted_outcomes(
     routing (:func:`~ttc_graph.strategies.routing.replay`) on them gives what a
     live run gives, and the answer is the weighted vote over those taken.
     """
+    from ttc_graph.evaluation.grading import grade
+    from ttc_graph.strategies.routing import PosteriorRouting, Sample, replay
+    from ttc_graph.strategies.selection import select
+
     if not records:
         return []
     pools = [

@@ -705,7 +705,7 @@ def create_evaluation(
         "harness_version": HARNESS_VERSION,
         "dataset": problems.fingerprint,
         "model": _identity(model, EMBEDDED_MODEL),
-        "verifier": _identity(verifier, None) if uses_verifier else None,
+        "verifier": _verifier_identity(verifier, model) if uses_verifier else None,
         "ns": list(n_list),
         "seed": seed,
         "sampling": {
@@ -736,6 +736,23 @@ def create_evaluation(
         budgets=budget_list,
         verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )
+
+
+def _verifier_identity(verifier: Any, model: Any) -> str | None:
+    """What identifies a verifier in the config hash: each part of a ``+`` spec by its
+    identity, and the shipped head (``trained``) by its card, wherever it is installed."""
+    if not isinstance(verifier, str) or os.path.exists(verifier):
+        return _identity(verifier, None)
+    parts = []
+    for part in (p.strip() for p in verifier.split("+")):
+        if part == "trained":
+            from ttc_graph.verifiers.loading import shipped_head
+
+            card = shipped_head(_identity(model, EMBEDDED_MODEL) or "") / CARD_NAME
+            parts.append(f"trained#{hashlib.sha256(card.read_bytes()).hexdigest()[:12]}")
+        else:
+            parts.append(str(_identity(part, None)))
+    return "+".join(parts)
 
 
 def _identity(obj: Any, default: str | None) -> str | None:

@@ -1,24 +1,9 @@
-"""Policies: the models that write candidate solutions."""
+"""Policies: the models that write candidate solutions.
 
-from ttc_graph.policy.base import (
-    DEFAULT_STEP_DELIMITER,
-    Completion,
-    GenerationRequest,
-    Policy,
-    SamplingParams,
-)
-from ttc_graph.policy.chat_model import ChatModelPolicy
-from ttc_graph.policy.huggingface import HuggingFacePolicy
-from ttc_graph.policy.loading import cache_dir, load_policy
+The names load on first use (see ``__init__.pyi``): importing ``policy.base``
+for :class:`SamplingParams` does not pull in torch and transformers.
+"""
 
-__all__ = [
-    "DEFAULT_STEP_DELIMITER",
-    "ChatModelPolicy",
-    "Completion",
-    "GenerationRequest",
-    "HuggingFacePolicy",
-    "Policy",
-    "SamplingParams",
-    "cache_dir",
-    "load_policy",
-]
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

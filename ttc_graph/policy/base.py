@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
-
-from langchain_core.messages import BaseMessage
-from langchain_core.runnables import RunnableConfig
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
+
+if TYPE_CHECKING:  # annotations only: SamplingParams (the CLI's defaults) loads no LangChain
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
 
 FinishReason = Literal["stop", "eos", "length"]
 
@@ -78,6 +79,13 @@ def check_n(n: int) -> int:
     return check_n_limit(n)
 
 
+def check_first_index(first_index: int) -> int:
+    """Validate where a call's candidate numbering starts (see :class:`Policy`)."""
+    if not isinstance(first_index, int) or isinstance(first_index, bool) or first_index < 0:
+        raise InputError(f"first_index must be an integer >= 0, got {first_index!r}.")
+    return first_index
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One prompt: a chat conversation, plus the start of the assistant's answer.
@@ -103,17 +111,24 @@ class Completion:
     completion_tokens: int
     prompt_tokens: int = 0
     logprobs: tuple[float, ...] | None = None
-    info: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def finished(self) -> bool:
-        """True when the model ended the answer itself (EOS), not at a step delimiter."""
-        return self.finish_reason == "eos"
 
 
 @runtime_checkable
 class Policy(Protocol):
-    """What a strategy needs from a policy: many candidates for many prompts at once."""
+    """What a strategy needs from a policy: many candidates for many prompts at once.
+
+    A call returns candidates ``first_index .. first_index + n - 1`` of each
+    request's sequence of candidates: with a seed, ``n=4, first_index=4`` gives
+    exactly the last four of an ``n=8`` call, so a vote sampled in rounds
+    (:class:`~ttc_graph.EarlyStop`) sees the same candidates as one sampled at once.
+    A policy that cannot reproduce rows (a served model) must still give each
+    ``first_index`` fresh draws, never a repeat of an earlier round.
+
+    ``first_index`` is a call argument beside ``n`` rather than a
+    :class:`SamplingParams` field because, like ``n``, it says *which* candidates
+    to draw, not *how* to draw them: params stay the same for every round of one
+    search, and calls that differ only in their rows can share one batch.
+    """
 
     def sample(
         self,
@@ -122,6 +137,7 @@ class Policy(Protocol):
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """Return ``n`` completions for each request, in request order."""
         ...
@@ -133,6 +149,7 @@ class Policy(Protocol):
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """Async twin of :meth:`sample`."""
         ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -25,6 +26,7 @@ from ttc_graph.policy.base import (
     FinishReason,
     GenerationRequest,
     SamplingParams,
+    check_first_index,
     check_n,
 )
 
@@ -185,13 +187,15 @@ class ChatModelPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """``n`` completions per request, run on the policy's own event loop.
 
         Safe to call from inside a running loop (a notebook, an async node calling
         sync code): the work runs on the policy's loop thread, not the caller's.
+        ``first_index`` as in :class:`~ttc_graph.policy.Policy` (see :meth:`_asample`).
         """
-        coro = self._asample(requests, n=n, params=params, config=config)
+        coro = self._asample(requests, n=n, params=params, config=config, first_index=first_index)
         return asyncio.run_coroutine_threadsafe(coro, _shared_loop()).result()
 
     async def asample(
@@ -201,12 +205,13 @@ class ChatModelPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
         """Async twin of :meth:`sample`; the calls run on the policy's own loop.
 
         Cancelling the awaiting task cancels the calls in flight.
         """
-        coro = self._asample(requests, n=n, params=params, config=config)
+        coro = self._asample(requests, n=n, params=params, config=config, first_index=first_index)
         future = asyncio.run_coroutine_threadsafe(coro, _shared_loop())
         return await asyncio.wrap_future(future)
 
@@ -217,15 +222,24 @@ class ChatModelPolicy:
         n: int = 1,
         params: SamplingParams | None = None,
         config: RunnableConfig | None = None,
+        first_index: int = 0,
     ) -> list[list[Completion]]:
-        """``n`` completions per request: one ``n``-request each where supported."""
+        """``n`` completions per request: one ``n``-request each where supported.
+
+        A server cannot return candidates ``k..`` of a larger seeded call, so with a
+        seed, the call that starts at candidate ``k`` sends ``seed + k``: an ``n``
+        request starting at ``first_index`` and each single call of the fallback
+        get their own seed, and no call repeats another's samples.
+        """
         check_n(n)
+        check_first_index(first_index)
         p = params or SamplingParams()
         cfg = ensure_config(config)
         limit = asyncio.Semaphore(self.max_concurrency)
 
-        async def one_call(messages: list[BaseMessage], count: int) -> list[Completion]:
-            kwargs = self._kwargs(p)
+        async def one_call(messages: list[BaseMessage], count: int, row: int) -> list[Completion]:
+            seeded = p if p.seed is None or row == 0 else replace(p, seed=p.seed + row)
+            kwargs = self._kwargs(seeded)
             if count > 1:
                 kwargs["n"] = count
             if self.continue_final_message and isinstance(messages[-1], AIMessage):
@@ -250,11 +264,12 @@ class ChatModelPolicy:
             messages = self._messages(request)
             done: list[Completion] = []
             if self.supports_n:
-                done = (await one_call(messages, n))[:n]
+                done = (await one_call(messages, n, first_index))[:n]
             missing = n - len(done)
             if missing > 0:
                 # No n support, or the server returned fewer: top up with parallel calls.
-                more = await asyncio.gather(*(one_call(messages, 1) for _ in range(missing)))
+                rows = range(first_index + len(done), first_index + n)
+                more = await asyncio.gather(*(one_call(messages, 1, row) for row in rows))
                 done.extend(c[0] for c in more if c)
             if len(done) < n:
                 raise RuntimeError(f"{self.model_id} returned {len(done)} of {n} candidates.")

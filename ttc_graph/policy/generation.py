@@ -12,27 +12,43 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import (
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
+    StoppingCriteria,
     StoppingCriteriaList,
 )
 
 from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Completion, FinishReason, SamplingParams, check_n
 from ttc_graph.policy.prefix_cache import PrefixCache
-from ttc_graph.reliability import StopRows, StopSignal
+from ttc_graph.reliability import StopSignal
 
 
 def row_seed(seed: int, prompt: str, index: int) -> int:
     """A 63-bit seed for one candidate row; stable across processes and platforms."""
     digest = hashlib.blake2b(f"{seed}\x00{index}\x00{prompt}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+class StopRows(StoppingCriteria):
+    """Stops each batch row whose :class:`~ttc_graph.reliability.StopSignal` fired;
+    other rows go on."""
+
+    def __init__(self, signals: Sequence[StopSignal | None]) -> None:
+        self.signals = list(signals)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> torch.BoolTensor:
+        now = time.monotonic()
+        flags = [s is not None and s.should_stop(now) for s in self.signals]
+        return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
 
 class GumbelSampler(LogitsProcessor):

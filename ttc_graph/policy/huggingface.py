@@ -1,9 +1,10 @@
 """A LangChain LLM over a local transformers model that serves search.
 
-:class:`HuggingFacePolicy` is a ``HuggingFacePipeline`` (so ``invoke``, ``batch``,
-``ainvoke`` and callbacks behave as in any LangChain LLM) whose ``_generate`` is
-replaced by one batched ``model.generate`` that returns N candidates per prompt,
-stops at step delimiters and reports finish reasons, token counts and logprobs.
+:class:`HuggingFacePolicy` is a plain LangChain ``BaseLLM`` (so ``invoke``,
+``batch``, ``ainvoke`` and callbacks behave as in any LangChain LLM) holding a
+transformers model and its tokenizer; its ``_generate`` is one batched
+``model.generate`` that returns N candidates per prompt, stops at step delimiters
+and reports finish reasons, token counts and logprobs.
 
 Reliability: a prompt longer than the model's context is refused with
 :class:`~ttc_graph.errors.InputTooLongError` or, with ``on_long_input="truncate"``,
@@ -17,21 +18,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, LLMResult
 from langchain_core.runnables import RunnableConfig, ensure_config
-from langchain_huggingface import HuggingFacePipeline
-from pydantic import ConfigDict, PrivateAttr, field_validator
+from pydantic import ConfigDict, PrivateAttr, field_validator, model_validator
 
 from ttc_graph.errors import InputError, InputTooLongError
 from ttc_graph.policy.base import (
     Completion,
     GenerationRequest,
     SamplingParams,
+    check_first_index,
     check_n,
 )
 from ttc_graph.policy.batching import Coalescer
@@ -44,16 +46,41 @@ _CALL_KWARGS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "logprobs
 _ELLIPSIS = "\n[…]\n"
 
 
-class HuggingFacePolicy(HuggingFacePipeline):
+class HuggingFacePolicy(BaseLLM):
     """Local causal LM as a LangChain LLM that returns many candidates per prompt.
 
-    Create it with :func:`ttc_graph.load_policy`. As an LLM, ``invoke(text)``
-    continues raw text; strategies call :meth:`sample`, which applies the chat
-    template and continues a partial assistant answer.
+    Create it with :func:`ttc_graph.load_policy`, the one loading path (embedded
+    GGUF, local directory, ``.gguf`` file or hub id; device and dtype). As an LLM,
+    ``invoke(text)`` continues raw text; strategies call :meth:`sample`, which
+    applies the chat template and continues a partial assistant answer.
+
+    Layering: a plain ``BaseLLM`` that holds the model and tokenizer, not a
+    ``langchain_huggingface.HuggingFacePipeline``. Every generation goes through
+    our own batched ``generate`` (per-row seeding, step stops, prefix cache), so a
+    transformers pipeline, its ``batch_size``, its ``from_model_id`` (which skipped
+    the padding set-up) and its token-streaming ``_stream`` (which bypassed all of
+    that) had nothing left to do. ``stream()`` yields the whole completion as one
+    chunk. To share a loaded model between policies with other settings, build one
+    from the parts; the tokenizer is set to pad on the left on construction::
+
+        policy = load_policy()
+        plain = HuggingFacePolicy(
+            model=policy.model, tokenizer=policy.tokenizer, prefix_cache_mb=0
+        )
+
+    langchain-huggingface is the bridge in the other direction: a model you already
+    hold as a ``HuggingFacePipeline`` (or a ``ChatHuggingFace`` over one) becomes a
+    policy with :meth:`from_langchain`, sharing its weights.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
+    model: Any
+    """The transformers causal LM (already on its device, in eval mode)."""
+    tokenizer: Any
+    """Its tokenizer; padding is set to the left (generation appends on the right)."""
+    model_id: str | None = None
+    """A readable name; default the model's ``name_or_path``."""
     temperature: float = 0.0
     """Default sampling temperature for plain ``invoke`` (0 = greedy)."""
     top_p: float = 1.0
@@ -76,19 +103,72 @@ class HuggingFacePolicy(HuggingFacePipeline):
     _prefix_cache: PrefixCache | None = PrivateAttr(default=None)
     _init_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_pipeline(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "pipeline" in values:
+            raise InputError(
+                "HuggingFacePolicy takes model= and tokenizer=, not a pipeline: "
+                "HuggingFacePolicy(model=pipe.model, tokenizer=pipe.tokenizer), or load_policy()."
+            )
+        return values
+
+    @model_validator(mode="after")
+    def _prepare_tokenizer(self) -> HuggingFacePolicy:
+        # Batched generation pads on the left so that every row ends where it
+        # continues; a tokenizer without a pad token pads with EOS (masked anyway).
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.model_id is None:
+            self.model_id = getattr(self.model, "name_or_path", None)
+        return self
+
+    @classmethod
+    def from_langchain(cls, llm: Any, **policy_kwargs: Any) -> HuggingFacePolicy:
+        """A policy over the model and tokenizer of a langchain-huggingface LLM.
+
+        ``llm`` is a ``langchain_huggingface.HuggingFacePipeline`` or a
+        ``ChatHuggingFace`` whose ``llm`` is one; the weights are shared, not copied.
+        ``policy_kwargs`` are fields of this class (``temperature``, ...).
+
+        Example:
+            >>> from langchain_huggingface import HuggingFacePipeline
+            >>> hf = HuggingFacePipeline.from_model_id(
+            ...     "Qwen/Qwen2.5-0.5B-Instruct", task="text-generation"
+            ... )  # doctest: +SKIP
+            >>> policy = HuggingFacePolicy.from_langchain(hf)  # doctest: +SKIP
+        """
+        from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+
+        inner = llm.llm if isinstance(llm, ChatHuggingFace) else llm
+        if not isinstance(inner, HuggingFacePipeline):
+            raise InputError(
+                f"from_langchain takes a langchain_huggingface HuggingFacePipeline (or a "
+                f"ChatHuggingFace over one), got {type(llm).__name__}; a served chat model "
+                "goes through ttc_graph.policy.ChatModelPolicy instead."
+            )
+        pipe = inner.pipeline
+        if getattr(pipe, "task", None) != "text-generation":
+            raise InputError(
+                f"from_langchain needs a text-generation pipeline, got task "
+                f"{getattr(pipe, 'task', None)!r}."
+            )
+        policy_kwargs.setdefault("model_id", inner.model_id)
+        return cls(model=pipe.model, tokenizer=pipe.tokenizer, **policy_kwargs)
+
     @property
     def _llm_type(self) -> str:
         return "ttc_graph_huggingface"
 
     @property
-    def model(self) -> Any:
-        """The underlying transformers model."""
-        return self.pipeline.model
-
-    @property
-    def tokenizer(self) -> Any:
-        """The underlying tokenizer (left padding)."""
-        return self.pipeline.tokenizer
+    def _identifying_params(self) -> Mapping[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_new_tokens": self.max_new_tokens,
+        }
 
     @field_validator("prefix_cache_mb")
     @classmethod
@@ -238,7 +318,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
     # -- LangChain LLM -------------------------------------------------------
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> SamplingParams:
-        unknown = set(kwargs) - _CALL_KWARGS - {"pipeline_kwargs", "skip_prompt"}
+        unknown = set(kwargs) - _CALL_KWARGS
         if unknown:
             raise InputError(
                 f"Unsupported generation argument(s) {sorted(unknown)}; "
@@ -267,9 +347,7 @@ class HuggingFacePolicy(HuggingFacePipeline):
     ) -> LLMResult:
         n = check_n(kwargs.get("n", 1))
         params = self._params(stop, kwargs)
-        first = kwargs.get("first_index", 0)
-        if not isinstance(first, int) or isinstance(first, bool) or first < 0:
-            raise InputError(f"first_index must be an integer >= 0, got {first!r}.")
+        first = check_first_index(kwargs.get("first_index", 0))
         batches = self._batcher().submit(prompts, n, params, first_index=first, stop=signal)
         generations = [[_to_generation(c) for c in cands] for cands in batches]
         usage = {

@@ -165,10 +165,22 @@ def _convert_gguf(gguf: Path) -> Path:
     target = gguf_cache_dir(gguf)
     if (target / "config.json").is_file():
         return target
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # One conversion at a time per file: processes started together (pytest-xdist
+    # workers, several servers) wait for the first instead of each converting.
+    with FileLock(target.with_name(f".{target.name}.lock")):
+        if (target / "config.json").is_file():
+            return target
+        return _convert_into(gguf, target)
+
+
+def _convert_into(gguf: Path, target: Path) -> Path:
+    """Convert ``gguf`` into ``target`` through a temporary directory, atomically."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     logger.info("Converting %s to transformers weights (once) into %s", gguf.name, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         try:
@@ -269,7 +281,7 @@ def load_policy(
         **policy_kwargs: fields of :class:`HuggingFacePolicy` such as ``temperature``
             or ``max_batch_size``.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
@@ -277,9 +289,5 @@ def load_policy(
     tokenizer = load_pretrained(AutoTokenizer, source, what="tokenizer")
     lm = load_pretrained(AutoModelForCausalLM, source, what="causal LM", dtype=torch_dtype)
     lm.to(torch_device).eval()
-    tokenizer.padding_side = "left"  # generation appends on the right
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    pipe = pipeline("text-generation", model=lm, tokenizer=tokenizer)
     model_id = "SmolLM2-135M-Instruct (embedded)" if model is None else str(model)
-    return HuggingFacePolicy(pipeline=pipe, model_id=model_id, **policy_kwargs)
+    return HuggingFacePolicy(model=lm, tokenizer=tokenizer, model_id=model_id, **policy_kwargs)

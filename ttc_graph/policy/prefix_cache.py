@@ -50,13 +50,6 @@ class PrefixCacheStats:
     """Prompt tokens (per distinct prompt) whose keys and values came from the cache."""
     calls: int = 0
 
-    @property
-    def saved_fraction(self) -> float:
-        """Share of the plain prefill work that was skipped."""
-        if not self.prompt_tokens:
-            return 0.0
-        return 1.0 - self.encoded_tokens / self.prompt_tokens
-
 
 @dataclass
 class PreparedBatch:

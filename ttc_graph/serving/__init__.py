@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ttc_graph.serving.options import Defaults, ServeLimits, parse_model
-
 _LAZY = {
+    "Defaults": "ttc_graph.serving.settings",
+    "ServeLimits": "ttc_graph.serving.settings",
+    "parse_model": "ttc_graph.serving.options",
     "create_app": "ttc_graph.serving.app",
     "serve": "ttc_graph.serving.server",
     "serve_in_thread": "ttc_graph.serving.server",
@@ -22,7 +23,8 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     # FastAPI and uvicorn are an optional extra: imported only when the server is used,
-    # so that `ttc-graph solve` and `import ttc_graph.serving.options` work without them.
+    # so that `ttc-graph solve` and `import ttc_graph.serving.options` work without them;
+    # and `ttc-graph serve --help` reads the settings without pydantic or LangChain.
     if name not in _LAZY:
         raise AttributeError(f"module 'ttc_graph.serving' has no attribute {name!r}")
     try:

@@ -37,7 +37,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from ttc_graph.errors import LimitError
 from ttc_graph.policy.base import Policy, SamplingParams
-from ttc_graph.serving.options import Defaults
+from ttc_graph.serving.settings import Defaults
 from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES, build_strategy
 from ttc_graph.verifiers.base import Verifier
 

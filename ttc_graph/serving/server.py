@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ttc_graph.errors import TTCGraphError
-from ttc_graph.serving.options import DEFAULT_HOST, DEFAULT_PORT
+from ttc_graph.serving.settings import DEFAULT_HOST, DEFAULT_PORT
 
 
 def _config(app: FastAPI, host: str, port: int, shutdown_timeout_s: float, log_level: str) -> Any:

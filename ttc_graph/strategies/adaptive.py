@@ -30,13 +30,11 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.errors import InputError
 from ttc_graph.limits import check_count
-from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.beam_search import create_beam_search
 from ttc_graph.strategies.common import (
-    DEFAULT_SAMPLING,
-    DELIMITER,
     check_budget,
     check_positive,
     compile_graph,
@@ -44,7 +42,7 @@ from ttc_graph.strategies.common import (
     search_config,
 )
 from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
-from ttc_graph.strategies.driver import PolicyWork, SampleCall, policy_node, supports_first_index
+from ttc_graph.strategies.driver import PolicyWork, SampleCall, policy_node
 from ttc_graph.strategies.nodes import (
     ROOT,
     _new_beam,
@@ -82,14 +80,14 @@ def create_adaptive(
     routing: RoutingPolicy | None = None,
     round_size: int = defaults.ADAPTIVE_ROUND,
     max_samples: int = defaults.ADAPTIVE_MAX_SAMPLES,
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     beam_width: int = defaults.BEAM_WIDTH,
     max_steps: int = defaults.MAX_STEPS,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-    step_delimiter: str = DELIMITER,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "adaptive",
 ) -> CompiledStateGraph:
@@ -108,7 +106,7 @@ def create_adaptive(
             (default :class:`~ttc_graph.strategies.routing.PosteriorRouting`).
         round_size: Candidates per round.
         max_samples: The most candidates per question (rounds stop there).
-        aggregation: How step scores fold into a candidate score.
+        aggregation: How step scores fold into a candidate score; default the verifier's.
         sampling: Temperature, top-p, tokens per solution.
         system_prompt: Prepended unless the input brings its own system message.
         seed: Fixes the samples (candidate k = candidate k of best-of-N, same seed).
@@ -130,7 +128,7 @@ def create_adaptive(
             "create_adaptive routes by the verifier's scores; pass verifier=... "
             "(e.g. load_verifier('grounded'))."
         )
-    params = DEFAULT_SAMPLING if sampling is None else sampling
+    params = SamplingParams() if sampling is None else sampling
     if routing is None:
         routing = PosteriorRouting()
     elif not callable(routing):
@@ -179,11 +177,6 @@ def create_adaptive(
         seed=seed,
         step_delimiter=step_delimiter,
     )
-    if not supports_first_index(policy):
-        raise InputError(
-            f"adaptive samples in rounds and needs a policy whose sample() accepts "
-            f"first_index; {type(policy).__name__} does not. Use ttc_graph.load_policy()."
-        )
     search = partial(
         _search_graph,
         policy=policy,
@@ -212,7 +205,8 @@ def create_adaptive(
     builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
     builder.add_node("route", _router(cfg, routing, limits))
     builder.add_node("search", _searcher(cfg, search, limits), retry_policy=retry)
-    builder.add_node("select", make_select(cfg, would_continue=lambda state: False))
+    # Routing already decided to stop, so nothing is left that more budget would do.
+    builder.add_node("select", make_select(cfg, more=lambda state: False))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "sample")
     builder.add_edge("sample", "score")

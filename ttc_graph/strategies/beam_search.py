@@ -15,10 +15,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.errors import InputError
-from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.common import DELIMITER, search_config, step_sampling
+from ttc_graph.strategies.common import search_config, step_sampling
 from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
 from ttc_graph.strategies.nodes import base_request, extend
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
@@ -58,13 +58,13 @@ def create_beam_search(
     max_steps: int = defaults.MAX_STEPS,
     lookahead: int = 0,
     selection: Selection = "weighted",
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-    step_delimiter: str = DELIMITER,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "beam_search",
 ) -> CompiledStateGraph:

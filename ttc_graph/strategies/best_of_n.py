@@ -10,12 +10,10 @@ from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
-    DEFAULT_SAMPLING,
-    DELIMITER,
     check_early_stop,
     check_positive,
     compile_graph,
@@ -47,14 +45,14 @@ def create_best_of_n(
     verifier: Verifier | None = None,
     n: int = defaults.N,
     selection: Selection = "vanilla",
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     early_stop: EarlyStop | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-    step_delimiter: str = DELIMITER,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "best_of_n",
 ) -> CompiledStateGraph:
@@ -66,7 +64,9 @@ def create_best_of_n(
         n: Number of full solutions to sample.
         selection: ``vanilla`` (highest score), ``weighted`` (answer with the highest
             summed score) or ``majority`` (most frequent answer).
-        aggregation: How step scores fold into a candidate score.
+        aggregation: How step scores fold into a candidate score (``last``, ``min``,
+            ``prod``, ``mean``); default the verifier's own ``verifier.aggregation``
+            (``last`` unless set), so a search ranks as ``verifier.score`` does.
         sampling: Temperature, top-p, token limit per solution.
         system_prompt: Prepended unless the input brings its own system message.
         seed: Fixes the samples; ``None`` draws a fresh seed per run.
@@ -84,7 +84,7 @@ def create_best_of_n(
     """
     check_positive(n=n)
     check_selection(selection)
-    check_early_stop(early_stop, selection=selection, n=n, policy=policy)
+    check_early_stop(early_stop, selection=selection, n=n)
     cfg = search_config(
         policy=policy,
         verifier=verifier,
@@ -92,7 +92,7 @@ def create_best_of_n(
         retry=retry,
         strategy=name,
         n=n,
-        sampling=DEFAULT_SAMPLING if sampling is None else sampling,
+        sampling=SamplingParams() if sampling is None else sampling,
         selection=selection,
         aggregation=aggregation,
         system_prompt=system_prompt,

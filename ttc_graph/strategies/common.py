@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from dataclasses import replace
+from typing import Any, cast
 
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer
 
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_count, check_finite, check_n_limit
-from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
+from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, SamplingParams
 from ttc_graph.reliability import check_retry
 from ttc_graph.strategies.config import Budget, EarlyStop, SearchConfig
-from ttc_graph.strategies.driver import supports_first_index
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
-from ttc_graph.verifiers.base import AGGREGATIONS, Verifier
-
-DEFAULT_SAMPLING = SamplingParams(temperature=0.8, top_p=1.0, max_new_tokens=256)
+from ttc_graph.verifiers.base import AGGREGATIONS, Aggregation, Verifier
 
 
 def check_policy(policy: Any) -> None:
-    """A policy must implement ``sample``/``asample`` (see :class:`ttc_graph.policy.Policy`)."""
+    """A policy must implement :class:`ttc_graph.policy.Policy`, ``first_index`` included.
+
+    A runtime-checkable protocol checks method names only, so the keyword is checked
+    here, when the graph is built: otherwise a policy without it would fail at the
+    first call with a bare ``TypeError``.
+    """
     if policy is None or not callable(getattr(policy, "sample", None)):
         raise InputError(
             "policy must be a ttc-graph policy: use ttc_graph.load_policy() for a local model "
             "or ttc_graph.policy.ChatModelPolicy(chat_model) for any LangChain chat model."
         )
+    for method in ("sample", "asample"):
+        fn = getattr(policy, method, None)
+        if fn is not None and not _takes_keyword(fn, "first_index"):
+            raise InputError(
+                f"{type(policy).__name__}.{method}() must accept first_index=0 (the Policy "
+                "protocol, ttc_graph.policy.Policy: the returned candidates are numbered from "
+                "there); add the keyword to it."
+            )
+
+
+def _takes_keyword(fn: Any, name: str) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a C callable): let it run
+        return True
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def check_verifier(verifier: Any, *, strategy: str, required: bool) -> None:
@@ -52,17 +72,27 @@ def check_positive(**values: int) -> None:
             raise InputError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
-def check_aggregation(aggregation: str) -> None:
-    """Validate an aggregation name."""
+def resolve_aggregation(aggregation: Any, verifier: Verifier | None) -> Aggregation:
+    """How a search folds step scores into a candidate score: the one rule.
+
+    A strategy's explicit ``aggregation`` wins; ``None`` (every factory's default)
+    takes the verifier's own :attr:`~ttc_graph.verifiers.Verifier.aggregation`, so a
+    verifier built with ``aggregation="min"`` ranks candidates inside a search as
+    its :meth:`~ttc_graph.verifiers.Verifier.score` does. Without a verifier nothing
+    is scored and the value is moot (``"last"``).
+    """
+    if aggregation is None:
+        aggregation = verifier.aggregation if verifier is not None else "last"
     if aggregation not in AGGREGATIONS:
         raise InputError(
             f"Unknown aggregation {aggregation!r}; choose one of {', '.join(AGGREGATIONS)}."
         )
+    return cast(Aggregation, aggregation)
 
 
 def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingParams:
     """Sampling for step-wise search: stop at the step delimiter."""
-    base = DEFAULT_SAMPLING if sampling is None else sampling
+    base = SamplingParams() if sampling is None else sampling
     if not isinstance(delimiter, str) or not delimiter:
         raise LimitError(
             f"step_delimiter must be a non-empty string such as '\\n\\n', got {delimiter!r}."
@@ -71,15 +101,9 @@ def step_sampling(sampling: SamplingParams | None, delimiter: str) -> SamplingPa
         check_search_options(
             sampling=base, seed=None, system_prompt=None, step_delimiter=delimiter, n=1
         )
-    stops = base.stop if delimiter in base.stop else (*base.stop, delimiter)
-    return SamplingParams(
-        temperature=base.temperature,
-        top_p=base.top_p,
-        max_new_tokens=base.max_new_tokens,
-        stop=stops,
-        seed=base.seed,
-        logprobs=base.logprobs,
-    )
+    if delimiter in base.stop:
+        return base
+    return replace(base, stop=(*base.stop, delimiter))
 
 
 def check_budget(budget: Budget | None) -> None:
@@ -129,8 +153,8 @@ def check_search_options(
         )
 
 
-def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy) -> None:
-    """Early stopping needs a vote, more than one round, and a policy that numbers rounds."""
+def check_early_stop(early_stop: Any, *, selection: str, n: int) -> None:
+    """Early stopping needs a vote and more than one round."""
     if early_stop is None:
         return
     if not isinstance(early_stop, EarlyStop):
@@ -153,12 +177,6 @@ def check_early_stop(early_stop: Any, *, selection: str, n: int, policy: Policy)
             f"early_stop.round_size ({early_stop.round_size}) must be smaller than n ({n}), "
             "or there is only one round and nothing to stop early."
         )
-    if not supports_first_index(policy):
-        raise InputError(
-            f"early_stop needs a policy whose sample() accepts first_index (to continue the "
-            f"candidate numbering across rounds); {type(policy).__name__} does not. Use "
-            "ttc_graph.load_policy() or drop early_stop."
-        )
 
 
 def search_config(
@@ -174,7 +192,8 @@ def search_config(
     Strategy-specific arguments (``n`` against ``beam_width``, ``max_rounds``, ...)
     are checked by the factory first; ``fields`` are the config's own fields.
     ``verifier_for`` names the strategy in the error when it needs a verifier and
-    got none; ``None`` makes the verifier optional.
+    got none; ``None`` makes the verifier optional. ``aggregation=None`` becomes the
+    verifier's (:func:`resolve_aggregation`).
     """
     check_policy(policy)
     check_search_options(
@@ -184,10 +203,10 @@ def search_config(
         step_delimiter=fields.get("step_delimiter", DEFAULT_STEP_DELIMITER),
         n=fields.get("n", 1),
     )
-    check_aggregation(fields.get("aggregation", "last"))
     check_budget(fields.get("budget"))
     check_retry(retry)
     check_verifier(verifier, strategy=verifier_for or "", required=verifier_for is not None)
+    fields["aggregation"] = resolve_aggregation(fields.get("aggregation"), verifier)
     return SearchConfig(**fields)
 
 
@@ -210,6 +229,3 @@ def compile_graph(
     """
     graph = builder.compile(checkpointer=checkpointer, name=name)
     return graph.with_config(recursion_limit=supersteps + 10)
-
-
-DELIMITER = DEFAULT_STEP_DELIMITER

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from ttc_graph.answers import extract_answer
 from ttc_graph.errors import InputError
@@ -134,13 +134,14 @@ class SearchConfig:
     aggregation: Aggregation = "last"
     beam_width: int = 1
     max_steps: int = 1
+    """Iteration limit of a step search (beam search, DVTS); one-shot strategies
+    and self-refinement (which counts its own rounds) leave it at 1."""
     lookahead: int = 0
     system_prompt: str | None = None
     seed: int | None = None
     budget: Budget | None = None
     step_delimiter: str = "\n\n"
     early_stop: EarlyStop | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

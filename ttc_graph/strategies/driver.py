@@ -10,7 +10,6 @@ naming the strategy, node and iteration.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -123,10 +122,12 @@ def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) ->
         while True:
             try:
                 with deadline_scope(call.deadline):
-                    extra = {"first_index": call.first_index} if call.first_index else {}
-                    sample = cast(Any, policy).sample if extra else policy.sample
-                    result = sample(
-                        call.requests, n=call.n, params=call.params, config=config, **extra
+                    result = policy.sample(
+                        call.requests,
+                        n=call.n,
+                        params=call.params,
+                        config=config,
+                        first_index=call.first_index,
                     )
             except Exception as exc:
                 call = work.throw(exc)
@@ -145,10 +146,12 @@ async def arun_policy_work(
         while True:
             try:
                 with deadline_scope(call.deadline):
-                    extra = {"first_index": call.first_index} if call.first_index else {}
-                    asample = cast(Any, policy).asample if extra else policy.asample
-                    result = await asample(
-                        call.requests, n=call.n, params=call.params, config=config, **extra
+                    result = await policy.asample(
+                        call.requests,
+                        n=call.n,
+                        params=call.params,
+                        config=config,
+                        first_index=call.first_index,
                     )
             except Exception as exc:
                 call = work.throw(exc)
@@ -156,14 +159,6 @@ async def arun_policy_work(
             call = work.send(result)
     except StopIteration as done:
         return cast(dict[str, Any], done.value)
-
-
-def supports_first_index(policy: Policy) -> bool:
-    """Whether ``policy.sample`` can continue candidate numbering (needed by :class:`EarlyStop`)."""
-    try:
-        return "first_index" in inspect.signature(policy.sample).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 @contextmanager

@@ -359,47 +359,66 @@ def make_score(verifier: Verifier, cfg: SearchConfig) -> NodeFn:
     return score
 
 
+def settle(
+    state: SearchState, kept: list[Beam], done: list[Beam], pruned: list[Beam]
+) -> dict[str, Any]:
+    """The update that ends an iteration: ``kept`` stay open, ``done`` join the finished
+    pool, ``pruned`` are dropped; their trace nodes say so and a ``beam_pruned`` event
+    announces it."""
+    iteration = state.get("iteration", 0) + 1
+    trace: dict[str, TraceNode] = {}
+    for status, beams in (("kept", kept), ("finished", done), ("pruned", pruned)):
+        for b in beams:
+            if b["id"] in state["trace"]:
+                trace[b["id"]] = {**state["trace"][b["id"]], "status": status}  # type: ignore[typeddict-item]
+    emit(
+        "beam_pruned",
+        iteration=iteration - 1,
+        kept=[b["id"] for b in kept],
+        finished=[b["id"] for b in done],
+        pruned=[b["id"] for b in pruned],
+    )
+    return {
+        "beams": kept,
+        "finished": [*state.get("finished", []), *done],
+        "pending": [],
+        "iteration": iteration,
+        "trace": trace,
+    }
+
+
 def make_prune(cfg: SearchConfig, keep: KeepRule) -> NodeFn:
     """Node: apply the strategy's keep rule; finished beams leave the active pool."""
 
     def prune(state: SearchState) -> dict[str, Any]:
         usage = empty_usage()
         with timed(usage):
-            iteration = state.get("iteration", 0) + 1
             kept, done, pruned = keep(list(state.get("pending", [])), cfg)
-            if iteration >= cfg.max_steps:
+            if state.get("iteration", 0) + 1 >= cfg.max_steps:
                 # The step limit ends every open beam: it competes with what it has.
                 done = done + kept
                 kept = []
-            trace: dict[str, TraceNode] = {}
-            for status, beams in (("kept", kept), ("finished", done), ("pruned", pruned)):
-                for b in beams:
-                    if b["id"] in state["trace"]:
-                        trace[b["id"]] = {**state["trace"][b["id"]], "status": status}  # type: ignore[typeddict-item]
-            emit(
-                "beam_pruned",
-                iteration=iteration - 1,
-                kept=[b["id"] for b in kept],
-                finished=[b["id"] for b in done],
-                pruned=[b["id"] for b in pruned],
-            )
-        return {
-            "beams": kept,
-            "finished": [*state.get("finished", []), *done],
-            "pending": [],
-            "iteration": iteration,
-            "trace": trace,
-            "usage": usage,
-        }
+            update = settle(state, kept, done, pruned)
+        return {**update, "usage": usage}
 
     return prune
 
 
 Chooser = Callable[[list[Candidate]], int | None]
 
+MoreToDo = Callable[[SearchState], bool]
+"""Whether a search has more to do: it would go on if its budget allowed. The loop's
+routing asks it, and the select node reports ``budget_limited`` when the budget
+ended a search that had more to do."""
 
-def open_work(state: SearchState, cfg: SearchConfig) -> bool:
-    """Whether a step search would expand again if its budget allowed."""
+
+def budget_spent(cfg: SearchConfig, state: SearchState) -> bool:
+    """Whether the search has used its budget up."""
+    return bool(cfg.budget and cfg.budget.exceeded(state["usage"]))
+
+
+def more_to_do(state: SearchState, cfg: SearchConfig) -> bool:
+    """:data:`MoreToDo` of a step search: beams open, steps left, fewer than N finished."""
     return (
         bool(state.get("beams"))
         and state.get("iteration", 0) < cfg.max_steps
@@ -408,19 +427,16 @@ def open_work(state: SearchState, cfg: SearchConfig) -> bool:
 
 
 def make_select(
-    cfg: SearchConfig,
-    chooser: Chooser | None = None,
-    would_continue: Callable[[SearchState], bool] | None = None,
+    cfg: SearchConfig, chooser: Chooser | None = None, more: MoreToDo | None = None
 ) -> NodeFn:
     """Node: pick the final answer from the finished candidates.
 
     Falls back to unfinished beams when nothing finished (e.g. the budget ran out
     first), so a search that produced any text always returns an answer attempt.
     The result is ``budget_limited`` when the budget cut a generation short, or
-    ended the search while ``would_continue`` (default :func:`open_work`) says it
-    had more to do.
+    ended the search while it had ``more`` to do (default: :func:`more_to_do`).
     """
-    more = would_continue or (lambda state: open_work(state, cfg))
+    has_more: MoreToDo = more or (lambda state: more_to_do(state, cfg))
 
     def choose(candidates: list[Candidate]) -> int | None:
         return select(candidates, cfg.selection)
@@ -451,8 +467,8 @@ def make_select(
                             **trace.get(node_id, state["trace"][node_id]),
                             "chosen": True,
                         }
-            limited = bool(state.get("budget_limited")) or bool(
-                cfg.budget and cfg.budget.exceeded(state["usage"]) and more(state)
+            limited = bool(state.get("budget_limited")) or (
+                budget_spent(cfg, state) and has_more(state)
             )
             emit(
                 "answer_chosen", answer=answer, id=pool[index]["id"] if index is not None else None
@@ -489,9 +505,7 @@ def make_route(cfg: SearchConfig) -> Callable[[SearchState], str]:
     """Edge: loop to ``expand`` while beams are open and limits allow; else ``select``."""
 
     def route(state: SearchState) -> str:
-        if not open_work(state, cfg):
-            return "select"
-        if cfg.budget and cfg.budget.exceeded(state["usage"]):
+        if not more_to_do(state, cfg) or budget_spent(cfg, state):
             return "select"
         return "expand"
 

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, Literal
-
-from langgraph.graph.state import CompiledStateGraph
+from typing import TYPE_CHECKING, Any, Literal
 
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_n_limit
-from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.policy.base import SamplingParams
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.adaptive import create_adaptive
-from ttc_graph.strategies.beam_search import create_beam_search
-from ttc_graph.strategies.best_of_n import create_best_of_n
-from ttc_graph.strategies.dvts import create_dvts
-from ttc_graph.strategies.selection import Selection
-from ttc_graph.strategies.self_refine import create_self_refine
-from ttc_graph.strategies.step_search import check_steps
-from ttc_graph.verifiers.base import Verifier
+
+# Reading the registry (the CLI's parser and --help) must not import LangGraph or
+# the graphs: each builder imports its factory when it runs.
+if TYPE_CHECKING:
+    from langgraph.graph.state import CompiledStateGraph
+
+    from ttc_graph.policy.base import Policy
+    from ttc_graph.strategies.selection import Selection
+    from ttc_graph.verifiers.base import Verifier
 
 EvalMode = Literal["sample", "per_n", "single", "budgeted"]
 """How the evaluation runs a strategy over an N list:
@@ -51,7 +49,8 @@ class Settings:
 
 
 Builder = Callable[
-    ["StrategySpec", Policy, Verifier | None, Settings, dict[str, Any]], CompiledStateGraph
+    ["StrategySpec", "Policy", "Verifier | None", Settings, dict[str, Any]],
+    "CompiledStateGraph",
 ]
 """Builds a strategy's graph: ``(spec, policy, verifier, settings, extra factory kwargs)``."""
 
@@ -92,6 +91,8 @@ class StrategySpec:
         """
         check_n_limit(n, name=names[0])
         if self.steps:
+            from ttc_graph.strategies.step_search import check_steps
+
             check_steps(n, beam_width, max_steps, names=names)
 
 
@@ -102,6 +103,8 @@ def _greedy(
     s: Settings,
     extra: dict[str, Any],
 ) -> CompiledStateGraph:
+    from ttc_graph.strategies.best_of_n import create_best_of_n
+
     greedy = SamplingParams(
         temperature=0.0, max_new_tokens=s.sampling.max_new_tokens, stop=s.sampling.stop
     )
@@ -124,6 +127,8 @@ def _best_of_n(
     s: Settings,
     extra: dict[str, Any],
 ) -> CompiledStateGraph:
+    from ttc_graph.strategies.best_of_n import create_best_of_n
+
     assert spec.selection is not None
     return create_best_of_n(
         policy=policy,
@@ -137,9 +142,32 @@ def _best_of_n(
     )
 
 
+def _beam_search(
+    spec: StrategySpec,
+    policy: Policy,
+    verifier: Verifier | None,
+    s: Settings,
+    extra: dict[str, Any],
+) -> CompiledStateGraph:
+    from ttc_graph.strategies.beam_search import create_beam_search
+
+    return _step_search(create_beam_search, policy, verifier, s, extra)
+
+
+def _dvts(
+    spec: StrategySpec,
+    policy: Policy,
+    verifier: Verifier | None,
+    s: Settings,
+    extra: dict[str, Any],
+) -> CompiledStateGraph:
+    from ttc_graph.strategies.dvts import create_dvts
+
+    return _step_search(create_dvts, policy, verifier, s, extra)
+
+
 def _step_search(
     factory: Callable[..., CompiledStateGraph],
-    spec: StrategySpec,
     policy: Policy,
     verifier: Verifier | None,
     s: Settings,
@@ -164,6 +192,8 @@ def _adaptive(
     s: Settings,
     extra: dict[str, Any],
 ) -> CompiledStateGraph:
+    from ttc_graph.strategies.adaptive import create_adaptive
+
     return create_adaptive(
         policy=policy,
         verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
@@ -184,6 +214,8 @@ def _self_refine(
     s: Settings,
     extra: dict[str, Any],
 ) -> CompiledStateGraph:
+    from ttc_graph.strategies.self_refine import create_self_refine
+
     return create_self_refine(
         policy=policy, verifier=verifier, sampling=s.sampling, seed=s.seed, **extra
     )
@@ -228,7 +260,7 @@ SPECS: dict[str, StrategySpec] = {
         StrategySpec(
             "beam_search",
             "step-wise search, the best N / beam_width beams kept",
-            partial(_step_search, create_beam_search),
+            _beam_search,
             needs_verifier=True,
             eval_mode="per_n",
             steps=True,
@@ -237,7 +269,7 @@ SPECS: dict[str, StrategySpec] = {
         StrategySpec(
             "dvts",
             "N / beam_width independent subtrees, each keeping its best step",
-            partial(_step_search, create_dvts),
+            _dvts,
             needs_verifier=True,
             eval_mode="per_n",
             steps=True,
@@ -262,6 +294,11 @@ SPECS: dict[str, StrategySpec] = {
     )
 }
 """Every strategy by CLI name, in the order the CLI lists them."""
+
+STRATEGIES = tuple(SPECS)
+"""Every strategy's CLI name."""
+NEEDS_VERIFIER = frozenset(name for name, spec in SPECS.items() if spec.needs_verifier)
+"""Strategies that rank candidates by score and cannot run without a verifier."""
 
 
 def get_spec(name: str) -> StrategySpec:

@@ -13,22 +13,27 @@ latest version is returned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import Runnable
 from langgraph.graph import END, START
-from langgraph.graph.state import CompiledStateGraph
+from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.errors import InputError
-from ttc_graph.policy.base import GenerationRequest, Policy, SamplingParams
+from ttc_graph.policy.base import (
+    DEFAULT_STEP_DELIMITER,
+    GenerationRequest,
+    Policy,
+    SamplingParams,
+)
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import (
-    DEFAULT_SAMPLING,
-    DELIMITER,
     check_positive,
     compile_graph,
     new_builder,
@@ -37,18 +42,28 @@ from ttc_graph.strategies.common import (
 from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
 from ttc_graph.strategies.driver import PolicyWork, SampleCall, budgeted, cut_by_budget, policy_node
 from ttc_graph.strategies.nodes import (
+    MoreToDo,
+    NodeFn,
     base_request,
+    budget_spent,
     call_seed,
     emit,
     make_generate,
     make_prepare,
-    make_prune,
     make_score,
     make_select,
+    settle,
     timed,
 )
 from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT
-from ttc_graph.strategies.state import Beam, Candidate, SearchState, empty_usage
+from ttc_graph.strategies.state import (
+    Beam,
+    Candidate,
+    InputState,
+    OutputState,
+    SearchState,
+    empty_usage,
+)
 from ttc_graph.verifiers.base import Aggregation, Verifier
 
 NO_MISTAKES = "no mistakes"
@@ -76,11 +91,6 @@ def plan_refine(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
         ),
     )
     return [Expansion(GenerationRequest(messages), 1, None, group=state["iteration"])]
-
-
-def keep_all(pending: list[Beam], cfg: SearchConfig) -> tuple[list[Beam], list[Beam], list[Beam]]:
-    """Every version is kept for the final choice."""
-    return [], pending, []
 
 
 def weakest_step_hint(beam: Beam) -> str:
@@ -123,19 +133,66 @@ def make_critique(policy: Policy, cfg: SearchConfig) -> Runnable[SearchState, di
     return policy_node(policy, cfg, critique, "critique")
 
 
+def make_collect(cfg: SearchConfig) -> NodeFn:
+    """Node: each new version joins the finished pool; every version competes at the end."""
+
+    def collect(state: SearchState) -> dict[str, Any]:
+        usage = empty_usage()
+        with timed(usage):
+            update = settle(state, kept=[], done=list(state.get("pending", [])), pruned=[])
+        return {**update, "usage": usage}
+
+    return collect
+
+
+def more_to_do(state: SearchState, *, max_rounds: int, threshold: float, scored: bool) -> bool:
+    """:data:`~ttc_graph.strategies.nodes.MoreToDo` of self-refinement: rounds are left
+    and the best version scores below ``threshold`` (unscored: the critique found mistakes).
+
+    ``iteration`` counts the versions collected: 1 after the draft, ``k + 1`` after round k.
+    """
+    if state["iteration"] > max_rounds:
+        return False
+    if not scored:
+        return NO_MISTAKES not in state.get("critique", "").lower()
+    best = best_version(state)
+    return best["score"] is None or best["score"] < threshold
+
+
+def route_to(node: str, cfg: SearchConfig, more: MoreToDo) -> Callable[[SearchState], str]:
+    """Edge: on to ``node`` while there is more to do and budget left; else ``select``."""
+
+    def route(state: SearchState) -> str:
+        return node if more(state) and not budget_spent(cfg, state) else "select"
+
+    return route
+
+
+def latest(candidates: list[Candidate]) -> int | None:
+    """Without a verifier nothing is scored: the latest version is the answer."""
+    return len(candidates) - 1 if candidates else None
+
+
+def best_scored(candidates: list[Candidate]) -> int | None:
+    """The best-scored version (the earliest among equals)."""
+    if not candidates:
+        return None
+    return max(range(len(candidates)), key=lambda i: candidates[i]["score"] or 0.0)
+
+
 def create_self_refine(
     *,
     policy: Policy,
     verifier: Verifier | None = None,
     max_rounds: int = defaults.MAX_ROUNDS,
     threshold: float = 0.9,
-    aggregation: Aggregation = "last",
+    aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-    step_delimiter: str = DELIMITER,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "self_refine",
 ) -> CompiledStateGraph:
@@ -147,6 +204,11 @@ def create_self_refine(
         max_rounds: Most refinements after the draft.
         threshold: Stop once the best version's score reaches it (0–1).
         Other arguments as in :func:`create_best_of_n`.
+
+    Example::
+
+        graph = create_self_refine(policy=load_policy(), verifier=GroundedVerifier())
+        graph.invoke({"question": "Tom has 12 apples and buys 30 more. How many?"})
     """
     check_positive(max_rounds=max_rounds)
     if not 0.0 <= threshold <= 1.0:
@@ -158,55 +220,39 @@ def create_self_refine(
         retry=retry,
         strategy=name,
         n=1,
-        sampling=DEFAULT_SAMPLING if sampling is None else sampling,
+        sampling=SamplingParams() if sampling is None else sampling,
         aggregation=aggregation,
-        max_steps=max_rounds + 1,
         system_prompt=system_prompt,
         seed=seed,
         budget=budget,
         step_delimiter=step_delimiter,
     )
+    more = partial(
+        more_to_do, max_rounds=max_rounds, threshold=threshold, scored=verifier is not None
+    )
+    builder = _build(policy, verifier, cfg, more, retry)
+    return compile_graph(
+        builder, name=name, supersteps=4 * (max_rounds + 1) + 4, checkpointer=checkpointer
+    )
 
-    def wants_more(state: SearchState) -> bool:
-        # Whether refinement would go on if the budget allowed it.
-        if state["iteration"] > max_rounds:
-            return False
-        if verifier is None:
-            return NO_MISTAKES not in state.get("critique", "").lower()
-        best = best_version(state)
-        return best["score"] is None or best["score"] < threshold
 
-    def out_of_budget(state: SearchState) -> bool:
-        return bool(cfg.budget and cfg.budget.exceeded(state["usage"]))
-
-    def route_after_collect(state: SearchState) -> str:
-        if not wants_more(state) or out_of_budget(state):
-            return "select"
-        return "critique"
-
-    def route_after_critique(state: SearchState) -> str:
-        if not wants_more(state) or out_of_budget(state):
-            return "select"
-        return "refine"
-
-    def latest_without_verifier(candidates: list[Candidate]) -> int | None:
-        if not candidates:
-            return None
-        if verifier is None:
-            return len(candidates) - 1
-        return max(range(len(candidates)), key=lambda i: candidates[i]["score"] or 0.0)
-
-    # The prune node with keep_all moves each new version into the finished pool.
-    collect = make_prune(replace(cfg, max_steps=max_rounds + 2), keep_all)
+def _build(
+    policy: Policy,
+    verifier: Verifier | None,
+    cfg: SearchConfig,
+    more: MoreToDo,
+    retry: RetryPolicy | None,
+) -> StateGraph[SearchState, Any, InputState, OutputState]:
+    """The nodes and edges; without a verifier there is no score node."""
     builder = new_builder()
     builder.add_node("prepare", make_prepare(cfg))
     builder.add_node("draft", make_generate(policy, cfg, plan_draft, full=True), retry_policy=retry)
-    builder.add_node("collect", collect)
+    builder.add_node("collect", make_collect(cfg))
     builder.add_node("critique", make_critique(policy, cfg), retry_policy=retry)
     builder.add_node(
         "refine", make_generate(policy, cfg, plan_refine, full=True), retry_policy=retry
     )
-    builder.add_node("select", make_select(cfg, latest_without_verifier, wants_more))
+    builder.add_node("select", make_select(cfg, latest if verifier is None else best_scored, more))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "draft")
     if verifier is not None:
@@ -217,9 +263,7 @@ def create_self_refine(
     else:
         builder.add_edge("draft", "collect")
         builder.add_edge("refine", "collect")
-    builder.add_conditional_edges("collect", route_after_collect, ["critique", "select"])
-    builder.add_conditional_edges("critique", route_after_critique, ["refine", "select"])
+    for node, then in (("collect", "critique"), ("critique", "refine")):
+        builder.add_conditional_edges(node, route_to(then, cfg, more), [then, "select"])
     builder.add_edge("select", END)
-    return compile_graph(
-        builder, name=name, supersteps=4 * (max_rounds + 1) + 4, checkpointer=checkpointer
-    )
+    return builder

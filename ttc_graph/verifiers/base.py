@@ -98,7 +98,8 @@ class Verifier(RunnableSerializable[VerifierInput, list[list[float]]], ABC):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     aggregation: Aggregation = "last"
-    """How :meth:`score` folds step scores into one candidate score."""
+    """How :meth:`score` folds step scores into one candidate score; strategies use
+    it too unless given their own ``aggregation``."""
 
     @abstractmethod
     def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:

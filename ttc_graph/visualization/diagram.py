@@ -50,8 +50,7 @@ class DiagramOnlyPolicy:
         config: RunnableConfig | None = None,
         first_index: int = 0,
     ) -> list[list[Completion]]:
-        """Always raises: this object exists only to draw diagrams (``first_index`` is
-        accepted so that strategies sampling in rounds can be drawn too)."""
+        """Always raises: this object exists only to draw diagrams."""
         raise RuntimeError(
             "DiagramOnlyPolicy "
             + _STOPPED.format(what="generate")
@@ -67,9 +66,8 @@ class DiagramOnlyPolicy:
         config: RunnableConfig | None = None,
         first_index: int = 0,
     ) -> list[list[Completion]]:
-        """Always raises: this object exists only to draw diagrams (``first_index`` is
-        accepted so that strategies sampling in rounds can be drawn too)."""
-        return self.sample(requests, n=n, params=params, config=config)
+        """Always raises: this object exists only to draw diagrams."""
+        return self.sample(requests, n=n, params=params, config=config, first_index=first_index)
 
 
 class DiagramOnlyVerifier(Verifier):

@@ -16,37 +16,44 @@ first problem it finds, so a hand-edited or truncated file fails clearly.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypedDict, get_args
+from typing import Any, NotRequired, cast
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+
+# Not typing.TypedDict: on Python < 3.12 pydantic cannot validate it.
+from typing_extensions import TypedDict
 
 from ttc_graph.errors import InputError
 
 # check_output_path is re-exported: the viewers import it from here.
 from ttc_graph.outputs import check_output_path as check_output_path
 from ttc_graph.outputs import write_atomic
-from ttc_graph.strategies.state import NodeStatus, TraceNode, Usage, empty_usage
+from ttc_graph.strategies.routing import Route
+from ttc_graph.strategies.state import TraceNode, Usage, empty_usage
 
 FORMAT = "ttc-graph-trace"
 VERSION = 1
 MAX_TRACE_BYTES = 256 * 2**20
 """Largest trace file :func:`load_trace` reads (a search at N=4096 writes a few MiB)."""
-STATUSES: tuple[str, ...] = get_args(NodeStatus)
 _USAGE_KEYS = tuple(empty_usage())
-_NODE_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str,),
-    "parent": (str, type(None)),
-    "text": (str,),
-    "score": (int, float, type(None)),
-    "iteration": (int,),
-    "status": (str,),
-    "chosen": (bool,),
-    "group": (int,),
-}
 
 
+# Strict: no bool where a number belongs, no "3" for 3; NaN and infinity are refused
+# (JSON could not write them back); fields beyond the schema are kept, so a newer
+# writer's extras survive a round trip. Nested TraceNode and Usage inherit this.
+@with_config(ConfigDict(strict=True, allow_inf_nan=False, extra="allow"))
+class RouteRecord(TypedDict):
+    """One routing decision of ``adaptive`` (more keys, e.g. the posterior, may follow)."""
+
+    round: int
+    route: Route
+    reason: str
+
+
+@with_config(ConfigDict(strict=True, allow_inf_nan=False, extra="allow"))
 class SearchTrace(TypedDict):
     """One search as saved by :func:`save_trace`: its tree, answer and cost."""
 
@@ -60,7 +67,7 @@ class SearchTrace(TypedDict):
     budget_limited: bool
     nodes: list[TraceNode]
     """Every node of the search tree, parents before their children."""
-    routes: list[dict[str, Any]]
+    routes: NotRequired[list[RouteRecord]]
     """Adaptive's routing decisions in order (``round``, ``route``, ``reason``, ...); empty
     for other strategies and in older trace files."""
 
@@ -171,118 +178,79 @@ def as_trace(trace_or_result: Mapping[str, Any]) -> SearchTrace:
 
 
 def validate_trace(data: dict[str, Any]) -> SearchTrace:
-    """Check a trace dict field by field; return it with nodes ordered parents first.
+    """Check a trace against :class:`SearchTrace`; return it with nodes ordered parents first.
 
-    Raises ValueError naming the first problem: a missing or mistyped field, an
-    unknown status, a dangling parent, a second root or a cycle.
+    The schema (types, required fields, statuses, finite numbers) is checked by
+    pydantic from the TypedDicts themselves; what a schema cannot say is checked
+    after it: counts and iterations >= 0, one root, parents that exist, unique ids,
+    no cycle. Raises :class:`~ttc_graph.errors.InputError` naming the first problem.
     """
-    version = data.get("version")
+    version = data.get("version") if isinstance(data, dict) else None
     if version != VERSION:
         raise InputError(
             f"Unsupported trace version {version!r}; this ttc-graph reads version {VERSION}."
         )
-    for key, types in (
-        ("strategy", (str,)),
-        ("question", (str,)),
-        ("answer", (str, type(None))),
-        ("solution", (str, type(None))),
-        ("budget_limited", (bool,)),
-        ("usage", (dict,)),
-        ("nodes", (list,)),
-    ):
-        if key not in data:
-            raise InputError(f"Trace is missing {key!r}.")
-        if not isinstance(data[key], types):
-            raise InputError(
-                f"Trace field {key!r} has the wrong type ({type(data[key]).__name__})."
-            )
-    usage = data["usage"]
+    try:
+        trace = _SCHEMA.validate_python(data)
+    except ValidationError as exc:
+        raise InputError(_first_problem(exc, data)) from None
+    usage = cast(dict[str, float], trace["usage"])
     for key in _USAGE_KEYS:
-        value = usage.get(key)
-        # NaN passes ``< 0``; refused here rather than by the JSON writer's
-        # "Out of range float values are not JSON compliant".
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise InputError(f"usage[{key!r}] must be a number >= 0 and finite, got {value!r}.")
-    nodes = _check_nodes(data["nodes"])
-    routes = _check_routes(data.get("routes", []))
-    return SearchTrace(
-        format=FORMAT,
-        version=VERSION,
-        strategy=data["strategy"],
-        question=data["question"],
-        answer=data["answer"],
-        solution=data["solution"],
-        usage=Usage(**{k: usage[k] for k in _USAGE_KEYS}),  # type: ignore[typeddict-item]
-        budget_limited=data["budget_limited"],
-        nodes=nodes,
-        routes=routes,
+        if usage[key] < 0:
+            raise InputError(f"usage[{key!r}] must be >= 0, got {usage[key]!r}.")
+    trace["nodes"] = _check_tree(trace["nodes"])
+    trace.setdefault("routes", [])
+    return trace
+
+
+_SCHEMA = TypeAdapter(SearchTrace)
+
+
+def _first_problem(exc: ValidationError, data: Any) -> str:
+    """One line on the first schema error: where, what was found, what was expected."""
+    error = exc.errors()[0]
+    *parents, field = error["loc"]
+    found = error.get("input")
+    where = str(parents[0]) + "".join(f"[{p}]" for p in parents[1:]) if parents else "Trace"
+    node = ""
+    if parents[:1] == ["nodes"] and len(parents) > 1:  # name the node when it has an id
+        raw = data["nodes"][parents[1]]
+        node = f" (node {raw['id']!r})" if isinstance(raw, dict) and "id" in raw else ""
+    kind = error["type"]
+    if kind == "missing":
+        return f"{where} is missing {field!r}{node}."
+    if kind == "finite_number":
+        return (
+            f"{where}[{field!r}] is not a finite number ({found}){node}: a non-finite {field} "
+            "cannot be written as JSON."
+        )
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"{where} has unknown {field} {found!r}{node}; expected {expected}."
+    subject = f"{where}: {field!r}" if isinstance(field, str) else f"{where}[{field}]"
+    return (
+        f"{subject} has the wrong type ({type(found).__name__}){node}: "
+        f"{error['msg'][0].lower()}{error['msg'][1:]}."
     )
 
 
-def _check_routes(raw: Any) -> list[dict[str, Any]]:
-    """Routing decisions: a list of dicts with an int ``round``, a known ``route``, a ``reason``."""
-    from ttc_graph.strategies.routing import ROUTES
-
-    if not isinstance(raw, list):
-        raise InputError(f"Trace field 'routes' must be a list, got {type(raw).__name__}.")
-    for i, r in enumerate(raw):
-        if (
-            not isinstance(r, dict)
-            or r.get("route") not in ROUTES
-            or not isinstance(r.get("reason"), str)
-            or isinstance(r.get("round"), bool)
-            or not isinstance(r.get("round"), int)
-        ):
-            raise InputError(
-                f"Trace routes[{i}] must be a dict with round (int), route (one of "
-                f"{', '.join(ROUTES)}) and reason (text)."
-            )
-    return [dict(r) for r in raw]
-
-
-def _check_nodes(raw: list[Any]) -> list[TraceNode]:
-    if not raw:
+def _check_tree(nodes: list[TraceNode]) -> list[TraceNode]:
+    if not nodes:
         raise InputError("Trace has no nodes; a search trace holds at least its root.")
     by_id: dict[str, TraceNode] = {}
-    for i, node in enumerate(raw):
-        if not isinstance(node, dict):
-            raise InputError(f"nodes[{i}] must be an object, got {type(node).__name__}.")
-        for key, types in _NODE_FIELDS.items():
-            if key not in node:
-                raise InputError(f"nodes[{i}] is missing {key!r}.")
-            value = node[key]
-            # bool is an int subclass: a True score or iteration is a mistake, not 1.
-            wrong_bool = isinstance(value, bool) and bool not in types
-            if wrong_bool or not isinstance(value, types):
-                raise InputError(
-                    f"nodes[{i}] ({node.get('id')!r}): {key!r} has the wrong type "
-                    f"({type(value).__name__})."
-                )
+    for node in nodes:
         name = node["id"]
-        if node["status"] not in STATUSES:
-            raise InputError(
-                f"Node {name!r} has unknown status {node['status']!r}; "
-                f"expected one of {', '.join(STATUSES)}."
-            )
-        if node["score"] is not None and not math.isfinite(node["score"]):
-            raise InputError(f"Node {name!r} has a non-finite score ({node['score']}).")
         if node["iteration"] < 0:
             raise InputError(f"Node {name!r} has a negative iteration ({node['iteration']}).")
         if name in by_id:
             raise InputError(f"Node id {name!r} appears twice; ids must be unique.")
-        # Fields beyond TraceNode's are kept: a newer writer's extras survive a round trip.
-        by_id[name] = dict(node)  # type: ignore[assignment]
-    roots = [n["id"] for n in by_id.values() if n["parent"] is None]
+        by_id[name] = node
+    roots = [n["id"] for n in nodes if n["parent"] is None]
     if len(roots) != 1:
         raise InputError(
             f"A trace has exactly one root (parent null); found {len(roots)}: {roots}."
         )
-    for node in by_id.values():
+    for node in nodes:
         if node["parent"] is not None and node["parent"] not in by_id:
             raise InputError(
                 f"Node {node['id']!r} has parent {node['parent']!r}, which is not in the trace."

@@ -20,12 +20,13 @@ batch of candidates (:mod:`ttc_graph.verifiers.trained.readout`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast
 
 import torch
 
 from ttc_graph.errors import VerifierTrainingError
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.verifiers.trained.choices import DEFAULT_FEATURES, FEATURE_GROUPS, FeatureGroup
 from ttc_graph.verifiers.trained.readout import PromptCache, check_local_policy, read_prefixes
 
 __all__ = [
@@ -41,12 +42,9 @@ __all__ = [
     "policy_hidden_size",
 ]
 
-FeatureGroup = Literal["checker", "confidence", "hidden"]
-FEATURE_GROUPS: tuple[FeatureGroup, ...] = get_args(FeatureGroup)
 POLICY_GROUPS: frozenset[str] = frozenset({"confidence", "hidden"})
 """Groups that need the policy at scoring time."""
 CONFIDENCE_FEATURES: tuple[str, ...] = ("mean_logprob", "min_logprob", "tokens")
-DEFAULT_FEATURES: tuple[FeatureGroup, ...] = ("checker", "confidence")
 
 
 def parse_feature_groups(spec: str | Sequence[str]) -> tuple[FeatureGroup, ...]:

@@ -11,17 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from ttc_graph.errors import InputError, VerifierTrainingError
+from ttc_graph.verifiers.trained.choices import HEAD_KINDS, HeadKind
 
 __all__ = ["HEAD_KINDS", "HeadKind", "Standardizer", "TrainedHead", "build_net", "fit_head"]
-
-HeadKind = Literal["logistic", "mlp"]
-HEAD_KINDS: tuple[HeadKind, ...] = get_args(HeadKind)
 
 
 @dataclass(frozen=True)

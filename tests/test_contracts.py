@@ -1,0 +1,225 @@
+"""The contracts between layers, stated once: the Policy protocol's ``first_index``,
+whose aggregation a search uses, what step sampling keeps, and which layer imports torch.
+
+Unit tests of pure rules (a scripted policy and verifier) sit beside one real-model
+search that checks the same aggregation rule end to end.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ttc_graph import create_best_of_n
+from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
+from ttc_graph.strategies import STRATEGIES, build_strategy
+from ttc_graph.strategies.common import resolve_aggregation, step_sampling
+from ttc_graph.verifiers import ArithmeticVerifier, Verifier
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ttc_graph"
+QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
+
+
+class ScriptedPolicy:
+    """Answers every request with the same two-step solution (no model)."""
+
+    def sample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: Any = None,
+        first_index: int = 0,
+    ) -> list[list[Completion]]:
+        return [[Completion("7 + 5 = 12.\n\nThe answer is 12.", "eos", 9)] * n for _ in requests]
+
+    async def asample(self, requests: Sequence[GenerationRequest], **kwargs: Any) -> Any:
+        return self.sample(requests, **kwargs)
+
+
+class StepScores(Verifier):
+    """Scores the first step 0.2 and every later one 0.9."""
+
+    def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        return [[0.2] + [0.9] * (len(steps) - 1) for steps in candidates]
+
+
+class NoFirstIndex:
+    """A policy written against the protocol before ``first_index`` was part of it."""
+
+    def sample(self, requests: Any, *, n: int = 1, params: Any = None, config: Any = None) -> Any:
+        raise AssertionError("never called: the factory refuses the policy")
+
+    async def asample(
+        self, requests: Any, *, n: int = 1, params: Any = None, config: Any = None
+    ) -> Any:
+        raise AssertionError("never called: the factory refuses the policy")
+
+
+# -- step sampling -------------------------------------------------------------------
+
+
+def test_step_sampling_keeps_every_field_and_adds_the_delimiter_once() -> None:
+    # Every field set away from its default: a field dropped on the way shows up here.
+    custom = SamplingParams(
+        temperature=0.3, top_p=0.9, max_new_tokens=7, stop=("END",), seed=5, logprobs=True
+    )
+    assert {f.name for f in fields(SamplingParams)} == {
+        "temperature",
+        "top_p",
+        "max_new_tokens",
+        "stop",
+        "seed",
+        "logprobs",
+    }, "a new SamplingParams field: set it in `custom` above"
+    stepped = step_sampling(custom, "\n\n")
+    assert stepped == replace(custom, stop=("END", "\n\n"))
+    assert step_sampling(stepped, "\n\n") == stepped, "the delimiter is added once"
+    assert step_sampling(None, "\n\n") == SamplingParams(stop=("\n\n",))
+
+
+# -- first_index is part of the Policy protocol -------------------------------------
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_factory_refuses_a_policy_without_first_index(name: str) -> None:
+    with pytest.raises(ValueError, match=r"NoFirstIndex\.sample\(\) must accept first_index"):
+        build_strategy(name, policy=NoFirstIndex(), verifier=ArithmeticVerifier(), n=4)  # type: ignore[arg-type]
+
+
+def test_a_policy_taking_any_keyword_is_accepted() -> None:
+    graph = create_best_of_n(policy=ScriptedPolicy(), n=2, selection="majority", seed=0)
+    assert graph.invoke({"question": QUESTION})["answer"] == "12"
+
+
+# -- one aggregation rule ----------------------------------------------------------
+
+
+def test_aggregation_is_the_strategys_else_the_verifiers() -> None:
+    assert resolve_aggregation(None, StepScores(aggregation="min")) == "min"
+    assert resolve_aggregation("prod", StepScores(aggregation="min")) == "prod"
+    assert resolve_aggregation(None, StepScores()) == "last"
+    assert resolve_aggregation(None, None) == "last"
+    with pytest.raises(ValueError, match="Unknown aggregation 'max'"):
+        resolve_aggregation("max", StepScores())
+
+
+@pytest.mark.parametrize(
+    ("verifier_aggregation", "strategy_aggregation", "score"),
+    [("min", None, 0.2), ("mean", None, 0.55), ("min", "last", 0.9), ("last", None, 0.9)],
+)
+def test_a_search_scores_candidates_by_that_rule(
+    verifier_aggregation: Any, strategy_aggregation: Any, score: float
+) -> None:
+    graph = create_best_of_n(
+        policy=ScriptedPolicy(),
+        verifier=StepScores(aggregation=verifier_aggregation),
+        aggregation=strategy_aggregation,
+        n=2,
+        seed=0,
+    )
+    candidates = graph.invoke({"question": QUESTION})["candidates"]
+    assert [c["score"] for c in candidates] == pytest.approx([score, score])
+
+
+def test_a_real_search_ranks_as_the_verifier_scores(policy: Any) -> None:
+    verifier = ArithmeticVerifier(aggregation="min")
+    small = SamplingParams(temperature=0.8, max_new_tokens=32)
+    for aggregation, fold in ((None, min), ("last", lambda s: s[-1])):
+        graph = create_best_of_n(
+            policy=policy, verifier=verifier, aggregation=aggregation, n=2, sampling=small, seed=3
+        )
+        candidates = graph.invoke({"question": QUESTION})["candidates"]
+        for c in candidates:
+            assert c["score"] == pytest.approx(fold(c["step_scores"]))
+        if aggregation is None:
+            steps = [c["steps"] for c in candidates]
+            assert [c["score"] for c in candidates] == pytest.approx(
+                verifier.score(QUESTION, steps)
+            ), "inside a search as in verifier.score"
+
+
+# -- layering: the strategies never import torch -------------------------------------
+
+
+def _module_imports(path: Path) -> set[str]:
+    """Modules a file imports when it is loaded (top-level statements only)."""
+    found: set[str] = set()
+    for stmt in ast.parse(path.read_text()).body:
+        if isinstance(stmt, ast.Import):
+            found.update(alias.name for alias in stmt.names)
+        elif isinstance(stmt, ast.ImportFrom) and stmt.module:
+            found.add(stmt.module)
+            found.update(f"{stmt.module}.{alias.name}" for alias in stmt.names)
+    return found
+
+
+def _source(module: str) -> Path | None:
+    relative = Path(*module.split("."))
+    for candidate in (PACKAGE.parent / f"{relative}.py", PACKAGE.parent / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def test_the_strategy_modules_import_no_torch() -> None:
+    """``reliability`` and every strategy module, and the ttc_graph modules they import
+    in turn, load without torch or transformers (package ``__init__`` files aside)."""
+    start = ["ttc_graph.reliability"] + [
+        f"ttc_graph.strategies.{p.stem}"
+        for p in (PACKAGE / "strategies").glob("*.py")
+        if p.stem != "__init__"
+    ]
+    seen: dict[str, str] = {}  # module -> who imported it
+    todo = [(m, "(start)") for m in start]
+    while todo:
+        module, parent = todo.pop()
+        if module in seen:
+            continue
+        seen[module] = parent
+        path = _source(module) if module.startswith("ttc_graph") else None
+        if path is None or path.name == "__init__.py":
+            continue
+        todo.extend((m, module) for m in _module_imports(path))
+    heavy = {m: by for m, by in seen.items() if m.split(".")[0] in ("torch", "transformers")}
+    assert not heavy, f"imported by the strategies layer: {heavy}"
+
+
+# -- HuggingFacePolicy: a BaseLLM holding model and tokenizer --------------------------
+
+
+def test_a_policy_built_from_parts_generates_as_the_loaded_one(policy: Any) -> None:
+    from langchain_core.language_models import BaseLLM
+    from langchain_core.messages import HumanMessage
+    from transformers import AutoTokenizer
+
+    from ttc_graph.policy import HuggingFacePolicy
+
+    # A fresh tokenizer as transformers loads it: right padding; no pad token.
+    tokenizer = AutoTokenizer.from_pretrained(policy.model.name_or_path)
+    tokenizer.padding_side = "right"
+    tokenizer.pad_token = None
+    built = HuggingFacePolicy(model=policy.model, tokenizer=tokenizer, prefix_cache_mb=0)
+    assert isinstance(built, BaseLLM)
+    assert (tokenizer.padding_side, tokenizer.pad_token) == ("left", tokenizer.eos_token)
+    assert built.model_id == policy.model.name_or_path
+    # Prompts of different lengths share a padded batch: padding must not change a row.
+    requests = [
+        GenerationRequest((HumanMessage("What is 2 + 3?"),)),
+        GenerationRequest((HumanMessage("Sam has 7 pencils and buys 5 more. How many now?"),)),
+    ]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=12)
+    assert built.sample(requests, params=greedy) == policy.sample(requests, params=greedy)
+    assert built.invoke("1 + 1 =", max_new_tokens=4) == "".join(
+        built.stream("1 + 1 =", max_new_tokens=4)
+    )
+    with pytest.raises(ValueError, match="takes model= and tokenizer=, not a pipeline"):
+        HuggingFacePolicy(pipeline=object())
+    with pytest.raises(ValueError, match="batch_size"):
+        HuggingFacePolicy(model=policy.model, tokenizer=tokenizer, batch_size=4)

@@ -1,0 +1,31 @@
+# The public names of ``ttc_graph.verifiers``, loaded on first use by ``__init__.py``
+# (lazy_loader reads this file): torch loads only with what needs it.
+from .arithmetic import ArithmeticVerifier
+from .base import AGGREGATIONS, Aggregation, Verifier, VerifierInput, aggregate
+from .claims import Claim, find_claims
+from .combined import CombinedVerifier
+from .grounded import CHECKER_FEATURES, GroundedVerifier
+from .judge import LLMJudgeVerifier
+from .loading import detect_prm_format, load_prm, load_verifier
+from .prm import PRM_FORMATS, PRMFormat, PRMVerifier
+
+__all__ = [
+    "AGGREGATIONS",
+    "CHECKER_FEATURES",
+    "PRM_FORMATS",
+    "Aggregation",
+    "ArithmeticVerifier",
+    "Claim",
+    "CombinedVerifier",
+    "GroundedVerifier",
+    "LLMJudgeVerifier",
+    "PRMFormat",
+    "PRMVerifier",
+    "Verifier",
+    "VerifierInput",
+    "aggregate",
+    "detect_prm_format",
+    "find_claims",
+    "load_prm",
+    "load_verifier",
+]
