@@ -406,6 +406,18 @@ def test_unwritable_out_dir(tmp_path: Path) -> None:
         (["--dataset", "{tmp}/bad.jsonl"], "bad.jsonl line 2: no reference answer"),
         (["--dataset", "arithmetic", "--strategies", "greedy,magic"], "Unknown strategy 'magic'"),
         (["--dataset", "arithmetic", "--n", "4,2"], "strictly increasing"),
+        (["--dataset", "arithmetic", "--strategies", "adaptive"], "--budget-tokens-per-problem"),
+        (
+            [
+                "--dataset",
+                "arithmetic",
+                "--strategies",
+                "adaptive",
+                "--budget-tokens-per-problem",
+                "0",
+            ],
+            "integer >= 1",
+        ),
         (["--dataset", "arithmetic", "--out", "{tmp}/file.txt"], "is a file"),
     ],
 )

@@ -668,9 +668,10 @@ def test_two_configurations_in_one_out_keep_their_own_reports(tmp_path: Path) ->
     (h1, _p1), (h2, p2) = reports
     assert h1 != h2
     for digest, paths in reports:
-        assert set(paths) == {"csv", "json", "plot"}
+        assert set(paths) == {"csv", "json", "plot", "tokens_plot"}
         assert json.loads(paths["json"].read_text())["config_hash"] == digest
         assert digest in paths["csv"].name
+        assert digest in paths["tokens_plot"].name
         assert paths["plot"].stat().st_size > 0
     # The unsuffixed files are a copy of the report written last.
     assert json.loads((tmp_path / "curve.json").read_text())["config_hash"] == h2

@@ -19,7 +19,7 @@ from ttc_graph.errors import (
     TTCGraphError,
 )
 from ttc_graph.evaluation import create_evaluation
-from ttc_graph.evaluation.metrics import SAMPLED, SEARCHED, SINGLE
+from ttc_graph.evaluation.metrics import BUDGETED, SAMPLED, SEARCHED, SINGLE
 from ttc_graph.policy import SamplingParams
 from ttc_graph.specs import VerifierSpecError
 from ttc_graph.strategies import NEEDS_VERIFIER, SPECS, STRATEGIES, build_strategy, defaults
@@ -40,7 +40,7 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 def test_every_strategy_has_one_spec_read_by_eval() -> None:
     assert tuple(SPECS) == STRATEGIES
-    assert set(SAMPLED) | set(SEARCHED) | set(SINGLE) == set(STRATEGIES)
+    assert set(SAMPLED) | set(SEARCHED) | set(SINGLE) | set(BUDGETED) == set(STRATEGIES)
     assert {name for name, spec in SPECS.items() if spec.needs_verifier} == NEEDS_VERIFIER
     assert {name: spec.selection for name, spec in SPECS.items() if spec.selection} == SAMPLED
 

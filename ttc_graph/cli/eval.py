@@ -48,6 +48,13 @@ def register(sub: Any) -> None:
         "of the first N samples right, the ceiling of every selection; default greedy,majority)",
     )
     p.add_argument("--n", default="1,2,4,8,16", help="increasing N list (default 1,2,4,8,16)")
+    p.add_argument(
+        "--budget-tokens-per-problem",
+        default=None,
+        metavar="K[,K...]",
+        help="adaptive: mean completion-token budgets per problem, one curve point each "
+        "(one pool of K x problems shared by the set; replayed from the shared sample)",
+    )
     p.add_argument("--limit", type=int, default=None, help="first K problems only")
     p.add_argument(
         "--out", type=Path, default=Path("runs/eval"), help="output dir (default runs/eval)"
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         on_long_input=args.on_long_input,
         trust_remote_code=args.trust_remote_code,
+        budgets=args.budget_tokens_per_problem,
     )
     console = Console(stderr=True)
     interrupted = False

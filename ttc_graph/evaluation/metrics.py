@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 from ttc_graph.errors import InputError
 from ttc_graph.evaluation.problems import Problem, levels_of
 from ttc_graph.evaluation.store import StoredResult
+from ttc_graph.strategies import defaults
 from ttc_graph.strategies.registry import SPECS
 
 # Grading (math-verify) and the graph state (LangChain) load when first used: the
 # CLI reads this module's names for its help text.
 if TYPE_CHECKING:
+    from ttc_graph.strategies.routing import RoutingPolicy
     from ttc_graph.strategies.selection import Selection
     from ttc_graph.strategies.state import Candidate
 
@@ -30,10 +32,13 @@ SAMPLED: dict[str, Selection] = {
     if spec.eval_mode == "sample" and spec.selection is not None
 }
 """Strategies computed from one shared sample, and the selection each applies."""
+BUDGETED = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "budgeted")
+"""Strategies replayed from the shared sample under each token budget (adaptive): their
+curve points have the budget per problem as ``n``."""
 COVERAGE = "coverage"
 """Not a strategy but its ceiling: a problem counts as solved at N when any of the
 first N sampled candidates is right (pass@N). No verifier or vote picks better."""
-FROM_SAMPLE = (*SAMPLED, COVERAGE)
+FROM_SAMPLE = (*SAMPLED, *BUDGETED, COVERAGE)
 """Everything read off the shared sample."""
 SEARCHED = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "per_n")
 """Strategies whose search depends on N: one run per N."""
@@ -186,8 +191,19 @@ def outcomes(
     problems: Sequence[Problem],
     strategies: Sequence[str],
     ns: Sequence[int],
+    *,
+    budgets: Sequence[int] = (),
+    row_tokens: int = 0,
+    routing: RoutingPolicy | None = None,
 ) -> dict[tuple[str, int], list[Outcome]]:
-    """Per (strategy, N): the outcome on every problem that has a stored result."""
+    """Per (strategy, N): the outcome on every problem that has a stored result.
+
+    A budgeted strategy (adaptive) gets one entry per token budget of ``budgets``
+    (``n`` is the budget per problem), replayed from the shared sample with
+    ``routing`` (default :class:`PosteriorRouting`) and ``row_tokens`` (the
+    sampling's ``max_new_tokens``): one pool of ``budget × problems`` tokens over
+    the problems that have a stored sample.
+    """
     by_id = {p.id: p for p in problems}
     stored: dict[tuple[str, int], dict[str, Mapping[str, Any]]] = {}
     for r in results:
@@ -195,6 +211,19 @@ def outcomes(
             stored.setdefault((r.strategy, r.n), {})[r.problem_id] = r.record
     out: dict[tuple[str, int], list[Outcome]] = {}
     for strategy in strategies:
+        if strategy in BUDGETED:
+            rows = stored.get((SAMPLES_UNIT, max(ns)), {})
+            sampled = [p for p in problems if p.id in rows]
+            for budget in budgets:
+                out[(strategy, budget)] = budgeted_outcomes(
+                    [rows[p.id] for p in sampled],
+                    sampled,
+                    budget=budget,
+                    row_tokens=row_tokens,
+                    max_samples=max(ns),
+                    routing=routing,
+                )
+            continue
         for n in [1] if strategy in SINGLE else ns:
             unit = (SAMPLES_UNIT, max(ns)) if strategy in FROM_SAMPLE else (strategy, n)
             rows = stored.get(unit, {})
@@ -208,6 +237,67 @@ def outcomes(
                     found.append(run_outcome(rows[p.id], p))
             out[(strategy, n)] = found
     return out
+
+
+def budgeted_outcomes(
+    records: Sequence[Mapping[str, Any]],
+    problems: Sequence[Problem],
+    *,
+    budget: int,
+    row_tokens: int,
+    max_samples: int,
+    routing: RoutingPolicy | None = None,
+    round_size: int = defaults.ADAPTIVE_ROUND,
+) -> list[Outcome]:
+    """The adaptive strategy on each problem under one shared budget, from stored samples.
+
+    The adaptive graph samples candidate k with best-of-N's seed for candidate k,
+    so its candidates are the first ones of the stored sample: replaying the
+    routing (:func:`~ttc_graph.strategies.routing.replay`) on them gives what a
+    live run gives, and the answer is the weighted vote over those taken.
+    """
+    from ttc_graph.evaluation.grading import grade
+    from ttc_graph.strategies.routing import PosteriorRouting, Sample, replay
+    from ttc_graph.strategies.selection import select
+
+    if not records:
+        return []
+    pools = [
+        [
+            Sample(c.get("answer"), c.get("score"), int(c.get("completion_tokens", 0)))
+            for c in r["candidates"]
+        ]
+        for r in records
+    ]
+    runs = replay(
+        pools,
+        routing=routing or PosteriorRouting(),
+        round_size=round_size,
+        row_tokens=row_tokens,
+        tokens_per_question=budget,
+        max_samples=max_samples,
+    )
+    found = []
+    for record, problem, run in zip(records, problems, runs, strict=True):
+        candidates = to_candidates(record["candidates"])[: run.samples]
+        index = select(candidates, "weighted")
+        answer = candidates[index]["answer"] if index is not None else None
+        all_tokens = sum(c["completion_tokens"] for c in to_candidates(record["candidates"])) or 1
+        seconds = float(record.get("wall_seconds", record["usage"]["seconds"]))
+        found.append(
+            Outcome(
+                problem_id=problem.id,
+                level=problem.level,
+                answer=answer,
+                correct=grade(answer, problem.answer),
+                completion_tokens=run.tokens,
+                policy_calls=len(run.decisions),
+                verifier_calls=len(run.decisions),
+                seconds=seconds * run.tokens / all_tokens,
+                seconds_estimated=True,
+            )
+        )
+    return found
 
 
 def summarise(strategy: str, n: int, level: str, rows: Sequence[Outcome]) -> CurvePoint:

@@ -1,4 +1,5 @@
-"""Accuracy-vs-N plot: one line per strategy, baselines as horizontal lines."""
+"""Accuracy plots: against N (one line per strategy, baselines as horizontal lines) and
+against mean tokens per problem (every strategy at equal compute, adaptive at each budget)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.errors import InputError
-from ttc_graph.evaluation.metrics import COVERAGE, SINGLE, CurvePoint
+from ttc_graph.evaluation.metrics import BUDGETED, COVERAGE, SINGLE, CurvePoint
 
 _BASELINE_STYLE = {"greedy": "--", "self_refine": ":"}
 
@@ -27,7 +28,8 @@ def plot_curve(
     matplotlib.use("Agg")  # files only: never needs a display
     from matplotlib.figure import Figure
 
-    rows = [p for p in points if p.level == "all"]
+    # Budgeted strategies (adaptive) have no N: they are drawn against tokens only.
+    rows = [p for p in points if p.level == "all" and p.strategy not in BUDGETED]
     if not rows:
         raise InputError("Nothing to plot: no strategy has a finished problem yet.")
     fig = Figure(figsize=(7, 4.5), dpi=120)
@@ -73,6 +75,65 @@ def plot_curve(
     # parse_math=False: a title holds file and model names, and a "$" in one must not
     # be read as (possibly invalid) TeX.
     ax.set_title(title or f"Accuracy vs N ({problems} problems)", fontsize=10, parse_math=False)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(Path(path), format="png")
+    return fig
+
+
+def plot_compute(
+    points: Sequence[CurvePoint], *, path: str | Path | None = None, title: str = ""
+) -> Any:
+    """Draw accuracy against mean completion tokens per problem (log2 axis); save if ``path``.
+
+    Strategies are compared at equal compute: each strategy with an N is a line
+    through its N points, ``adaptive`` a line through its budgets, ``greedy`` and
+    ``self_refine`` single points, ``coverage`` a dotted ceiling. Error bars are the
+    Wilson 95 % intervals. Returns the matplotlib figure; lines carry the strategy
+    names as ``gid``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    rows = [p for p in points if p.level == "all" and p.mean_completion_tokens > 0]
+    if not rows:
+        raise InputError("Nothing to plot: no strategy has a finished problem yet.")
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    ax = fig.add_subplot()
+    for name in dict.fromkeys(p.strategy for p in rows):
+        mine = sorted((p for p in rows if p.strategy == name), key=lambda p: p.n)
+        xs = [p.mean_completion_tokens for p in mine]
+        ys = [100 * p.accuracy for p in mine]
+        errors = [
+            [100 * (p.accuracy - p.ci_low) for p in mine],
+            [100 * (p.ci_high - p.accuracy) for p in mine],
+        ]
+        style: dict[str, Any] = {"marker": "o", "linestyle": "-", "label": name}
+        if name == COVERAGE:
+            style = {"marker": ".", "linestyle": ":", "color": "0.2", "label": "coverage (pass@N)"}
+        elif name in SINGLE:
+            style = {"marker": "s", "linestyle": "none", "color": "0.35", "label": name}
+        elif name in BUDGETED:
+            style = {
+                "marker": "D",
+                "linestyle": "-",
+                "linewidth": 2.2,
+                "label": f"{name} (budgets)",
+            }
+        container = ax.errorbar(xs, ys, yerr=errors, capsize=2, elinewidth=0.8, **style)
+        container.lines[0].set_gid(name)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("mean completion tokens per problem (log scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    problems = max(p.problems for p in rows)
+    ax.set_title(
+        title or f"Accuracy vs compute ({problems} problems)", fontsize=10, parse_math=False
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:

@@ -10,8 +10,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.evaluation.metrics import CurvePoint
-from ttc_graph.evaluation.plot import plot_curve
+from ttc_graph.evaluation.metrics import BUDGETED, CurvePoint
+from ttc_graph.evaluation.plot import plot_compute, plot_curve
 from ttc_graph.evaluation.runner import EvalReport
 from ttc_graph.outputs import write_atomic
 from ttc_graph.visualization.escape import terminal_safe
@@ -19,6 +19,7 @@ from ttc_graph.visualization.escape import terminal_safe
 CSV_NAME = "curve.csv"
 JSON_NAME = "curve.json"
 PLOT_NAME = "accuracy.png"
+TOKENS_PLOT_NAME = "accuracy-tokens.png"
 COLUMNS = ("strategy", "N", "level", "acc", "95% CI", "solved", "tokens", "calls P/V", "s/problem")
 
 
@@ -28,10 +29,16 @@ def report_names(config_hash: str) -> dict[str, str]:
         "csv": f"curve-{config_hash}.csv",
         "json": f"curve-{config_hash}.json",
         "plot": f"accuracy-{config_hash}.png",
+        "tokens_plot": f"accuracy-tokens-{config_hash}.png",
     }
 
 
-LATEST_NAMES = {"csv": CSV_NAME, "json": JSON_NAME, "plot": PLOT_NAME}
+LATEST_NAMES = {
+    "csv": CSV_NAME,
+    "json": JSON_NAME,
+    "plot": PLOT_NAME,
+    "tokens_plot": TOKENS_PLOT_NAME,
+}
 """The unsuffixed names: a copy of the report written last into the directory."""
 
 
@@ -59,6 +66,7 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
         "config": report.config,
         "strategies": list(report.strategies),
         "ns": list(report.ns),
+        "budgets_tokens_per_problem": list(report.budgets),
         "problems": report.total_problems,
         "pending_units": report.pending_units,
         "failed_units": [
@@ -74,10 +82,9 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
         "json": (json.dumps(_json_safe(payload), indent=2) + "\n").encode("utf-8"),
     }
     if report.overall():
-        figure = plot_curve(report.points, title=title)
-        png = io.BytesIO()
-        figure.savefig(png, format="png")
-        contents["plot"] = png.getvalue()
+        if any(p.strategy not in BUDGETED for p in report.overall()):
+            contents["plot"] = _png(plot_curve(report.points, title=title))
+        contents["tokens_plot"] = _png(plot_compute(report.points, title=title))
     names = report_names(report.config_hash)
     paths: dict[str, Path] = {}
     for kind, data in contents.items():
@@ -85,6 +92,12 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
     for kind, data in contents.items():
         write_atomic(out_dir / LATEST_NAMES[kind], data)
     return paths
+
+
+def _png(figure: Any) -> bytes:
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    return png.getvalue()
 
 
 def _json_safe(value: Any) -> Any:
@@ -113,7 +126,8 @@ def print_report(report: EvalReport, console: Any = None) -> None:
         for p in rows:
             table.add_row(
                 p.strategy,
-                str(p.n),
+                # A budgeted strategy's "N" is its token budget per problem.
+                f"≤{p.n} tok" if p.strategy in BUDGETED else str(p.n),
                 # Levels come from the dataset: plain text, never markup or control codes.
                 Text(terminal_safe(p.level, newlines=False)),
                 f"{100 * p.accuracy:.1f}%",

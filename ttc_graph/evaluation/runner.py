@@ -29,6 +29,7 @@ from typing import Any
 from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
+    BUDGETED,
     COVERAGE,
     FROM_SAMPLE,
     SAMPLES_UNIT,
@@ -142,6 +143,32 @@ def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
     return tuple(values)
 
 
+def parse_budgets(budgets: str | int | Sequence[int] | None) -> tuple[int, ...]:
+    """Validate token budgets per problem (``500`` or ``250,500,1000``), strictly increasing."""
+    if budgets is None:
+        return ()
+    if isinstance(budgets, str):
+        try:
+            values = [int(v) for v in budgets.split(",") if v.strip()]
+        except ValueError as exc:
+            raise InputError(
+                f"--budget-tokens-per-problem must be integers like 250,500,1000, got {budgets!r}."
+            ) from exc
+    elif isinstance(budgets, int):
+        values = [budgets]  # a bool is refused below
+    else:
+        values = list(budgets)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"Every token budget per problem must be an integer >= 1, got {v!r}.")
+    if not values or any(b <= a for a, b in itertools.pairwise(values)):
+        raise InputError(
+            "--budget-tokens-per-problem needs one budget or a strictly increasing list "
+            f"(e.g. 250,500,1000), got {budgets!r}."
+        )
+    return tuple(values)
+
+
 def check_out_dir(out: str | Path, *, create: bool = True) -> Path:
     """Prove ``out`` can be written (before any model is loaded); create it if ``create``.
 
@@ -226,8 +253,10 @@ class Evaluation:
         device: str | None,
         policy_options: dict[str, Any] | None = None,
         verifier_options: dict[str, Any] | None = None,
+        budgets: tuple[int, ...] = (),
     ) -> None:
         self.problems = problems
+        self.budgets = budgets
         self.strategies = strategies
         self.ns = ns
         self.out = out
@@ -503,7 +532,12 @@ class Evaluation:
     def report(self) -> EvalReport:
         """Curves over everything stored for this configuration (no model needed)."""
         by_unit = outcomes(
-            self.store.results(self.config_hash), self.problems.problems, self.strategies, self.ns
+            self.store.results(self.config_hash),
+            self.problems.problems,
+            self.strategies,
+            self.ns,
+            budgets=self.budgets,
+            row_tokens=self.sampling.max_new_tokens,
         )
         return EvalReport(
             config=self.config,
@@ -515,6 +549,7 @@ class Evaluation:
             pending_units=len(self.pending()),
             failed=tuple(self.store.failures(self.config_hash)),
             stopped=self.stopped,
+            budgets=self.budgets,
         )
 
     def close(self) -> None:
@@ -538,11 +573,13 @@ class EvalReport:
     """Units whose last attempt failed, with the reason; a rerun tries them again."""
     stopped: str | None = None
     """Why the run stopped early (too many failures in a row), if it did."""
+    budgets: tuple[int, ...] = ()
+    """Token budgets per problem of ``adaptive`` (its points have the budget as ``n``)."""
 
     def overall(self) -> list[CurvePoint]:
         """Points over all problems (no per-level rows), in strategy then N order."""
         order = {s: i for i, s in enumerate(self.strategies)}
-        rows = [p for p in self.points if p.level == "all"]
+        rows = [p for p in self.points if p.level == "all"]  # adaptive: n is its budget
         return sorted(rows, key=lambda p: (order[p.strategy], p.n))
 
     def by_level(self) -> list[CurvePoint]:
@@ -573,6 +610,7 @@ def create_evaluation(
     device: str | None = None,
     on_long_input: str = "error",
     trust_remote_code: bool = False,
+    budgets: str | int | Sequence[int] | None = None,
 ) -> Evaluation:
     """Validate an evaluation and open its results database; loads no model.
 
@@ -603,9 +641,32 @@ def create_evaluation(
             that unit as failed (the run goes on), ``"truncate"`` cuts the middle of
             the question (part of the configuration hash).
         trust_remote_code: Allow a PRM's own modelling code (Qwen2.5-Math-PRM needs it).
+        budgets: Token budgets per problem for ``adaptive`` (``--budget-tokens-per-problem``),
+            e.g. ``(250, 500, 1000)``: one curve point each, replayed from the shared
+            sample (at most ``max(ns)`` candidates per problem), one pool of
+            ``budget × problems`` tokens shared by the set. Not part of the
+            configuration hash (nothing is generated for it).
     """
     names = parse_strategies(strategies)
     n_list = parse_ns(ns)
+    budget_list = parse_budgets(budgets)
+    if any(s in BUDGETED for s in names):
+        first_round = min(defaults.ADAPTIVE_ROUND, max(n_list)) * max_new_tokens
+        if not budget_list:
+            raise InputError(
+                "adaptive is evaluated at token budgets: pass --budget-tokens-per-problem "
+                f"K[,K...] (each >= one first round, {first_round} tokens here)."
+            )
+        if budget_list[0] < first_round:
+            raise InputError(
+                f"A budget of {budget_list[0]} tokens per problem is smaller than adaptive's "
+                f"first round ({first_round} = {min(defaults.ADAPTIVE_ROUND, max(n_list))} "
+                f"samples × --max-new-tokens {max_new_tokens}); raise it."
+            )
+    elif budget_list:
+        raise InputError(
+            "--budget-tokens-per-problem applies to adaptive only; add adaptive to --strategies."
+        )
     sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"seed must be an integer, got {seed!r}.")
@@ -672,6 +733,7 @@ def create_evaluation(
         verifier=verifier,
         device=device,
         policy_options={"on_long_input": on_long_input},
+        budgets=budget_list,
         verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )
 

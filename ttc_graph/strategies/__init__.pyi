@@ -1,6 +1,7 @@
 # The public names of ``ttc_graph.strategies``, loaded on first use by ``__init__.py``
 # (lazy_loader reads this file): the CLI reads the registry without importing graphs.
 from . import defaults
+from .adaptive import create_adaptive
 from .beam_search import create_beam_search
 from .best_of_n import create_best_of_n
 from .config import Budget, EarlyStop
@@ -13,6 +14,7 @@ from .registry import (
     build_strategy,
     get_spec,
 )
+from .routing import Decision, PosteriorRouting, RoundSummary, RoutingPolicy, TokenPool
 from .self_refine import create_self_refine
 
 __all__ = [
@@ -20,9 +22,15 @@ __all__ = [
     "SPECS",
     "STRATEGIES",
     "Budget",
+    "Decision",
     "EarlyStop",
+    "PosteriorRouting",
+    "RoundSummary",
+    "RoutingPolicy",
     "StrategySpec",
+    "TokenPool",
     "build_strategy",
+    "create_adaptive",
     "create_beam_search",
     "create_best_of_n",
     "create_dvts",

@@ -91,6 +91,24 @@ class EarlyStop:
         return answer_posterior(answers, scores, prior=self.prior)
 
 
+def answer_masses(
+    answers: Sequence[str | None], weights: Sequence[float]
+) -> tuple[list[float], str | None]:
+    """Summed weight of each distinct answer, largest first, and the leading answer.
+
+    Answers are grouped as math-verify equivalents; candidates without an answer
+    belong to no group. Ties go to the answer seen first (as the weighted vote).
+    """
+    mass: dict[int, float] = {}
+    first: dict[int, str] = {}
+    for g, w, a in zip(group_answers(answers), weights, answers, strict=True):
+        if g >= 0 and a is not None:
+            mass[g] = mass.get(g, 0.0) + w
+            first.setdefault(g, a)
+    order = sorted(mass, key=lambda g: (-mass[g], g))
+    return [mass[g] for g in order], (first[order[0]] if order else None)
+
+
 def answer_posterior(
     answers: Sequence[str | None], scores: Sequence[float] | None, *, prior: float
 ) -> float:
@@ -100,12 +118,9 @@ def answer_posterior(
     Candidates without an answer add to the denominator only.
     """
     weights = list(scores) if scores is not None else [1.0] * len(answers)
-    mass: dict[int, float] = {}
-    for g, w in zip(group_answers(answers), weights, strict=True):
-        if g >= 0:
-            mass[g] = mass.get(g, 0.0) + w
+    masses, _ = answer_masses(answers, weights)
     total = sum(weights) + prior
-    return max(mass.values(), default=0.0) / total if total > 0 else 0.0
+    return masses[0] / total if masses and total > 0 else 0.0
 
 
 @dataclass(frozen=True)

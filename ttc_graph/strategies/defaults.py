@@ -19,3 +19,12 @@ MAX_STEPS: Final = 8
 """Iterations of a step-wise search."""
 MAX_ROUNDS: Final = 2
 """Self-refine: refinements after the draft."""
+ADAPTIVE_ROUND: Final = 4
+"""Adaptive: candidates per round (the first round, and each further one)."""
+ADAPTIVE_MAX_SAMPLES: Final = 16
+"""Adaptive: the most candidates one question may sample."""
+ADAPTIVE_STOP_AT: Final = 0.3
+"""Adaptive: stop once the leading answer's verifier-weighted posterior reaches this
+(fitted on arithmetic data seed 100, see ``benchmarks/adaptive_replay.py``)."""
+ADAPTIVE_PRIOR: Final = 1.0
+"""Adaptive: pseudo-mass of "an answer not seen yet" in that posterior (fitted with it)."""

@@ -25,13 +25,15 @@ if TYPE_CHECKING:
     from ttc_graph.strategies.selection import Selection
     from ttc_graph.verifiers.base import Verifier
 
-EvalMode = Literal["sample", "per_n", "single"]
+EvalMode = Literal["sample", "per_n", "single", "budgeted"]
 """How the evaluation runs a strategy over an N list:
 
 - ``sample``: read off one shared best-of-N sample at the largest N (each smaller N
   is a prefix of it), re-selected with the strategy's :attr:`StrategySpec.selection`;
 - ``per_n``: one run per problem and N (the search itself depends on N);
-- ``single``: one run per problem; no N (drawn as a horizontal baseline).
+- ``single``: one run per problem; no N (drawn as a horizontal baseline);
+- ``budgeted``: replayed from the shared sample under each token budget of
+  ``--budget-tokens-per-problem`` (its candidates are a prefix of that sample).
 """
 
 
@@ -183,6 +185,28 @@ def _step_search(
     )
 
 
+def _adaptive(
+    spec: StrategySpec,
+    policy: Policy,
+    verifier: Verifier | None,
+    s: Settings,
+    extra: dict[str, Any],
+) -> CompiledStateGraph:
+    from ttc_graph.strategies.adaptive import create_adaptive
+
+    return create_adaptive(
+        policy=policy,
+        verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
+        max_samples=s.n,
+        beam_width=min(s.beam_width, s.n),
+        max_steps=s.max_steps,
+        sampling=s.sampling,
+        seed=s.seed,
+        name=spec.name,
+        **extra,
+    )
+
+
 def _self_refine(
     spec: StrategySpec,
     policy: Policy,
@@ -250,6 +274,14 @@ SPECS: dict[str, StrategySpec] = {
             eval_mode="per_n",
             steps=True,
             default_n=defaults.SEARCH_N,
+        ),
+        StrategySpec(
+            "adaptive",
+            "rounds of samples until the verifier-weighted vote settles, under a token budget",
+            _adaptive,
+            needs_verifier=True,
+            eval_mode="budgeted",
+            default_n=defaults.ADAPTIVE_MAX_SAMPLES,
         ),
         StrategySpec(
             "self_refine",

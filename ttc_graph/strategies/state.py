@@ -119,6 +119,8 @@ class OutputState(TypedDict, total=False):
     trace: dict[str, TraceNode]
     strategy: str
     budget_limited: bool
+    routes: list[dict[str, Any]]
+    """Adaptive only: each routing decision (route, reason, posterior, spend) in order."""
 
 
 class SearchState(InputState, OutputState, total=False):

@@ -102,6 +102,16 @@ def _header(trace: SearchTrace, tree: Tree, heading: str) -> str:
     )
     if trace["budget_limited"]:
         usage += '<li data-key="budget_limited" class="warn">budget limit reached</li>'
+    routes = "".join(
+        f'<li data-route="{escape(r["route"])}">round {r["round"]}: <b>{escape(r["route"])}</b>'
+        f" — {escape(r['reason'])}</li>"
+        for r in trace["routes"]
+    )
+    routes_html = (
+        f'<details id="routes" open><summary>Routing decisions</summary><ol>{routes}</ol></details>'
+        if routes
+        else ""
+    )
     counts = status_counts(tree)
     summary = ", ".join(
         f"{counts[s]} {s}" for s in ("finished", "kept", "pruned", "active") if s in counts
@@ -119,6 +129,7 @@ def _header(trace: SearchTrace, tree: Tree, heading: str) -> str:
 <div id="question"><span class="label">Question</span><pre>{escape(trace["question"])}</pre></div>
 <div id="result"><span class="label">Answer</span> {answer_html}
 <ul id="usage">{usage}</ul></div>
+{routes_html}
 {solution_html}
 <div id="toolbar">
 <span id="node-count" data-nodes="{count}">{count} nodes ({escape(summary)})</span>

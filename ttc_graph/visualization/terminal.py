@@ -63,8 +63,15 @@ def print_tree(
     usage = Text(" · ".join(text for _, text in usage_items(trace["usage"])), style="dim")
     if trace["budget_limited"]:
         usage.append("  budget limit reached", style="yellow")
+    routes = [
+        Text(
+            f"round {r['round']}: {r['route']} — {terminal_safe(r['reason'], newlines=False)}",
+            style="dim",
+        )
+        for r in trace["routes"]
+    ]
     out = console or Console()
-    out.print(Group(header, usage, build_tree(trace, max_text=max_text)))
+    out.print(Group(header, usage, *routes, build_tree(trace, max_text=max_text)))
 
 
 def _label(node: TraceNode, max_text: int, *, faded: bool) -> Text:

@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NotRequired, cast
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
@@ -31,6 +31,7 @@ from ttc_graph.errors import InputError
 # check_output_path is re-exported: the viewers import it from here.
 from ttc_graph.outputs import check_output_path as check_output_path
 from ttc_graph.outputs import write_atomic
+from ttc_graph.strategies.routing import Route
 from ttc_graph.strategies.state import TraceNode, Usage, empty_usage
 
 FORMAT = "ttc-graph-trace"
@@ -43,6 +44,15 @@ _USAGE_KEYS = tuple(empty_usage())
 # Strict: no bool where a number belongs, no "3" for 3; NaN and infinity are refused
 # (JSON could not write them back); fields beyond the schema are kept, so a newer
 # writer's extras survive a round trip. Nested TraceNode and Usage inherit this.
+@with_config(ConfigDict(strict=True, allow_inf_nan=False, extra="allow"))
+class RouteRecord(TypedDict):
+    """One routing decision of ``adaptive`` (more keys, e.g. the posterior, may follow)."""
+
+    round: int
+    route: Route
+    reason: str
+
+
 @with_config(ConfigDict(strict=True, allow_inf_nan=False, extra="allow"))
 class SearchTrace(TypedDict):
     """One search as saved by :func:`save_trace`: its tree, answer and cost."""
@@ -57,6 +67,9 @@ class SearchTrace(TypedDict):
     budget_limited: bool
     nodes: list[TraceNode]
     """Every node of the search tree, parents before their children."""
+    routes: NotRequired[list[RouteRecord]]
+    """Adaptive's routing decisions in order (``round``, ``route``, ``reason``, ...); empty
+    for other strategies and in older trace files."""
 
 
 def trace_from_result(result: Mapping[str, Any]) -> SearchTrace:
@@ -98,6 +111,7 @@ def trace_from_result(result: Mapping[str, Any]) -> SearchTrace:
         "usage": dict(result.get("usage") or empty_usage()),
         "budget_limited": bool(result.get("budget_limited", False)),
         "nodes": [dict(n) if isinstance(n, Mapping) else n for n in nodes.values()],
+        "routes": [dict(r) if isinstance(r, Mapping) else r for r in result.get("routes") or []],
     }
     return validate_trace(data)
 
@@ -185,6 +199,7 @@ def validate_trace(data: dict[str, Any]) -> SearchTrace:
         if usage[key] < 0:
             raise InputError(f"usage[{key!r}] must be >= 0, got {usage[key]!r}.")
     trace["nodes"] = _check_tree(trace["nodes"])
+    trace.setdefault("routes", [])
     return trace
 
 
