@@ -63,7 +63,9 @@ def artifacts_dir() -> Iterator[Path]:
     return ARTIFACTS
 
 
-VLLM_PYTHON = Path(os.environ.get("TTC_GRAPH_VLLM_PYTHON") or REPO_ROOT / ".venv-vllm" / "bin" / "python")
+VLLM_PYTHON = Path(
+    os.environ.get("TTC_GRAPH_VLLM_PYTHON") or REPO_ROOT / ".venv-vllm" / "bin" / "python"
+)
 """The interpreter of the vLLM environment that ``scripts/setup-vllm.sh`` makes."""
 
 

@@ -44,7 +44,9 @@ class PolicyContract:
 
     def test_stops_at_the_step_delimiter_and_keeps_it(self, contract_policy: Any) -> None:
         params = SamplingParams(temperature=0.8, max_new_tokens=64, stop=("\n\n",), seed=4)
-        (cands,) = contract_policy.sample([request("Solve 5 + 8 step by step.")], n=4, params=params)
+        (cands,) = contract_policy.sample(
+            [request("Solve 5 + 8 step by step.")], n=4, params=params
+        )
         stopped = [c for c in cands if c.finish_reason == "stop"]
         assert stopped, [c.text for c in cands]
         for c in stopped:

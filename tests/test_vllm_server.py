@@ -118,7 +118,8 @@ def test_every_strategy_runs_on_the_server(vllm_url: str, name: str) -> None:
     result = graph.invoke({"question": QUESTION})
     assert result["candidates"]
     assert result["usage"]["completion_tokens"] > 0
-    assert result["usage"]["policy_calls"] == len(recorder.bodies) >= 1
+    # One HTTP request per prompt of each policy call (a step search sends its beams).
+    assert 1 <= result["usage"]["policy_calls"] <= len(recorder.bodies)
     if spec.selection is not None:  # best-of-N: all N candidates from one request
         assert [b.get("n") for b in recorder.bodies] == [4]
     if spec.steps:  # a step search: later steps continue the partial answers

@@ -43,6 +43,7 @@ def server_command(
     *,
     max_model_len: int = 2048,
     max_num_seqs: int = 64,
+    dtype: str = "float32",
 ) -> list[str]:
     """The command line that serves ``model_dir`` on 127.0.0.1:``port``.
 
@@ -67,7 +68,7 @@ def server_command(
         "--max-model-len",
         str(max_model_len),
         "--dtype",
-        "bfloat16",
+        dtype,
         "--seed",
         "0",
         "--enforce-eager",
@@ -85,6 +86,7 @@ def vllm_server(
     start_timeout_s: float = 600.0,
     kv_cache_gb: int = 1,
     log_path: str | os.PathLike[str] | None = None,
+    dtype: str = "float32",
 ) -> Iterator[str]:
     """Serve ``model`` (default: the embedded model's converted weights) with vLLM.
 
@@ -99,6 +101,8 @@ def vllm_server(
         port: Default: a free port.
         kv_cache_gb: ``VLLM_CPU_KVCACHE_SPACE``: GiB of KV cache on CPU.
         log_path: Where the server's output goes (default: a temporary file).
+        dtype: ``--dtype``; float32 by default because bfloat16 is many times slower
+            on CPUs without native bf16 instructions (docs/vllm.md).
     """
     from ttc_graph.policy.loading import resolve_model_source
 
@@ -110,12 +114,14 @@ def vllm_server(
     port = port or free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gb), "HF_HUB_OFFLINE": "1"}
     env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    log = Path(log_path) if log_path else Path(os.environ.get("TMPDIR", "/tmp")) / (
-        f"vllm-server-{port}.log"
+    log = (
+        Path(log_path)
+        if log_path
+        else Path(os.environ.get("TMPDIR", "/tmp")) / (f"vllm-server-{port}.log")
     )
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            server_command(python, model_dir, port),
+            server_command(python, model_dir, port, dtype=dtype),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
