@@ -255,7 +255,11 @@ def load_vllm_policy(
         **llm_kwargs,
     }
     if device == "cpu":
+        # GiB of KV cache; vLLM's CPU default (4) is a lot beside a 135M model.
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        # The engine core in this process rather than a busy-polling child: on a
+        # machine with few cores the extra process competes with the model.
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
     llm = vllm.LLM(**kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source)
     return VLLMPolicy(llm, tokenizer, model_id=model_id)
