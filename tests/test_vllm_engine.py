@@ -98,8 +98,8 @@ def test_strategies_run_on_the_engine(vllm_policy: Any, name: str) -> None:
         verifier=GroundedVerifier() if SPECS[name].needs_verifier else None,
         n=4,
         beam_width=2,
-        max_steps=3,
-        sampling=SamplingParams(temperature=0.7, max_new_tokens=24),
+        max_steps=2,
+        sampling=SamplingParams(temperature=0.7, max_new_tokens=16),
         seed=0,
     )
     result = graph.invoke({"question": "Sam has 7 pencils and buys 5 more. How many?"})

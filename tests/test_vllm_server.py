@@ -111,8 +111,8 @@ def test_every_strategy_runs_on_the_server(vllm_url: str, name: str) -> None:
         verifier=GroundedVerifier() if spec.needs_verifier else None,
         n=4 if spec.default_n > 1 else None,
         beam_width=2,
-        max_steps=3,
-        sampling=SamplingParams(temperature=0.7, max_new_tokens=24),
+        max_steps=2,
+        sampling=SamplingParams(temperature=0.7, max_new_tokens=16),
         seed=0,
     )
     result = graph.invoke({"question": QUESTION})
@@ -125,14 +125,15 @@ def test_every_strategy_runs_on_the_server(vllm_url: str, name: str) -> None:
     if spec.steps:  # a step search: later steps continue the partial answers
         assert any(b.get("continue_final_message") for b in recorder.bodies), recorder.bodies
         assert all(b["stop"] for b in recorder.bodies)
-    again = graph.invoke({"question": QUESTION})
-    assert again["answer"] == result["answer"], "same seed, same search"
+    if name == "beam_search":  # (sampling with seeds: PolicyContract.test_same_seed_same_output)
+        again = graph.invoke({"question": QUESTION})
+        assert again["candidates"] == result["candidates"], "same seed, same search"
 
 
 def test_served_model_example_runs_against_vllm(vllm_url: str) -> None:
     """The example that once failed at beam search's first step ("Event loop is closed")."""
     example = Path(__file__).resolve().parents[1] / "examples" / "served_model.py"
-    env = {**os.environ, "TTC_GRAPH_SERVER_URL": vllm_url, "TTC_GRAPH_MAX_TOKENS": "24"}
+    env = {**os.environ, "TTC_GRAPH_SERVER_URL": vllm_url, "TTC_GRAPH_MAX_TOKENS": "16"}
     env.pop("TTC_GRAPH_SERVER_MODEL", None)
     proc = subprocess.run(
         [sys.executable, str(example)], capture_output=True, text=True, timeout=600, env=env
