@@ -3,7 +3,7 @@
 Run in the vLLM environment (it has vLLM, ttc-graph and a transformers both accept):
 
     scripts/setup-vllm.sh
-    .venv-vllm/bin/python benchmarks/vllm_bench.py            # writes benchmarks/results/
+    OMP_NUM_THREADS=2 .venv-vllm/bin/python benchmarks/vllm_bench.py   # -> benchmarks/results/
 
 Same prompts, seeds and token limits for every engine; three workloads:
 
@@ -109,9 +109,10 @@ def vllm_n(url: str, n: int, tokens: int) -> Workload:
 
 
 def measure(rows: dict[str, Workload], reps: int) -> dict[str, dict[str, Any]]:
-    """Every row once per round, rounds in turn; one warm-up call per row first."""
-    for fn in rows.values():
-        fn(99)
+    """Every row once per round, rounds in turn; the sampling rows are warmed up first."""
+    for name, fn in rows.items():
+        if name.endswith(("/raw", "/vllm_n")):
+            fn(99)
     runs: dict[str, list[tuple[float, int]]] = {name: [] for name in rows}
     for rep in range(reps):
         for name, fn in rows.items():
@@ -181,6 +182,9 @@ def main() -> int:
             "load_average_start": list(load_start),
             "rows": measure(rows, args.reps),
             "load_average_end": list(os.getloadavg()),
+            # vLLM sets torch's thread count for the whole process unless
+            # OMP_NUM_THREADS is set; recorded so the transformers rows can be judged.
+            "torch_threads_end": torch.get_num_threads(),
         }
         del engines, rows
     if "server" not in skip:
