@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,33 @@ def test_a_partial_answer_is_sent_for_continuation(vllm_url: str) -> None:
     assert cands[0].text.strip().startswith("13"), cands[0].text
 
 
+def test_usage_of_an_n_request_is_shared_out_not_repeated(vllm_url: str) -> None:
+    """vLLM reports one usage for all ``n`` choices; each candidate gets its share."""
+    ask = request("What is 6 + 7? Explain in steps.")
+    params = SamplingParams(temperature=1.0, max_new_tokens=10, seed=8)
+    exact = _policy(vllm_url).sample([ask], n=3, params=replace(params, logprobs=True))[0]
+    shared = _policy(vllm_url).sample([ask], n=3, params=params)[0]
+    assert [c.text for c in shared] == [c.text for c in exact], "same seed, same texts"
+    # With logprobs each count is exact (one entry per token); without, the
+    # response total is split by text length and sums to the same.
+    assert sum(c.completion_tokens for c in shared) == sum(c.completion_tokens for c in exact)
+    assert all(c.completion_tokens <= 10 for c in shared)
+
+
+def test_without_n_support_it_sends_one_request_per_candidate(vllm_url: str) -> None:
+    recorder = _Recorder()
+    policy = _policy(vllm_url, recorder)
+    policy.supports_n = False
+    out = policy.sample(
+        [request("What is 2 + 2?"), request("What is 3 + 3?")],
+        n=2,
+        params=SamplingParams(max_new_tokens=6, seed=1),
+    )
+    assert [len(c) for c in out] == [2, 2]
+    assert len(recorder.bodies) == 4
+    assert all("n" not in body for body in recorder.bodies)
+
+
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_strategy_runs_on_the_server(vllm_url: str, name: str) -> None:
     recorder = _Recorder()
@@ -142,3 +170,9 @@ def test_served_model_example_runs_against_vllm(vllm_url: str) -> None:
     assert f"model: {SERVED_NAME}" in proc.stdout
     assert "best-of-8 answer:" in proc.stdout
     assert "beam search answer:" in proc.stdout
+    no_url = {k: v for k, v in env.items() if k != "TTC_GRAPH_SERVER_URL"}
+    proc = subprocess.run(
+        [sys.executable, str(example)], capture_output=True, text=True, timeout=120, env=no_url
+    )
+    assert proc.returncode == 2
+    assert "Set TTC_GRAPH_SERVER_URL" in proc.stderr
