@@ -301,7 +301,7 @@ def load_policy(
             CPU machine see docs/vllm.md); ``"auto"``: vLLM when it is installed
             and loads the model, else transformers with a warning.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; default cuda when available.
-        dtype: default bfloat16 on cuda (and on vLLM), float32 on cpu.
+        dtype: default bfloat16 on cuda, float32 on cpu (either engine).
         **policy_kwargs: fields of :class:`HuggingFacePolicy` such as ``temperature``
             or ``max_batch_size``; for vLLM, arguments of ``vllm.LLM`` such as
             ``gpu_memory_utilization`` or ``max_model_len``.
@@ -347,13 +347,14 @@ def _load_vllm(
         )
     if device.type not in ("cpu", "cuda"):
         raise InputError(f"engine='vllm' runs on cpu or cuda, not {device}.")
-    if isinstance(dtype, torch.dtype):
-        dtype = str(dtype).removeprefix("torch.")
+    # The same defaults as transformers: float32 on CPU (bfloat16 without native
+    # bf16 instructions ran several times slower under vLLM here), bfloat16 on cuda.
+    vllm_dtype = str(resolve_dtype(dtype, device)).removeprefix("torch.")
     source = resolve_model_source(model)
     model_id = "SmolLM2-135M-Instruct (embedded, vLLM)" if model is None else str(model)
     try:
         return load_vllm_policy(
-            source, model_id=model_id, device=device.type, dtype=dtype, **options
+            source, model_id=model_id, device=device.type, dtype=vllm_dtype, **options
         )
     except (InputError, ModelLoadError):
         raise

@@ -236,7 +236,7 @@ def load_vllm_policy(
     *,
     model_id: str,
     device: str,
-    dtype: str | None,
+    dtype: str,
     max_model_len: int = 2048,
     **llm_kwargs: Any,
 ) -> VLLMPolicy:
@@ -246,7 +246,7 @@ def load_vllm_policy(
 
     kwargs: dict[str, Any] = {
         "model": source,
-        "dtype": dtype or "bfloat16",
+        "dtype": dtype,
         "max_model_len": max_model_len,
         "enable_prefix_caching": True,
         "seed": 0,
