@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 from conftest import vllm_python
 from policy_contract import QUESTIONS, PolicyContract, request
+from test_hardening import one_error_line
 
 from ttc_graph import load_policy
+from ttc_graph.cli import main
 from ttc_graph.errors import InputError
 from ttc_graph.policy import HuggingFacePolicy, SamplingParams
 from ttc_graph.reliability import deadline_scope
@@ -115,6 +117,34 @@ def test_engine_vllm_without_vllm_names_the_extra() -> None:
     assert "\n" not in str(info.value), "one line"
     with pytest.raises(InputError, match="Unknown engine"):
         load_policy(engine="tensorrt")  # type: ignore[call-overload]
+
+
+@pytest.mark.skipif(HAS_VLLM, reason="checks the error raised where vLLM is not installed")
+@pytest.mark.parametrize("command", ["solve", "eval", "serve"])
+def test_cli_engine_vllm_without_vllm_is_one_error_line(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = {
+        "solve": ["solve", "What is 2 + 2?", "--strategy", "greedy"],
+        "eval": [
+            "eval",
+            "--dataset",
+            "arithmetic",
+            "--strategies",
+            "greedy",
+            "--n",
+            "1",
+            "--limit",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        "serve": ["serve", "--port", "0"],
+    }[command]
+    rc = main([*args, "--engine", "vllm"])
+    err = capsys.readouterr().err
+    assert rc != 0
+    one_error_line(err, "ttc-graph[vllm]")
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="checks the fallback where vLLM is not installed")
