@@ -69,6 +69,30 @@ def artifacts_dir() -> Iterator[Path]:
     return ARTIFACTS
 
 
+VLLM_PYTHON = Path(
+    os.environ.get("TTC_GRAPH_VLLM_PYTHON") or REPO_ROOT / ".venv-vllm" / "bin" / "python"
+)
+"""The interpreter of the vLLM environment that ``scripts/setup-vllm.sh`` makes."""
+
+
+def vllm_python() -> Path:
+    """:data:`VLLM_PYTHON`, for the real-vLLM tests; they never pass without vLLM.
+
+    They are skipped, with the reason in the ``-ra`` summary, only when the vLLM
+    set-up was turned off on purpose (``make test VLLM=0`` sets
+    ``TTC_GRAPH_SKIP_VLLM=1``). Without that, a missing environment fails the test
+    and says how to make it.
+    """
+    if os.environ.get("TTC_GRAPH_SKIP_VLLM") == "1":
+        pytest.skip("real-vLLM tests turned off: TTC_GRAPH_SKIP_VLLM=1 (make test VLLM=0)")
+    if not VLLM_PYTHON.is_file():
+        pytest.fail(
+            f"No vLLM environment at {VLLM_PYTHON}: run scripts/setup-vllm.sh (make test does), "
+            "or set TTC_GRAPH_SKIP_VLLM=1 to skip the real-vLLM tests."
+        )
+    return VLLM_PYTHON
+
+
 MODEL_FIXTURES = frozenset({"policy"})
 """Fixtures that load a real model: a test using one is in the ``model`` tier."""
 

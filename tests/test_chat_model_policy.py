@@ -1,22 +1,23 @@
-"""ChatModelPolicy against a real OpenAI-compatible server on loopback.
+"""ChatModelPolicy against faults a real server cannot be made to show on cue.
 
-The server is a small stdlib HTTP server that answers /v1/chat/completions with
-the embedded model, the way vLLM does: ``n`` choices per request, stop strings
-removed from the text with ``finish_reason="stop"``. ``langchain_openai.ChatOpenAI``
-talks to it over HTTP, so the adapter is tested through a real client stack.
+What vLLM does (``n``, stop strings, continuation, logprobs, seeds, every
+strategy, the served-model example) is tested against a real vLLM server in
+tests/test_vllm_server.py. Here a small stdlib HTTP server answers
+/v1/chat/completions with the embedded model the way vLLM does, and injects
+faults: fewer choices than asked, a 503, a connection dropped mid-request.
+``langchain_openai.ChatOpenAI`` talks to it over HTTP, so the adapter's handling
+of them is tested through a real client stack. The rest are unit tests of pure
+logic with scripted chat models.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +27,10 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from ttc_graph import create_beam_search, create_best_of_n
+from ttc_graph import create_best_of_n
 from ttc_graph.policy import GenerationRequest, SamplingParams
 from ttc_graph.policy.chat_model import ChatModelPolicy
+from ttc_graph.reliability import transient_retry
 
 _ROLES = {"user": HumanMessage, "system": SystemMessage, "assistant": AIMessage}
 
@@ -36,6 +38,8 @@ _ROLES = {"user": HumanMessage, "system": SystemMessage, "assistant": AIMessage}
 class _Server(ThreadingHTTPServer):
     policy: Any
     requests_seen: list[dict[str, Any]]
+    faults: list[str]
+    """Faults for the next requests, one each: "503" or "drop"."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,6 +66,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests_seen.append(body)
+        fault = self.server.faults.pop(0) if self.server.faults else None
+        if fault == "drop":  # the connection dies before any response
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault == "503":
+            payload = b'{"error": {"message": "overloaded", "code": 503}}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         messages = [_ROLES[m["role"]](m["content"]) for m in body["messages"]]
         prefix = ""
         if body.get("continue_final_message"):
@@ -131,6 +148,7 @@ def server(policy: Any) -> Iterator[_Server]:
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.policy = policy
     srv.requests_seen = []
+    srv.faults = []
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
@@ -152,47 +170,22 @@ def _chat(server: _Server, model: str = "smollm2") -> ChatOpenAI:
 REQUEST = GenerationRequest((HumanMessage("What is 6 + 7? Explain in steps."),))
 
 
-def test_n_candidates_come_from_one_request(server: _Server) -> None:
+@pytest.mark.parametrize("fault", ["503", "drop"])
+def test_a_transient_server_fault_is_retried_by_the_graph(server: _Server, fault: str) -> None:
     server.requests_seen.clear()
-    policy = ChatModelPolicy(_chat(server))
-    assert policy.supports_n
-    params = SamplingParams(temperature=0.8, max_new_tokens=24, stop=("\n\n",), seed=3)
-    (cands,) = policy.sample([REQUEST], n=3, params=params)
-    assert len(cands) == 3
-    assert len(server.requests_seen) == 1
-    sent = server.requests_seen[0]
-    assert sent["n"] == 3
-    assert sent["stop"] == ["\n\n"]
-    assert sent["temperature"] == 0.8
-    assert sent["seed"] == 3
-    assert sent.get("max_completion_tokens", sent.get("max_tokens")) == 24
-    for c in cands:
-        assert c.finish_reason in ("stop", "eos", "length")
-        if c.finish_reason == "stop":
-            assert c.text.endswith("\n\n"), "the stripped delimiter is restored"
-            assert "\n\n" not in c.text[:-2]
-        assert 1 <= c.completion_tokens <= 24
-        assert c.prompt_tokens > 0
-    assert any(c.finish_reason == "stop" for c in cands), [c.text for c in cands]
-
-
-def test_token_usage_of_an_n_request_is_shared_not_repeated(server: _Server) -> None:
-    server.requests_seen.clear()
-    policy = ChatModelPolicy(_chat(server))
-    params = SamplingParams(temperature=1.0, max_new_tokens=10, seed=8, logprobs=True)
-    (cands,) = policy.sample([REQUEST], n=3, params=params)
-    # The server reports one total for the whole response; each candidate gets its own
-    # count, here exact because the log-probabilities give one entry per token.
-    for c in cands:
-        assert c.logprobs is not None
-        assert len(c.logprobs) == c.completion_tokens <= 10
-        assert all(lp <= 0.0 for lp in c.logprobs)
-    without = ChatModelPolicy(_chat(server)).sample(
-        [REQUEST], n=3, params=SamplingParams(temperature=1.0, max_new_tokens=10, seed=8)
-    )[0]
-    assert [c.text for c in without] == [c.text for c in cands]
-    assert sum(c.completion_tokens for c in without) == sum(c.completion_tokens for c in cands)
-    assert all(c.completion_tokens <= 10 for c in without)
+    server.faults = [fault]
+    graph = create_best_of_n(
+        policy=ChatModelPolicy(_chat(server)),
+        n=2,
+        selection="majority",
+        seed=5,
+        sampling=SamplingParams(temperature=0.7, max_new_tokens=8),
+        retry=transient_retry(max_attempts=3, initial_interval=0.01),
+    )
+    result = graph.invoke({"question": "What is 2 + 2?"})
+    assert len(result["candidates"]) == 2
+    assert len(server.requests_seen) == 2, "the failed request, then the retried one"
+    assert not server.faults
 
 
 def test_a_server_that_returns_fewer_than_n_is_topped_up(server: _Server) -> None:
@@ -201,16 +194,6 @@ def test_a_server_that_returns_fewer_than_n_is_topped_up(server: _Server) -> Non
     (cands,) = policy.sample([REQUEST], n=3, params=SamplingParams(max_new_tokens=6, seed=2))
     assert len(cands) == 3
     assert [body.get("n") for body in server.requests_seen] == [3, None, None]
-
-
-def test_without_n_support_it_falls_back_to_concurrent_calls(server: _Server) -> None:
-    server.requests_seen.clear()
-    policy = ChatModelPolicy(_chat(server), supports_n=False, max_concurrency=2)
-    params = SamplingParams(temperature=0.8, max_new_tokens=12, seed=1)
-    results = policy.sample([REQUEST, REQUEST], n=2, params=params)
-    assert [len(r) for r in results] == [2, 2]
-    assert len(server.requests_seen) == 4
-    assert all("n" not in body for body in server.requests_seen)
 
 
 def test_each_call_of_a_seeded_served_model_gets_its_own_seed(server: _Server) -> None:
@@ -227,89 +210,6 @@ def test_each_call_of_a_seeded_served_model_gets_its_own_seed(server: _Server) -
     assert [(body["n"], body["seed"]) for body in server.requests_seen] == [(2, 14)]
     with pytest.raises(ValueError, match="first_index must be an integer >= 0"):
         single.sample([REQUEST], n=1, params=params, first_index=-1)
-
-
-def test_prefix_is_continued_with_continue_final_message(server: _Server) -> None:
-    server.requests_seen.clear()
-    policy = ChatModelPolicy(_chat(server), continue_final_message=True)
-    request = GenerationRequest(REQUEST.messages, prefix="Step 1: 6 + 7 = ")
-    greedy = SamplingParams(temperature=0, max_new_tokens=4)
-    cands, _ = policy.sample([request, REQUEST], n=1, params=greedy)
-    with_prefix, without = server.requests_seen
-    if with_prefix["messages"][-1]["role"] != "assistant":
-        with_prefix, without = without, with_prefix
-    assert with_prefix["messages"][-1] == {"role": "assistant", "content": "Step 1: 6 + 7 = "}
-    assert with_prefix["continue_final_message"] is True
-    assert "continue_final_message" not in without, "a fresh answer opens a new turn"
-    # The server continued the partial step, so the text goes on with the number.
-    assert cands[0].text.strip()[:1].isdigit(), cands[0].text
-    with pytest.raises(ValueError, match="extra_body"):
-        ChatModelPolicy(FakeListChatModel(responses=["x"]), continue_final_message=True)
-
-
-def test_served_model_drives_a_strategy_graph(server: _Server) -> None:
-    graph = create_best_of_n(
-        policy=ChatModelPolicy(_chat(server)),
-        n=2,
-        selection="majority",
-        seed=5,
-        sampling=SamplingParams(temperature=0.7, max_new_tokens=24),
-    )
-    result = graph.invoke({"question": "What is 2 + 2?"})
-    assert len(result["candidates"]) == 2
-    assert result["usage"]["policy_calls"] == 1
-
-
-def test_a_multi_call_search_reuses_pooled_connections(server: _Server) -> None:
-    """Beam search calls the server once per step; with kept-alive connections each
-    call must run on the loop that owns the client's pool (it once failed at step 1
-    with "Event loop is closed")."""
-    from ttc_graph.verifiers import GroundedVerifier
-
-    policy = ChatModelPolicy(_chat(server), continue_final_message=True)
-    graph = create_beam_search(
-        policy=policy,
-        verifier=GroundedVerifier(),
-        n=2,
-        beam_width=1,
-        max_steps=3,
-        seed=1,
-        sampling=SamplingParams(temperature=0.7, max_new_tokens=12),
-    )
-    seen = len(server.requests_seen)
-    for _ in range(2):  # a second invoke reuses the same client again
-        result = graph.invoke({"question": "Sam has 7 pencils and buys 5 more. How many?"})
-        assert result["candidates"]
-    assert len(server.requests_seen) - seen >= 3, "several calls, so the pool was reused"
-
-
-def test_served_model_example_runs_against_the_server(server: _Server) -> None:
-    host, port = server.server_address[:2]
-    server.requests_seen.clear()
-    example = Path(__file__).resolve().parents[1] / "examples" / "served_model.py"
-    env = {
-        **os.environ,
-        "TTC_GRAPH_SERVER_URL": f"http://{host!s}:{port}/v1",
-        "TTC_GRAPH_MAX_TOKENS": "8",
-    }
-    env.pop("TTC_GRAPH_SERVER_MODEL", None)
-    proc = subprocess.run(
-        [sys.executable, str(example)], capture_output=True, text=True, timeout=600, env=env
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "model: smollm2" in proc.stdout
-    assert "best-of-8 answer:" in proc.stdout
-    assert "beam search answer:" in proc.stdout
-    assert server.requests_seen[0]["n"] == 8, "best-of-N asks for all 8 in one request"
-    assert any(body.get("continue_final_message") for body in server.requests_seen), (
-        "the beam search continues partial answers"
-    )
-    no_url = {k: v for k, v in env.items() if k != "TTC_GRAPH_SERVER_URL"}
-    proc = subprocess.run(
-        [sys.executable, str(example)], capture_output=True, text=True, timeout=120, env=no_url
-    )
-    assert proc.returncode == 2
-    assert "Set TTC_GRAPH_SERVER_URL" in proc.stderr
 
 
 class _InFlight(BaseCallbackHandler):
@@ -388,3 +288,5 @@ def test_rejects_bad_input() -> None:
         ChatModelPolicy(model).sample([REQUEST], n=0)
     with pytest.raises(ValueError, match="log-probabilities"):
         ChatModelPolicy(model).sample([REQUEST], params=SamplingParams(logprobs=True))
+    with pytest.raises(ValueError, match="extra_body"):
+        ChatModelPolicy(model, continue_final_message=True)

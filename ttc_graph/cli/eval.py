@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.cli.options import VERIFIER_FORMS, add_search_options, add_trust_remote_code
+from ttc_graph.cli.options import (
+    VERIFIER_FORMS,
+    add_engine_option,
+    add_search_options,
+    add_trust_remote_code,
+)
 from ttc_graph.evaluation.metrics import COVERAGE
 from ttc_graph.policy.base import SamplingParams
 from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
@@ -80,6 +85,7 @@ def register(sub: Any) -> None:
     p.add_argument("--data-seed", type=int, default=0, help="arithmetic generator seed")
     p.add_argument("--split", default="test", help="hub dataset split (default test)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    add_engine_option(p)
     p.add_argument(
         "--concurrency",
         type=int,
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         data_seed=args.data_seed,
         split=args.split,
         device=args.device,
+        engine=args.engine,
         on_long_input=args.on_long_input,
         trust_remote_code=args.trust_remote_code,
         budgets=args.budget_tokens_per_problem,

@@ -70,6 +70,20 @@ def add_trust_remote_code(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_option(p: argparse.ArgumentParser) -> None:
+    """``--engine``: which library generates (see :func:`ttc_graph.load_policy`)."""
+    from ttc_graph.policy.loading import ENGINES
+
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="transformers",
+        help="transformers (default); vllm: vLLM in process, with prefix caching "
+        "(pip install 'ttc-graph[vllm]'; docs/vllm.md); auto: vLLM when it loads the "
+        "model, else transformers",
+    )
+
+
 def add_search_options(p: argparse.ArgumentParser) -> None:
     """Sampling and step-search settings, defaulting to the Python API's."""
     p.add_argument(

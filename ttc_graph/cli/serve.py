@@ -21,6 +21,7 @@ _LIMIT_OPTIONS = {
 
 def register(sub: Any) -> None:
     """Add the ``serve`` subcommand."""
+    from ttc_graph.cli.options import add_engine_option
     from ttc_graph.serving.settings import DEFAULT_HOST, DEFAULT_PORT, Defaults, ServeLimits
 
     limits, defaults = ServeLimits(), Defaults()
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
         help="allow a PRM's own modelling code (Qwen2.5-Math-PRM needs it)",
     )
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    add_engine_option(p)
     p.add_argument(
         "--on-long-input",
         choices=("error", "truncate"),
@@ -181,7 +183,9 @@ def run(args: argparse.Namespace) -> int:
     from ttc_graph import load_policy
     from ttc_graph.serving import create_app, serve
 
-    policy = load_policy(args.model, device=args.device, on_long_input=args.on_long_input)
+    policy = load_policy(
+        args.model, engine=args.engine, device=args.device, on_long_input=args.on_long_input
+    )
     options = {"trust_remote_code": True} if args.trust_remote_code else {}
     app = create_app(
         policy=policy,

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from ttc_graph.cli.options import (
     FLAG_NAMES,
+    add_engine_option,
     add_search_options,
     add_trust_remote_code,
     add_verifier_options,
@@ -66,6 +67,7 @@ def register(sub: Any) -> None:
     add_search_options(p)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    add_engine_option(p)
     p.add_argument("--trace", type=Path, default=None, help="save the search trace as JSON")
     p.add_argument("--html", type=Path, default=None, help="write the search-tree viewer HTML")
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -157,7 +159,9 @@ def run(args: argparse.Namespace) -> int:
     from ttc_graph.strategies import build_strategy
 
     started = time.perf_counter()
-    policy = load_policy(args.model, device=args.device, on_long_input=args.on_long_input)
+    policy = load_policy(
+        args.model, engine=args.engine, device=args.device, on_long_input=args.on_long_input
+    )
     load_seconds = time.perf_counter() - started
     verifier_spec = verifier_choice(args, args.strategy)
     verifier = None

@@ -608,6 +608,7 @@ def create_evaluation(
     data_seed: int = 0,
     split: str = "test",
     device: str | None = None,
+    engine: str = "transformers",
     on_long_input: str = "error",
     trust_remote_code: bool = False,
     budgets: str | int | Sequence[int] | None = None,
@@ -637,6 +638,9 @@ def create_evaluation(
         difficulty, data_seed: Arithmetic generator settings.
         split: Hub dataset split.
         device: Where to load the model (``cpu``, ``cuda``).
+        engine: What generates: ``"transformers"``, ``"vllm"`` or ``"auto"`` (see
+            :func:`ttc_graph.load_policy`); another engine samples other candidates,
+            so it is part of the configuration hash.
         on_long_input: A problem longer than the model's context: ``"error"`` records
             that unit as failed (the run goes on), ``"truncate"`` cuts the middle of
             the question (part of the configuration hash).
@@ -720,6 +724,9 @@ def create_evaluation(
     if on_long_input != "error":
         # Only when it changes the prompts, so earlier configurations keep their hash.
         config["on_long_input"] = on_long_input
+    if engine != "transformers":
+        # Only then, likewise: the transformers runs recorded so far keep their hash.
+        config["engine"] = engine
     return Evaluation(
         problems=problems,
         strategies=names,
@@ -732,7 +739,7 @@ def create_evaluation(
         model=model,
         verifier=verifier,
         device=device,
-        policy_options={"on_long_input": on_long_input},
+        policy_options={"on_long_input": on_long_input, "engine": engine},
         budgets=budget_list,
         verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )

@@ -37,11 +37,11 @@ from ttc_graph.policy.base import (
     check_n,
 )
 from ttc_graph.policy.batching import Coalescer
+from ttc_graph.policy.chat_template import render_chat
 from ttc_graph.policy.generation import default_max_batch_size, generate_candidates
 from ttc_graph.policy.prefix_cache import PrefixCache
 from ttc_graph.reliability import StopSignal, current_deadline
 
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _CALL_KWARGS = {"n", "temperature", "top_p", "max_new_tokens", "seed", "logprobs", "first_index"}
 _ELLIPSIS = "\n[…]\n"
 
@@ -222,19 +222,7 @@ class HuggingFacePolicy(BaseLLM):
 
     def render(self, request: GenerationRequest) -> str:
         """The exact text the model sees: chat template up to the assistant turn + prefix."""
-        specials = [t for t in self.tokenizer.all_special_tokens if len(t) > 1]
-        chat = [
-            {"role": _ROLES.get(m.type, m.type), "content": _defang(m.text, specials)}
-            for m in request.messages
-        ]
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, tokenize=False
-            )
-        else:
-            text = "".join(f"{c['role'].capitalize()}: {c['content']}\n" for c in chat)
-            text += "Assistant: "
-        return str(text) + _defang(request.prefix, specials)
+        return render_chat(self.tokenizer, request)
 
     def fit(self, request: GenerationRequest, max_new_tokens: int) -> str:
         """:meth:`render`, checked against the context left after ``max_new_tokens``.
@@ -447,15 +435,6 @@ class HuggingFacePolicy(BaseLLM):
             **kwargs,
         )
         return [[_from_generation(g) for g in gens] for gens in result.generations]
-
-
-def _defang(text: str, specials: list[str]) -> str:
-    # A question that contains "<|im_end|>" must not end the user turn early: a
-    # zero-width joiner keeps the text readable but no longer a control token.
-    for token in specials:
-        if token in text:
-            text = text.replace(token, token[0] + "\u200d" + token[1:])
-    return text
 
 
 def _to_generation(c: Completion) -> Generation:

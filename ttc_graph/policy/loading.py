@@ -9,12 +9,14 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, overload
 
 import torch
 
 from ttc_graph.errors import InputError, ModelLoadError
+from ttc_graph.policy.base import Policy
 from ttc_graph.policy.huggingface import HuggingFacePolicy
 
 logger = logging.getLogger(__name__)
@@ -263,24 +265,125 @@ def load_pretrained(loader: Any, source: str, *, what: str, **kwargs: Any) -> An
         raise ModelLoadError(f"Could not load {what} {source!r}: {exc}") from exc
 
 
+Engine = Literal["transformers", "vllm", "auto"]
+"""Which library generates: transformers ``generate`` (the default), vLLM in
+process (:mod:`ttc_graph.policy.vllm_engine`), or vLLM when it is installed and
+loads the model, else transformers with a warning."""
+ENGINES: tuple[str, ...] = get_args(Engine)
+
+
+@overload
 def load_policy(
     model: str | os.PathLike[str] | None = None,
     *,
+    engine: Literal["transformers"] = "transformers",
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     **policy_kwargs: Any,
-) -> HuggingFacePolicy:
-    """Load a local causal LM as a :class:`HuggingFacePolicy`.
+) -> HuggingFacePolicy: ...
+
+
+@overload
+def load_policy(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    engine: Engine,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    **policy_kwargs: Any,
+) -> Policy: ...
+
+
+def load_policy(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    engine: Engine = "transformers",
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    **policy_kwargs: Any,
+) -> Policy:
+    """Load a local causal LM as a policy: :class:`HuggingFacePolicy` or vLLM's.
 
     Args:
         model: ``None`` for the embedded SmolLM2-135M-Instruct (converted from its
             GGUF once and cached under :func:`cache_dir`), a local directory, a
             ``.gguf`` file, or a hub id such as ``"Qwen/Qwen2.5-1.5B-Instruct"``.
+        engine: ``"transformers"`` (default); ``"vllm"``: a ``vllm.LLM`` in this
+            process with prefix caching (``pip install 'ttc-graph[vllm]'``; on a
+            CPU machine see docs/vllm.md); ``"auto"``: vLLM when it is installed
+            and loads the model, else transformers with a warning.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; default cuda when available.
-        dtype: default bfloat16 on cuda, float32 on cpu.
+        dtype: default bfloat16 on cuda, float32 on cpu (either engine).
         **policy_kwargs: fields of :class:`HuggingFacePolicy` such as ``temperature``
-            or ``max_batch_size``.
+            or ``max_batch_size``; for vLLM, arguments of ``vllm.LLM`` such as
+            ``gpu_memory_utilization`` or ``max_model_len``.
+
+    >>> policy = load_policy()  # doctest: +SKIP
+    >>> fast = load_policy(engine="vllm", gpu_memory_utilization=0.5)  # doctest: +SKIP
     """
+    if engine not in ENGINES:
+        raise InputError(f"Unknown engine {engine!r}; use one of {', '.join(ENGINES)}.")
+    if engine == "transformers":
+        return _load_transformers(model, device=device, dtype=dtype, **policy_kwargs)
+    from ttc_graph.policy import vllm_engine
+
+    torch_device = resolve_device(device)
+    if engine == "auto":
+        try:
+            vllm_engine.import_vllm()
+            return _load_vllm(model, torch_device, dtype, policy_kwargs)
+        except Exception as exc:  # any failure to load on vLLM: fall back, and say why
+            warnings.warn(
+                f"engine='auto': vLLM could not be used ({str(exc).splitlines()[0][:200]}); "
+                "falling back to transformers.",
+                stacklevel=2,
+            )
+            return _load_transformers(model, device=device, dtype=dtype)
+    return _load_vllm(model, torch_device, dtype, policy_kwargs)
+
+
+def _load_vllm(
+    model: str | os.PathLike[str] | None,
+    device: torch.device,
+    dtype: str | torch.dtype | None,
+    options: dict[str, Any],
+) -> Policy:
+    from ttc_graph.policy.vllm_engine import import_vllm, load_vllm_policy
+
+    import_vllm()  # the missing extra is named before any conversion starts
+    options = dict(options)
+    if options.pop("on_long_input", "error") != "error":
+        raise InputError(
+            "on_long_input='truncate' applies to the transformers engine only; with "
+            "engine='vllm' a prompt that does not fit is refused. Shorten the question."
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"engine='vllm' runs on cpu or cuda, not {device}.")
+    # The same defaults as transformers: float32 on CPU (bfloat16 without native
+    # bf16 instructions ran several times slower under vLLM here), bfloat16 on cuda.
+    vllm_dtype = str(resolve_dtype(dtype, device)).removeprefix("torch.")
+    source = resolve_model_source(model)
+    model_id = "SmolLM2-135M-Instruct (embedded, vLLM)" if model is None else str(model)
+    try:
+        return load_vllm_policy(
+            source, model_id=model_id, device=device.type, dtype=vllm_dtype, **options
+        )
+    except (InputError, ModelLoadError):
+        raise
+    except Exception as exc:  # vLLM raises anything from ValueError to RuntimeError
+        raise ModelLoadError(
+            f"vLLM could not load {source!r}: {type(exc).__name__}: {str(exc)[:300]}. "
+            "Use engine='transformers', or engine='auto' to fall back by itself."
+        ) from exc
+
+
+def _load_transformers(
+    model: str | os.PathLike[str] | None,
+    *,
+    device: str | torch.device | None,
+    dtype: str | torch.dtype | None,
+    **policy_kwargs: Any,
+) -> HuggingFacePolicy:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch_device = resolve_device(device)
