@@ -212,6 +212,7 @@ def test_models_lists_the_strategies(client: OpenAI) -> None:
         "majority",
         "beam_search",
         "dvts",
+        "adaptive",
         "self_refine",
     ]
 

@@ -72,7 +72,7 @@ def add_trust_remote_code(p: argparse.ArgumentParser) -> None:
 
 def add_engine_option(p: argparse.ArgumentParser) -> None:
     """``--engine``: which library generates (see :func:`ttc_graph.load_policy`)."""
-    from ttc_graph.policy.loading import ENGINES
+    from ttc_graph.policy.base import ENGINES
 
     p.add_argument(
         "--engine",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, get_args, runtime_checkable
 
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import check_finite, check_max_new_tokens, check_n_limit
@@ -15,6 +15,10 @@ if TYPE_CHECKING:  # annotations only: SamplingParams (the CLI's defaults) loads
     from langchain_core.runnables import RunnableConfig
 
 FinishReason = Literal["stop", "eos", "length"]
+
+Engine = Literal["transformers", "vllm", "auto"]
+"""What runs a local model: transformers, vLLM in process, or vLLM when it loads."""
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 DEFAULT_STEP_DELIMITER = "\n\n"
 

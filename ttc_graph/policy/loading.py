@@ -11,12 +11,12 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Literal, get_args, overload
+from typing import Any, Literal, overload
 
 import torch
 
 from ttc_graph.errors import InputError, ModelLoadError
-from ttc_graph.policy.base import Policy
+from ttc_graph.policy.base import ENGINES, Engine, Policy
 from ttc_graph.policy.huggingface import HuggingFacePolicy
 
 logger = logging.getLogger(__name__)
@@ -265,11 +265,9 @@ def load_pretrained(loader: Any, source: str, *, what: str, **kwargs: Any) -> An
         raise ModelLoadError(f"Could not load {what} {source!r}: {exc}") from exc
 
 
-Engine = Literal["transformers", "vllm", "auto"]
 """Which library generates: transformers ``generate`` (the default), vLLM in
 process (:mod:`ttc_graph.policy.vllm_engine`), or vLLM when it is installed and
 loads the model, else transformers with a warning."""
-ENGINES: tuple[str, ...] = get_args(Engine)
 
 
 @overload
