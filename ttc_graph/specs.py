@@ -31,6 +31,24 @@ class VerifierSpecError(InputError):
     """A verifier spec that names no verifier: not a known name, directory or hub id."""
 
 
+def spec_parts(spec: str) -> list[str]:
+    """The verifier specs a ``+`` spec joins (``"grounded+trained"``), else ``[spec]``.
+
+    A path that exists is one spec even if its name holds ``+``. An empty part is a
+    :class:`VerifierSpecError`.
+    """
+    text = spec.strip()
+    if "+" not in text or Path(text).expanduser().exists():
+        return [text]
+    parts = [part.strip() for part in text.split("+")]
+    if not all(parts):
+        raise VerifierSpecError(
+            f"Verifier spec {text!r} has an empty part; join specs with '+', "
+            "e.g. 'grounded+trained'."
+        )
+    return parts
+
+
 def check_verifier_spec(spec: Any) -> None:
     """Raise :class:`VerifierSpecError` unless ``spec`` has the form of a verifier spec.
 
@@ -46,14 +64,10 @@ def check_verifier_spec(spec: Any) -> None:
     if text in NAMED_VERIFIERS:
         return
     path = Path(text).expanduser()
-    if "+" in text and not path.exists():
-        for part in text.split("+"):
-            if not part.strip():
-                raise VerifierSpecError(
-                    f"Verifier spec {text!r} has an empty part; join specs with '+', "
-                    "e.g. 'grounded+trained'."
-                )
-            check_verifier_spec(part.strip())
+    parts = spec_parts(text)
+    if len(parts) > 1:
+        for part in parts:
+            check_verifier_spec(part)
         return
     if path.is_dir():
         if (path / CARD_NAME).is_file() or (path / "config.json").is_file():

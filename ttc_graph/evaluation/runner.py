@@ -43,7 +43,7 @@ from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
 from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
 from ttc_graph.limits import check_n_limit
 from ttc_graph.policy.base import SamplingParams
-from ttc_graph.specs import CARD_NAME, check_verifier_spec
+from ttc_graph.specs import CARD_NAME, check_verifier_spec, spec_parts
 from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES, defaults
 from ttc_graph.strategies.common import check_positive
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
@@ -748,18 +748,23 @@ def create_evaluation(
 def _verifier_identity(verifier: Any, model: Any) -> str | None:
     """What identifies a verifier in the config hash: each part of a ``+`` spec by its
     identity, and the shipped head (``trained``) by its card, wherever it is installed."""
-    if not isinstance(verifier, str) or os.path.exists(verifier):
+    if not isinstance(verifier, str):
         return _identity(verifier, None)
     parts = []
-    for part in (p.strip() for p in verifier.split("+")):
+    for part in spec_parts(verifier):
         if part == "trained":
             from ttc_graph.verifiers.loading import shipped_head
 
             card = shipped_head(_identity(model, EMBEDDED_MODEL) or "") / CARD_NAME
-            parts.append(f"trained#{hashlib.sha256(card.read_bytes()).hexdigest()[:12]}")
+            parts.append(f"trained#{_card_hash(card)}")
         else:
             parts.append(str(_identity(part, None)))
     return "+".join(parts)
+
+
+def _card_hash(card: Path) -> str:
+    """A trained verifier's identity: retrained in place, it must not reuse old results."""
+    return hashlib.sha256(card.read_bytes()).hexdigest()[:12]
 
 
 def _identity(obj: Any, default: str | None) -> str | None:
@@ -769,8 +774,7 @@ def _identity(obj: Any, default: str | None) -> str | None:
     if isinstance(obj, (str, os.PathLike)):
         card = Path(obj) / CARD_NAME
         if card.is_file():
-            # A trained verifier retrained in place must not reuse the old results.
-            return f"{obj}#{hashlib.sha256(card.read_bytes()).hexdigest()[:12]}"
+            return f"{obj}#{_card_hash(card)}"
         return str(obj)
     # A loaded object: its model id (policies) or runnable name (verifiers).
     for attr in ("model_id", "model_path"):

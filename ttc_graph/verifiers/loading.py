@@ -16,7 +16,7 @@ from ttc_graph.policy.loading import (
     resolve_dtype,
     resolve_model_source,
 )
-from ttc_graph.specs import CARD_NAME
+from ttc_graph.specs import CARD_NAME, spec_parts
 from ttc_graph.verifiers.arithmetic import ArithmeticVerifier
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.grounded import GroundedVerifier
@@ -192,13 +192,8 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(f"Verifier spec is empty; use one of: {', '.join(VERIFIER_SPECS)}.")
     spec = spec.strip()
-    if "+" in spec and _trained_verifier_dir(spec) is None and not os.path.exists(spec):
-        parts = [part.strip() for part in spec.split("+")]
-        if not all(parts):
-            raise InputError(
-                f"Verifier spec {spec!r} has an empty part; join specs with '+', "
-                "e.g. 'grounded+trained'."
-            )
+    parts = spec_parts(spec)
+    if len(parts) > 1:
         # Imported here: combinations are rare, and combined.py is tiny.
         from ttc_graph.verifiers.combined import CombinedVerifier
 
