@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.cli.options import (
+    AUTO_VERIFIER,
     VERIFIER_FORMS,
     add_engine_option,
     add_search_options,
@@ -69,8 +70,7 @@ def register(sub: Any) -> None:
         "--verifier",
         default="auto",
         metavar="SPEC",
-        help=f"{VERIFIER_FORMS}, for {','.join(sorted(NEEDS_VERIFIER))} (default auto: the head "
-        "trained for the embedded model, else grounded)",
+        help=f"{VERIFIER_FORMS}, for {','.join(sorted(NEEDS_VERIFIER))} (default {AUTO_VERIFIER})",
     )
     add_trust_remote_code(p)
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")

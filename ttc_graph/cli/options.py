@@ -12,6 +12,9 @@ from ttc_graph.errors import InputError
 from ttc_graph.policy.base import SamplingParams
 from ttc_graph.strategies import defaults
 
+AUTO_VERIFIER = "auto: the grounded checker, docs/verifiers.md"
+"""What ``--verifier auto`` stands for (``verifiers.loading.default_verifier_spec``)."""
+
 VERIFIER_FORMS = (
     "auto | grounded | arithmetic | judge | trained | <trained verifier dir> | "
     "<PRM dir or hub id> | SPEC+SPEC"
@@ -30,8 +33,8 @@ def add_verifier_options(p: argparse.ArgumentParser, *, what: str) -> None:
         "--verifier",
         default=None,
         metavar="SPEC",
-        help=f"{VERIFIER_FORMS}: {what} (default: auto where the strategy needs a verifier: "
-        "the head trained for the embedded model, else grounded)",
+        help=f"{VERIFIER_FORMS}: {what} (default: auto where the strategy needs a verifier; "
+        f"{AUTO_VERIFIER})",
     )
     group.add_argument(
         "--no-verifier",
