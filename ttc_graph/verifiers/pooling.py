@@ -50,7 +50,7 @@ __all__ = [
 # Every token's output, not only those of vLLM's step tag (Qwen2ForProcessRewardModel
 # defaults to STEP pooling on token 151651): the step positions are found here, from
 # character offsets, and a chat PRM is read one token before its marker.
-POOLER_CONFIG = {"tok_pooling_type": "ALL"}
+POOLER_CONFIG = {"task": "token_classify", "tok_pooling_type": "ALL"}
 
 
 def vllm_overrides(
@@ -72,7 +72,8 @@ def vllm_prm_args(model: str | os.PathLike[str], **load_options: Any) -> list[st
     ``good_token``, ...). Only the tokenizer and config are read, never the weights.
 
     >>> vllm_prm_args("Qwen/Qwen2.5-Math-PRM-7B")  # doctest: +SKIP
-    ['--runner', 'pooling', '--pooler-config', '{"tok_pooling_type": "ALL"}']
+    ['--runner', 'pooling',
+     '--pooler-config', '{"task": "token_classify", "tok_pooling_type": "ALL"}']
     """
     from ttc_graph.verifiers.loading import prm_source
 
@@ -91,8 +92,9 @@ def _at_positions(per_token: Any, row: ReadRow, what: str) -> torch.Tensor:
     if data.dim() != 2 or data.shape[0] != len(row.ids):
         raise ModelLoadError(
             f"{what} returned output of shape {tuple(data.shape)} for {len(row.ids)} tokens; a "
-            "PRM on the pooling runner returns one row of logits per token. Serve it with "
-            'the flags of vllm_prm_args() (--pooler-config \'{"tok_pooling_type": "ALL"}\').'
+            "PRM on the pooling runner returns one row of logits per token: serve it with "
+            "the flags of ttc_graph.verifiers.vllm_prm_args(), whose --pooler-config asks for "
+            "every token (tok_pooling_type ALL)."
         )
     return data[row.positions]
 
