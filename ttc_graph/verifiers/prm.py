@@ -30,7 +30,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ttc_graph.errors import InputError, ModelLoadError
+from ttc_graph.errors import InputError, ModelLoadError, ServerError
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.forward import ReadRow, read_logits
 
@@ -92,6 +92,8 @@ class BasePRMVerifier(Verifier):
         self._resolve_tokens()
         try:
             self.score_steps(_PROBE_QUESTION, [_PROBE_STEPS])
+        except ServerError:
+            raise  # the server's fault, not the model's: its message says what to check
         except (IndexError, RuntimeError, ValueError) as exc:
             raise ModelLoadError(
                 f"{self.model_id} does not work as a {self.format!r} PRM: {exc}"
@@ -104,14 +106,8 @@ class BasePRMVerifier(Verifier):
         """For each row, a ``(len(row.positions), 2)`` float tensor of logits.
 
         The two columns are (good token, bad token) for the ``chat`` and ``step_tag``
-        layouts (:attr:`vocab_ids`) and the classifier's labels (bad, good) otherwise.
+        layouts (:func:`prm_token_ids`) and the classifier's labels (bad, good) otherwise.
         """
-
-    @property
-    def vocab_ids(self) -> list[int] | None:
-        """Token ids of (good, bad) whose logits a causal-LM PRM compares; ``None``
-        for a classifier."""
-        return None if self._vocab_ids is None else list(self._vocab_ids)
 
     def max_tokens(self) -> int | None:
         """The longest input the model accepts, if known."""
