@@ -166,6 +166,27 @@ def test_server_errors_are_clear(prm_dirs: dict[str, Path], prm_server: str) -> 
         served.invoke({"question": QUESTION, "candidates": [["ok"], ["apples " * 1200]]})
 
 
+@main_env_only
+@pytest.mark.model
+@pytest.mark.subprocess
+def test_a_served_causal_lm_prm_equals_transformers(
+    prm_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A Math-Shepherd-layout Llama, turned into a two-label classifier by the server."""
+    with vllm_server(
+        python=vllm_python(),
+        model=str(prm_dirs["step_tag"]),
+        max_model_len=1024,
+        served_name=SERVED,
+        extra_args=vllm_prm_args(prm_dirs["step_tag"]),
+        log_path=tmp_path / "server.log",
+    ) as url:
+        served = load_prm(url=url)
+        assert served.format == "step_tag"
+        want = reference(prm_dirs["step_tag"]).score_steps(QUESTION, CANDIDATES)
+        assert_same_scores(served.score_steps(QUESTION, CANDIDATES), want)
+
+
 @pytest.mark.model
 def test_no_server_is_one_clear_error(prm_dirs: dict[str, Path]) -> None:
     down = f"http://127.0.0.1:{free_port()}"
