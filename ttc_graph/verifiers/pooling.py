@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import torch
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from ttc_graph.errors import InputError, ModelLoadError, ServerError
 from ttc_graph.verifiers.forward import ReadRow
@@ -114,16 +115,20 @@ class VLLMPRMVerifier(BasePRMVerifier):
     llm: Any = Field(repr=False)
     """A ``vllm.LLM`` made with ``runner="pooling"`` (:func:`vllm_overrides`)."""
 
+    # vllm.LLM is not thread-safe; concurrent searches (graph.batch) score in threads.
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
     def read_logits(self, rows: Sequence[ReadRow]) -> list[Any]:
         """One ``encode`` call for all rows (vLLM batches them itself)."""
         from vllm import PoolingParams
 
-        outputs = self.llm.encode(
-            [{"prompt_token_ids": row.ids} for row in rows],
-            pooling_task="token_classify",
-            pooling_params=PoolingParams(use_activation=False),
-            use_tqdm=False,
-        )
+        with self._lock:
+            outputs = self.llm.encode(
+                [{"prompt_token_ids": row.ids} for row in rows],
+                pooling_task="token_classify",
+                pooling_params=PoolingParams(use_activation=False),
+                use_tqdm=False,
+            )
         return [
             _at_positions(out.outputs.data, row, f"vLLM ({self.model_id})")
             for out, row in zip(outputs, rows, strict=True)
@@ -227,7 +232,7 @@ def request_json(url: str, route: str, timeout_s: float, body: dict[str, Any] | 
         raise ServerError(f"The PRM server at {target} did not answer JSON.") from exc
 
 
-def served_model(url: str, timeout_s: float = 30.0) -> dict[str, Any]:
+def server_model_info(url: str, timeout_s: float = 30.0) -> dict[str, Any]:
     """The first model the server lists on ``/v1/models`` (``id``, ``root``, ``max_model_len``)."""
     listed = request_json(url, "/v1/models", timeout_s).get("data") or []
     if not listed:
@@ -255,7 +260,7 @@ def connect_prm(
 
     if not isinstance(timeout_s, int | float) or not timeout_s > 0:
         raise InputError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}.")
-    info = served_model(url, timeout_s=min(30.0, float(timeout_s)))
+    info = server_model_info(url, timeout_s=min(30.0, float(timeout_s)))
     tokenizer_from = model if model is not None else info.get("root") or info.get("id")
     batch_size = fields.pop("batch_size", 8)
     src = prm_source(
