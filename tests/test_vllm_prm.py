@@ -156,6 +156,21 @@ def test_a_search_runs_with_the_served_prm(policy: Any, prm_server: str) -> None
 @main_env_only
 @pytest.mark.model
 @pytest.mark.subprocess
+def test_the_cli_takes_the_served_prm_as_verifier(
+    prm_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ttc_graph.cli import main
+
+    argv = ["solve", QUESTION, "--strategy", "best_of_n", "--n", "2", "--max-new-tokens", "16"]
+    rc = main([*argv, "--seed", "0", "--json", "--verifier", prm_server])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert '"step_scores"' in out
+
+
+@main_env_only
+@pytest.mark.model
+@pytest.mark.subprocess
 def test_server_errors_are_clear(prm_dirs: dict[str, Path], prm_server: str) -> None:
     served = load_prm(url=prm_server)
     assert isinstance(served, PoolingPRMVerifier)
