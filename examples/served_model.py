@@ -11,7 +11,9 @@ steps so far as a trailing assistant message that vLLM continues
 
 Environment: ``TTC_GRAPH_SERVER_URL`` (required), ``TTC_GRAPH_SERVER_MODEL`` (default:
 the first model the server lists), ``TTC_GRAPH_SERVER_KEY`` (default: none),
-``TTC_GRAPH_MAX_TOKENS`` (per solution or step, default 512).
+``TTC_GRAPH_MAX_TOKENS`` (per solution or step, default 512), ``TTC_GRAPH_PRM_URL``
+(a PRM served by vLLM's pooling runner, docs/serving.md; default: the arithmetic
+checker as verifier).
 """
 
 import os
@@ -20,7 +22,7 @@ import sys
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from ttc_graph import ArithmeticVerifier, create_beam_search, create_best_of_n
+from ttc_graph import ArithmeticVerifier, create_beam_search, create_best_of_n, load_prm
 from ttc_graph.policy import ChatModelPolicy, SamplingParams
 
 QUESTION = (
@@ -52,7 +54,9 @@ def main() -> int:
         return 2
     chat = served_chat_model(url)
     policy = ChatModelPolicy(chat, max_concurrency=16, continue_final_message=True)
-    verifier = ArithmeticVerifier()  # or load_prm("<PRM hub id or dir>") on a GPU box
+    prm_url = os.environ.get("TTC_GRAPH_PRM_URL")
+    # The PRM on its own replicas (vllm serve <prm> --runner pooling ..., docs/serving.md).
+    verifier = load_prm(url=prm_url) if prm_url else ArithmeticVerifier()
     sampling = SamplingParams(
         temperature=0.8, max_new_tokens=int(os.environ.get("TTC_GRAPH_MAX_TOKENS", "512"))
     )

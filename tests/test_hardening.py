@@ -838,7 +838,8 @@ def test_verifier_specs_that_name_something_pass_the_form_check(tmp_path: Path) 
     prm.mkdir()
     (prm / "config.json").write_text("{}")
     names = ("auto", "grounded", "arithmetic", "judge", "trained", "RLHFlow/Llama3.1-8B-PRM")
-    for spec in (*names, "grounded+trained", f"grounded + {prm}", None):
+    served = ("http://127.0.0.1:8001", "https://prm.example/v1", "grounded+http://h:8001")
+    for spec in (*names, *served, "grounded+trained", f"grounded + {prm}", None):
         check_verifier_spec(spec)
     for path in (trained, prm, trained / "verifier.json"):
         check_verifier_spec(str(path))

@@ -1,4 +1,4 @@
-"""PRM verifiers on tiny randomly initialised models of each family, built and saved here.
+"""PRM verifiers on tiny randomly initialised models of each family (tests/prm_models.py).
 
 Real PRMs are 7-8B and need a GPU; these share their architecture family and
 token layout (a Llama causal LM with a chat template or a step tag, a Qwen2
@@ -8,7 +8,6 @@ use the embedded SmolLM2 tokenizer plus the special tokens each layout needs.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
@@ -16,8 +15,11 @@ from typing import Any
 
 import pytest
 import torch
+from prm_models import config as _config
+from prm_models import save as _save
+from prm_models import save_qwen_prm
+from prm_models import tokenizer as _tokenizer
 from transformers import (
-    AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
     LlamaForSequenceClassification,
@@ -39,53 +41,6 @@ CANDIDATES = [
     ["Tom starts with 12.\n\n", "Adding gives 40.\n\n", "So 40.\n\n", "Done: 40."],
     ["Twelve and thirty make forty-two apples in total, which is the answer."],
 ]
-
-# A stand-in for the code Qwen2.5-Math-PRM ships: a Qwen2 body and a 2-label MLP head.
-REMOTE_CODE = """
-from torch import nn
-from transformers import Qwen2Config, Qwen2Model, Qwen2PreTrainedModel
-from transformers.modeling_outputs import TokenClassifierOutput
-
-
-class Qwen2ForProcessRewardModel(Qwen2PreTrainedModel):
-    config_class = Qwen2Config
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.model = Qwen2Model(config)
-        size = config.hidden_size
-        self.score = nn.Sequential(nn.Linear(size, size), nn.ReLU(), nn.Linear(size, 2))
-        self.post_init()
-
-    def forward(self, input_ids=None, attention_mask=None, **kwargs):
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
-        return TokenClassifierOutput(logits=self.score(hidden))
-"""
-
-
-def _tokenizer(base: Path, *, chat: bool = True, extra: tuple[str, ...] = ()) -> Any:
-    tok = AutoTokenizer.from_pretrained(base)
-    if not chat:
-        tok.chat_template = None
-    if extra:
-        tok.add_tokens(list(extra), special_tokens=True)
-    return tok
-
-
-def _config(cls: Any, tok: Any, **kwargs: Any) -> Any:
-    # A large init spread makes scores depend strongly on context, so a padding
-    # leak or a misplaced read position would show.
-    return cls(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        initializer_range=0.5, **kwargs,
-    )  # fmt: skip
-
-
-def _save(model: Any, tok: Any, target: Path) -> Path:
-    model.save_pretrained(target)
-    tok.save_pretrained(target)
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -208,15 +163,7 @@ def test_plus_and_tag_characters_in_the_text_are_not_markers(prms: dict[str, PRM
 
 
 def test_remote_code_reward_head_needs_trust(base_tokenizer: Path, tmp_path: Path) -> None:
-    tok = _tokenizer(base_tokenizer, extra=("<extra_0>",))
-    (tmp_path / "modeling_tiny_prm.py").write_text(REMOTE_CODE)
-    namespace: dict[str, Any] = {}
-    exec(compile(REMOTE_CODE, str(tmp_path / "modeling_tiny_prm.py"), "exec"), namespace)
-    torch.manual_seed(1)
-    _save(namespace["Qwen2ForProcessRewardModel"](_config(Qwen2Config, tok)), tok, tmp_path)
-    config = json.loads((tmp_path / "config.json").read_text())
-    config["auto_map"] = {"AutoModel": "modeling_tiny_prm.Qwen2ForProcessRewardModel"}
-    (tmp_path / "config.json").write_text(json.dumps(config))
+    save_qwen_prm(base_tokenizer, tmp_path, seed=1)
     with pytest.raises(ModelLoadError, match="trust_remote_code=True"):
         load_prm(tmp_path, device="cpu")
     prm = load_prm(tmp_path, device="cpu", trust_remote_code=True)

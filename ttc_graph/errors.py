@@ -31,6 +31,11 @@ class ModelLoadError(InputError):
     """A policy or verifier model could not be loaded; the message says how to fix it."""
 
 
+class ServerError(TTCGraphError, RuntimeError):
+    """A served model (a PRM behind vLLM's pooling endpoint) could not be reached or
+    answered with an error; the message names the URL and what to check."""
+
+
 class InputTooLongError(InputError):
     """A prompt does not fit the model's context; the message says how to make it fit."""
 

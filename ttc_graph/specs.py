@@ -22,9 +22,11 @@ CARD_NAME = "verifier.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FORMS = (
     "auto, grounded, arithmetic, judge, trained, a trained verifier directory (with "
-    "verifier.json), a PRM directory (with config.json) or hub id (org/name), or several "
-    "joined by '+'"
+    "verifier.json), a PRM directory (with config.json) or hub id (org/name), the URL of a "
+    "PRM served by vLLM (http://host:port), or several joined by '+'"
 )
+SERVED_PRM_PREFIXES = ("http://", "https://")
+"""A verifier spec starting with one of these is a PRM on a vLLM server."""
 
 
 class VerifierSpecError(InputError):
@@ -38,7 +40,7 @@ def spec_parts(spec: str) -> list[str]:
     :class:`VerifierSpecError`.
     """
     text = spec.strip()
-    if "+" not in text or Path(text).expanduser().exists():
+    if "+" not in text or Path(text).expanduser().exists() or text.startswith(SERVED_PRM_PREFIXES):
         return [text]
     parts = [part.strip() for part in text.split("+")]
     if not all(parts):
@@ -61,7 +63,7 @@ def check_verifier_spec(spec: Any) -> None:
     text = str(spec).strip()
     if not text:
         raise VerifierSpecError(f"The verifier spec is empty; use {_FORMS}.")
-    if text in NAMED_VERIFIERS:
+    if text in NAMED_VERIFIERS or text.startswith(SERVED_PRM_PREFIXES):
         return
     path = Path(text).expanduser()
     parts = spec_parts(text)

@@ -17,7 +17,7 @@ AUTO_VERIFIER = "auto: the grounded checker, docs/verifiers.md"
 
 VERIFIER_FORMS = (
     "auto | grounded | arithmetic | judge | trained | <trained verifier dir> | "
-    "<PRM dir or hub id> | SPEC+SPEC"
+    "<PRM dir or hub id> | <http://host:port of a PRM served by vLLM> | SPEC+SPEC"
 )
 FLAG_NAMES = ("--n", "--beam-width", "--max-steps")
 """How the CLI spells n, beam_width and max_steps in error messages."""

@@ -36,7 +36,8 @@ def register(sub: Any) -> None:
         "--verifier",
         default=None,
         help="auto | grounded | arithmetic | judge | <trained verifier dir> | <PRM dir or hub "
-        "id> (default: auto for the strategies that need one, as in `solve`)",
+        "id> | <http://host:port of a PRM served by vLLM> (default: auto for the strategies "
+        "that need one, as in `solve`)",
     )
     p.add_argument(
         "--trust-remote-code",

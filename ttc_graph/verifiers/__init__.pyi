@@ -7,7 +7,8 @@ from .combined import CombinedVerifier
 from .grounded import CHECKER_FEATURES, GroundedVerifier
 from .judge import LLMJudgeVerifier
 from .loading import detect_prm_format, load_prm, load_verifier
-from .prm import PRM_FORMATS, PRMFormat, PRMVerifier
+from .pooling import PoolingPRMVerifier, VLLMPRMVerifier, vllm_prm_args
+from .prm import PRM_FORMATS, BasePRMVerifier, PRMFormat, PRMVerifier
 
 __all__ = [
     "AGGREGATIONS",
@@ -15,12 +16,15 @@ __all__ = [
     "PRM_FORMATS",
     "Aggregation",
     "ArithmeticVerifier",
+    "BasePRMVerifier",
     "Claim",
     "CombinedVerifier",
     "GroundedVerifier",
     "LLMJudgeVerifier",
     "PRMFormat",
     "PRMVerifier",
+    "PoolingPRMVerifier",
+    "VLLMPRMVerifier",
     "Verifier",
     "VerifierInput",
     "aggregate",
@@ -28,4 +32,5 @@ __all__ = [
     "find_claims",
     "load_prm",
     "load_verifier",
+    "vllm_prm_args",
 ]

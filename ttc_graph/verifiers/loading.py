@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -16,12 +18,19 @@ from ttc_graph.policy.loading import (
     resolve_dtype,
     resolve_model_source,
 )
-from ttc_graph.specs import CARD_NAME, spec_parts
+from ttc_graph.specs import CARD_NAME, SERVED_PRM_PREFIXES, spec_parts
 from ttc_graph.verifiers.arithmetic import ArithmeticVerifier
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.grounded import GroundedVerifier
 from ttc_graph.verifiers.judge import LLMJudgeVerifier
-from ttc_graph.verifiers.prm import PRM_FORMATS, PRMFormat, PRMVerifier, marker_token
+from ttc_graph.verifiers.prm import (
+    PRM_FORMATS,
+    BasePRMVerifier,
+    PRMFormat,
+    PRMVerifier,
+    marker_token,
+    prm_token_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +50,7 @@ VERIFIER_SPECS = (
     "<spec>+<spec>",
     "<trained verifier directory>",
     "<PRM directory or hub id>",
+    "<URL of a PRM served by vLLM>",
 )
 
 
@@ -84,39 +94,44 @@ def detect_prm_format(name: str, config: Any, tokenizer: Any, *, step_tag: str =
     )
 
 
-def load_prm(
+@dataclass(frozen=True)
+class PRMSource:
+    """What :func:`load_prm` knows of a PRM before it loads any weights."""
+
+    name: str
+    source: str
+    """A local directory or hub id, for ``from_pretrained`` or vLLM."""
+    config: Any
+    tokenizer: Any
+    format: PRMFormat
+    options: dict[str, Any]
+    """The :class:`PRMVerifier` token fields given (``good_token``, ...)."""
+
+    @property
+    def architectures(self) -> list[str]:
+        return [str(a) for a in (getattr(self.config, "architectures", None) or [])]
+
+    def token_ids(self) -> tuple[list[int] | None, int | None]:
+        """:func:`~ttc_graph.verifiers.prm.prm_token_ids` of this PRM."""
+        keys = ("good_token", "bad_token", "separator")
+        picked = {k: self.options[k] for k in keys if k in self.options}
+        return prm_token_ids(self.tokenizer, self.format, model_id=self.name, **picked)
+
+
+def prm_source(
     model: str | os.PathLike[str],
     *,
     format: PRMFormat | None = None,
-    device: str | torch.device | None = None,
-    dtype: str | torch.dtype | None = None,
-    batch_size: int = 8,
     trust_remote_code: bool = False,
+    weights: bool = True,
     **options: Any,
-) -> PRMVerifier:
-    """Load a process reward model as a :class:`PRMVerifier`.
+) -> PRMSource:
+    """Read a PRM's config and tokenizer and tell its format (no weights are loaded).
 
-    Args:
-        model: A local directory (``save_pretrained`` output) or a hub id such as
-            ``"RLHFlow/Llama3.1-8B-PRM-Deepseek-Data"``.
-        format: ``"chat"``, ``"step_tag"`` or ``"classifier"``; detected when omitted
-            (see :func:`detect_prm_format`).
-        device: ``None`` spreads the model over all GPUs (``device_map="auto"``) when
-            CUDA is available, else uses the CPU; or ``"cpu"``, ``"cuda:1"``.
-        dtype: default bfloat16 on GPU, float32 on CPU.
-        batch_size: candidates per forward pass (memory bound).
-        trust_remote_code: needed by checkpoints that ship their own model code
-            (Qwen2.5-Math-PRM); it runs that code, so only enable it for repos you trust.
-        **options: :class:`PRMVerifier` fields: ``good_token``, ``bad_token``,
-            ``step_tag``, ``separator``, ``system_prompt``.
+    ``weights=False`` accepts a directory without weights (a tokenizer and config
+    beside a served model). Arguments as for :func:`load_prm`.
     """
-    from transformers import (
-        AutoConfig,
-        AutoModel,
-        AutoModelForCausalLM,
-        AutoModelForTokenClassification,
-        AutoTokenizer,
-    )
+    from transformers import AutoConfig, AutoTokenizer
 
     if model is None or not str(model).strip():
         raise InputError("load_prm needs a PRM: a local directory or a hub id such as "
@@ -130,19 +145,113 @@ def load_prm(
             "step_tag, separator or system_prompt."
         )
     name = str(model)
-    source = resolve_model_source(model)
+    path = Path(name).expanduser()
+    source = str(path) if not weights and path.is_dir() else resolve_model_source(model)
     remote = {"trust_remote_code": True} if trust_remote_code else {}
     config = load_pretrained(AutoConfig, source, what="PRM config", **remote)
     tokenizer = load_pretrained(AutoTokenizer, source, what="PRM tokenizer", **remote)
     fmt: PRMFormat = format or detect_prm_format(
         name, config, tokenizer, step_tag=options.get("step_tag", "ки")
     )
-    architectures = [str(a) for a in (getattr(config, "architectures", None) or [])]
+    return PRMSource(name, source, config, tokenizer, fmt, dict(options))
+
+
+def load_prm(
+    model: str | os.PathLike[str] | None = None,
+    *,
+    format: PRMFormat | None = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    batch_size: int = 8,
+    trust_remote_code: bool = False,
+    engine: Literal["transformers", "vllm"] = "transformers",
+    url: str | None = None,
+    timeout_s: float = 120.0,
+    engine_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> BasePRMVerifier:
+    """Load a process reward model as a verifier.
+
+    >>> prm = load_prm("Qwen/Qwen2.5-Math-PRM-7B", trust_remote_code=True)  # doctest: +SKIP
+    >>> prm = load_prm("Qwen/Qwen2.5-Math-PRM-7B", engine="vllm")  # vLLM in process
+    >>> prm = load_prm(url="http://prm-host:8001")  # a PRM served by vLLM
+
+    Args:
+        model: A local directory (``save_pretrained`` output) or a hub id such as
+            ``"RLHFlow/Llama3.1-8B-PRM-Deepseek-Data"``. With ``url`` it is only
+            where the tokenizer and config come from (default: the path or hub id
+            the server was started with, from its ``/v1/models``).
+        format: ``"chat"``, ``"step_tag"`` or ``"classifier"``; detected when omitted
+            (see :func:`detect_prm_format`).
+        device: ``None`` spreads the model over all GPUs (``device_map="auto"``) when
+            CUDA is available, else uses the CPU; or ``"cpu"``, ``"cuda:1"``.
+        dtype: default bfloat16 on GPU, float32 on CPU.
+        batch_size: candidates per forward pass or per request (memory bound).
+        trust_remote_code: needed by checkpoints that ship their own model code
+            (Qwen2.5-Math-PRM) under transformers; it runs that code, so only enable
+            it for repos you trust. vLLM implements Qwen2.5-Math-PRM itself.
+        engine: ``"transformers"`` (:class:`PRMVerifier`) or ``"vllm"``: a
+            ``vllm.LLM`` on its pooling runner in this process
+            (:class:`~ttc_graph.verifiers.pooling.VLLMPRMVerifier`), where vLLM
+            supports the architecture.
+        url: A vLLM server serving the PRM (``http://host:port``, started with the
+            flags of :func:`~ttc_graph.verifiers.pooling.vllm_prm_args`):
+            :class:`~ttc_graph.verifiers.pooling.PoolingPRMVerifier`.
+        timeout_s: Seconds one request to ``url`` may take.
+        engine_options: More ``vllm.LLM`` arguments for ``engine="vllm"``
+            (``max_model_len``, ``gpu_memory_utilization``, ...).
+        **options: :class:`PRMVerifier` fields: ``good_token``, ``bad_token``,
+            ``step_tag``, ``separator``, ``system_prompt``.
+    """
+    if engine not in ("transformers", "vllm"):
+        raise InputError(f"Unknown PRM engine {engine!r}; use 'transformers' or 'vllm'.")
+    if engine_options and engine != "vllm":
+        raise InputError("engine_options are vllm.LLM arguments; pass engine='vllm' with them.")
+    common = {"batch_size": batch_size, **options}
+    if url is not None:
+        if engine != "transformers":
+            raise InputError("Pass either url=... (a served PRM) or engine='vllm', not both.")
+        from ttc_graph.verifiers.pooling import connect_prm
+
+        return connect_prm(
+            url, model=model, format=format, timeout_s=timeout_s,
+            trust_remote_code=trust_remote_code, **common,
+        )  # fmt: skip
+    if model is None:
+        raise InputError(
+            "load_prm needs a PRM: a local directory or a hub id such as "
+            "'RLHFlow/Llama3.1-8B-PRM-Deepseek-Data', or url=... of a server."
+        )
+    src = prm_source(model, format=format, trust_remote_code=trust_remote_code, **options)
+    if engine == "vllm":
+        from ttc_graph.verifiers.pooling import load_vllm_prm
+
+        return load_vllm_prm(
+            src, device=resolve_device(device), dtype=dtype, batch_size=batch_size,
+            trust_remote_code=trust_remote_code, engine_options=dict(engine_options or {}),
+        )  # fmt: skip
+    return _load_transformers_prm(
+        src, device=device, dtype=dtype, batch_size=batch_size, trust_remote_code=trust_remote_code
+    )
+
+
+def _load_transformers_prm(
+    src: PRMSource,
+    *,
+    device: str | torch.device | None,
+    dtype: str | torch.dtype | None,
+    batch_size: int,
+    trust_remote_code: bool,
+) -> PRMVerifier:
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForTokenClassification
+
+    name, fmt, architectures = src.name, src.format, src.architectures
+    remote = {"trust_remote_code": True} if trust_remote_code else {}
     if fmt == "classifier":
         if any(a.endswith("ForTokenClassification") for a in architectures):
             loader: Any = AutoModelForTokenClassification
         elif not any("RewardModel" in a for a in architectures) and not getattr(
-            config, "auto_map", None
+            src.config, "auto_map", None
         ):
             raise ModelLoadError(
                 f"format='classifier' needs a per-token classifier, but {name} is a "
@@ -154,7 +263,7 @@ def load_prm(
             raise ModelLoadError(
                 f"{name} ({', '.join(architectures) or 'unknown architecture'}) ships its own "
                 "model code for its reward head; pass trust_remote_code=True to run it (only "
-                "for repositories you trust)."
+                "for repositories you trust), or engine='vllm' where vLLM implements it."
             )
     elif architectures and not any(a.endswith("ForCausalLM") for a in architectures):
         raise ModelLoadError(
@@ -168,13 +277,14 @@ def load_prm(
     spread = torch_device.type == "cuda" and device in (None, "auto", "cuda")
     if spread:
         kwargs["device_map"] = "auto"
-    prm = load_pretrained(loader, source, what=f"{fmt} PRM", **kwargs)
+    prm = load_pretrained(loader, src.source, what=f"{fmt} PRM", **kwargs)
     if not spread:
         prm.to(torch_device)
     prm.eval()
     return PRMVerifier(
-        model=prm, tokenizer=tokenizer, format=fmt, model_id=name, batch_size=batch_size, **options
-    )
+        model=prm, tokenizer=src.tokenizer, format=fmt, model_id=name, batch_size=batch_size,
+        **src.options,
+    )  # fmt: skip
 
 
 def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verifier:
@@ -185,9 +295,13 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
     ``"arithmetic"`` is :class:`ArithmeticVerifier`; ``"judge"`` is an
     :class:`LLMJudgeVerifier` over ``policy``; a directory holding ``verifier.json``
     (made by ``ttc-graph train-verifier``) is a
-    :class:`~ttc_graph.verifiers.trained.TrainedVerifier` for ``policy``; anything
+    :class:`~ttc_graph.verifiers.trained.TrainedVerifier` for ``policy``;
+    ``http://host:port`` is a PRM served by vLLM (``load_prm(url=...)``); anything
     else is a PRM directory or hub id for :func:`load_prm` (``prm_options`` are
     passed on).
+
+    >>> load_verifier("http://127.0.0.1:8001")  # doctest: +SKIP
+    PoolingPRMVerifier(...)
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(f"Verifier spec is empty; use one of: {', '.join(VERIFIER_SPECS)}.")
@@ -215,6 +329,8 @@ def load_verifier(spec: str, *, policy: Any = None, **prm_options: Any) -> Verif
                 "(e.g. load_policy())."
             )
         return LLMJudgeVerifier(policy=policy)
+    if spec.startswith(SERVED_PRM_PREFIXES):
+        return load_prm(url=spec, **prm_options)
     trained = _trained_verifier_dir(spec)
     if trained is not None:
         # Imported here: training pulls in the evaluation harness, which plain

@@ -1,4 +1,4 @@
-"""Process reward models run with transformers: the three layouts used in the literature.
+"""Process reward models: the three layouts used in the literature, run with transformers.
 
 ``chat``
     Each step is a user turn answered by an assistant turn ``+``; a step's score
@@ -14,17 +14,23 @@
 
 Marker positions are located from character offsets, never by searching for a
 token id, so a "+" or "-" inside the question or a step cannot be mistaken for one.
+
+:class:`BasePRMVerifier` holds all of that (the tokenizer side); a subclass only
+says how the two logits at each chosen token are computed: :class:`PRMVerifier`
+with a transformers model, and the vLLM ones in :mod:`ttc_graph.verifiers.pooling`
+with a ``vllm.LLM`` or a server's pooling endpoint.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from ttc_graph.errors import InputError, ModelLoadError
+from ttc_graph.errors import InputError, ModelLoadError, ServerError
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.forward import ReadRow, read_logits
 
@@ -43,19 +49,16 @@ class _Layout:
     add_special_tokens: bool
 
 
-class PRMVerifier(Verifier):
-    """A learned process reward model; create it with :func:`ttc_graph.load_prm`.
+class BasePRMVerifier(Verifier):
+    """A PRM's input layout and scores, whatever runs its forward pass.
 
-    It can also wrap a model and tokenizer already in memory:
-    ``PRMVerifier(model=m, tokenizer=t, format="chat")``. Construction checks
-    that the tokenizer has the format's tokens and that one probe solution
-    scores, so a model that is not a PRM of that format fails here, not mid-search.
+    Subclasses implement :meth:`read_logits`. Construction checks that the
+    tokenizer has the format's tokens and that one probe solution scores, so a
+    model that is not a PRM of that format fails here, not mid-search.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
 
-    model: Any = Field(repr=False)
-    """A transformers causal LM (``chat``, ``step_tag``) or per-token classifier."""
     tokenizer: Any = Field(repr=False)
     format: PRMFormat
     model_id: str = "PRM"
@@ -85,10 +88,12 @@ class PRMVerifier(Verifier):
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise InputError(f"batch_size must be an integer >= 1, got {self.batch_size!r}.")
         if self.name is None:
-            self.name = f"PRMVerifier({self.model_id})"
+            self.name = f"{type(self).__name__}({self.model_id})"
         self._resolve_tokens()
         try:
             self.score_steps(_PROBE_QUESTION, [_PROBE_STEPS])
+        except ServerError:
+            raise  # the server's fault, not the model's: its message says what to check
         except (IndexError, RuntimeError, ValueError) as exc:
             raise ModelLoadError(
                 f"{self.model_id} does not work as a {self.format!r} PRM: {exc}"
@@ -96,14 +101,27 @@ class PRMVerifier(Verifier):
 
     # -- scoring -----------------------------------------------------------------
 
+    @abstractmethod
+    def read_logits(self, rows: Sequence[ReadRow]) -> list[Any]:
+        """For each row, a ``(len(row.positions), 2)`` float tensor of logits.
+
+        The two columns are (good token, bad token) for the ``chat`` and ``step_tag``
+        layouts (:func:`prm_token_ids`) and the classifier's labels (bad, good) otherwise.
+        """
+
+    def max_tokens(self) -> int | None:
+        """The longest input the model accepts, if known."""
+        return None
+
+    def check_vocab(self, vocab_ids: list[int]) -> None:
+        """Raise :class:`ModelLoadError` if the model's vocabulary lacks ``vocab_ids``."""
+
     def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         """One forward pass per ``batch_size`` candidates, reading every step's score."""
         rows = [
             self._locate(self._layout(question, steps), i) for i, steps in enumerate(candidates)
         ]
-        logits = read_logits(
-            self.model, rows, batch_size=self.batch_size, vocab_ids=self._vocab_ids
-        )
+        logits = self.read_logits(rows)
         scores = []
         for row_logits in logits:
             if row_logits.shape[-1] != 2:
@@ -124,7 +142,7 @@ class PRMVerifier(Verifier):
             return_offsets_mapping=True,
         )
         ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
-        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        limit = self.max_tokens()
         if isinstance(limit, int) and len(ids) > limit:
             raise InputError(
                 f"Candidate {index} is {len(ids)} tokens long with the question, more than "
@@ -211,50 +229,102 @@ class PRMVerifier(Verifier):
     # -- tokens ------------------------------------------------------------------
 
     def _resolve_tokens(self) -> None:
-        has_template = bool(getattr(self.tokenizer, "chat_template", None))
-        if self.format in ("chat", "classifier") and not has_template:
-            raise ModelLoadError(
-                f"{self.model_id}: a {self.format!r} PRM needs a tokenizer with a chat template, "
-                "and this one has none. Use the PRM's own tokenizer, or format='step_tag'."
-            )
-        if self.format == "chat":
-            self._vocab_ids = [
-                self._single_token(self.good_token),
-                self._single_token(self.bad_token),
-            ]
-            self._marker_id = self._vocab_ids[0]
-        elif self.format == "step_tag":
-            # Encoded together, as in training, so each gets its in-context form.
-            ids = self.tokenizer.encode(
-                f"{self.good_token} {self.bad_token}", add_special_tokens=False
-            )
-            if len(ids) != 2:
-                raise ModelLoadError(
-                    f"{self.model_id} is not a step-tag PRM: its tokenizer writes "
-                    f"'{self.good_token} {self.bad_token}' as {len(ids)} tokens, not 2."
-                )
-            self._vocab_ids = list(ids)
-        else:
-            self._marker_id = self._single_token(self.separator)
+        self._vocab_ids, self._marker_id = prm_token_ids(
+            self.tokenizer,
+            self.format,
+            good_token=self.good_token,
+            bad_token=self.bad_token,
+            separator=self.separator,
+            model_id=self.model_id,
+        )
         if self._vocab_ids is not None:
-            if self._vocab_ids[0] == self._vocab_ids[1]:
-                raise InputError("good_token and bad_token must be different tokens.")
-            head = self.model.get_output_embeddings()
-            size = head.weight.shape[0] if head is not None else None
-            if size is not None and max(self._vocab_ids) >= size:
-                raise ModelLoadError(
-                    f"{self.model_id}'s vocabulary ({size}) lacks the tokenizer's good/bad token "
-                    "ids; the tokenizer does not belong to this model."
-                )
+            self.check_vocab(self._vocab_ids)
 
-    def _single_token(self, text: str) -> int:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
+
+def prm_token_ids(
+    tokenizer: Any,
+    format: PRMFormat,
+    *,
+    good_token: str = "+",
+    bad_token: str = "-",
+    separator: str = "<extra_0>",
+    model_id: str = "PRM",
+) -> tuple[list[int] | None, int | None]:
+    """A PRM's ``(good, bad)`` token ids (``None`` for a classifier) and marker token id.
+
+    The marker id is that of the ``chat`` layout's ``+`` answer or the
+    ``classifier`` layout's separator (``None`` for ``step_tag``, whose tag may be
+    merged with the space before it). Raises :class:`ModelLoadError` when the
+    tokenizer cannot write the layout's tokens as single tokens.
+
+    >>> prm_token_ids(tokenizer, "classifier")  # doctest: +SKIP
+    (None, 151651)
+    """
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if format in ("chat", "classifier") and not has_template:
+        raise ModelLoadError(
+            f"{model_id}: a {format!r} PRM needs a tokenizer with a chat template, "
+            "and this one has none. Use the PRM's own tokenizer, or format='step_tag'."
+        )
+
+    def single(text: str) -> int:
+        ids = tokenizer.encode(text, add_special_tokens=False)
         if len(ids) != 1:
             raise ModelLoadError(
-                f"{self.model_id} is not a {self.format!r} PRM: its tokenizer writes {text!r} as "
+                f"{model_id} is not a {format!r} PRM: its tokenizer writes {text!r} as "
                 f"{len(ids)} tokens, but this format reads one token there."
             )
         return int(ids[0])
+
+    if format == "classifier":
+        return None, single(separator)
+    if format == "chat":
+        vocab_ids = [single(good_token), single(bad_token)]
+        marker: int | None = vocab_ids[0]
+    else:
+        # Encoded together, as in training, so each gets its in-context form.
+        ids = tokenizer.encode(f"{good_token} {bad_token}", add_special_tokens=False)
+        if len(ids) != 2:
+            raise ModelLoadError(
+                f"{model_id} is not a step-tag PRM: its tokenizer writes "
+                f"'{good_token} {bad_token}' as {len(ids)} tokens, not 2."
+            )
+        vocab_ids, marker = [int(i) for i in ids], None
+    if vocab_ids[0] == vocab_ids[1]:
+        raise InputError("good_token and bad_token must be different tokens.")
+    return vocab_ids, marker
+
+
+class PRMVerifier(BasePRMVerifier):
+    """A learned process reward model run with transformers; create it with
+    :func:`ttc_graph.load_prm`.
+
+    It can also wrap a model and tokenizer already in memory:
+
+    >>> prm = PRMVerifier(model=m, tokenizer=t, format="chat")  # doctest: +SKIP
+    >>> prm.invoke({"question": "What is 2 + 2?", "candidates": [["2 + 2 = 4.", "4"]]})
+    [[0.93, 0.97]]
+    """
+
+    model: Any = Field(repr=False)
+    """A transformers causal LM (``chat``, ``step_tag``) or per-token classifier."""
+
+    def read_logits(self, rows: Sequence[ReadRow]) -> list[Any]:
+        """Batched forward passes of :attr:`model` (:func:`.forward.read_logits`)."""
+        return read_logits(self.model, rows, batch_size=self.batch_size, vocab_ids=self._vocab_ids)
+
+    def max_tokens(self) -> int | None:
+        limit = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        return limit if isinstance(limit, int) else None
+
+    def check_vocab(self, vocab_ids: list[int]) -> None:
+        head = self.model.get_output_embeddings()
+        size = head.weight.shape[0] if head is not None else None
+        if size is not None and max(vocab_ids) >= size:
+            raise ModelLoadError(
+                f"{self.model_id}'s vocabulary ({size}) lacks the tokenizer's good/bad token "
+                "ids; the tokenizer does not belong to this model."
+            )
 
 
 def marker_token(
