@@ -92,3 +92,10 @@ class PolicyContract:
         params = SamplingParams(temperature=0.7, max_new_tokens=4, seed=2)
         out = await contract_policy.asample([request(QUESTIONS[1])], n=2, params=params)
         assert [len(c) for c in out] == [2]
+
+
+def long_question(i: int) -> str:
+    """About 1,000 tokens, none shared with ``long_question(j)`` (so the prefix cache
+    cannot shorten the prefill): six overflow vLLM's default prefill budget of 4,096
+    tokens a step, so a chunked prefill would split one of them."""
+    return "Add these: " + " ".join(str(1000 * i + 7 * j) for j in range(300)) + "."

