@@ -166,6 +166,7 @@ def _convert_gguf(gguf: Path) -> Path:
     check_gguf(gguf)
     target = gguf_cache_dir(gguf)
     if (target / "config.json").is_file():
+        record_added_tokens(target)  # a cache written before this was recorded
         return target
     from filelock import FileLock
 
@@ -205,6 +206,7 @@ def _convert_into(gguf: Path, target: Path) -> Path:
             del model.config.quantization_config
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
+        record_added_tokens(tmp)
         try:
             os.replace(tmp, target)  # atomic: a concurrent process never sees half a dir
         except OSError:
@@ -213,6 +215,43 @@ def _convert_into(gguf: Path, target: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+_ADDED_TOKENS = "added_tokens_decoder"
+_ADDED_TOKEN_FIELDS = ("content", "single_word", "lstrip", "rstrip", "normalized", "special")
+
+
+def record_added_tokens(directory: Path) -> None:
+    """Copy the added tokens of ``tokenizer.json`` into ``tokenizer_config.json``, once.
+
+    Without an ``added_tokens_decoder`` entry in the small config, transformers
+    (5.x) finds the added tokens by parsing all of ``tokenizer.json`` (3.5 MB for
+    SmolLM2) in Python on every load: about 0.3 s of a cold start. With it, the
+    same ``AddedToken`` objects come from the config, in the format transformers
+    itself wrote there in 4.x, which every version reads. Used on the converted
+    weights in the cache only; a user's own directory is never written to. A
+    failure to write costs only the speed-up.
+    """
+    config_path = directory / "tokenizer_config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict) or _ADDED_TOKENS in config:
+            return
+        tokenizer = json.loads((directory / "tokenizer.json").read_text(encoding="utf-8"))
+        added = {
+            str(token["id"]): {k: token[k] for k in _ADDED_TOKEN_FIELDS if k in token}
+            for token in tokenizer.get("added_tokens", [])
+        }
+        config[_ADDED_TOKENS] = added
+        text = json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        tmp = config_path.with_name(f".{config_path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, config_path)  # atomic: a concurrent load sees old or new, never half
+        finally:
+            tmp.unlink(missing_ok=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.debug("Could not record the added tokens in %s: %s", config_path, exc)
 
 
 def resolve_model_source(model: str | os.PathLike[str] | None) -> str:
