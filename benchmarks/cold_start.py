@@ -11,10 +11,13 @@ the script loads the policy once, untimed, before the rows). Rows:
 - ``help``: ``ttc-graph --help`` (as ``python -m ttc_graph --help``);
 - ``refused``: a refused argument (``ttc-graph solve Q --strategy nope``), exit 2;
 - ``policy``: ``from ttc_graph import load_policy; load_policy(device=...)`` until the
-  model is ready, with the time to import torch and transformers and to load the
-  weights measured inside the process.
+  model is ready, with the time to import torch, transformers and LangChain and to
+  load the tokenizer and weights measured inside the process. Its goal is judged on
+  ``ready_seconds``, from starting the process to the ready model; ``seconds`` also
+  counts the process's exit (about 1.2 s on a 2-core machine, mostly the interpreter's
+  final garbage collection of the half-million objects those libraries leave).
 
-Goals (issue #15): ``help`` and ``refused`` <= 0.5 s, ``policy`` <= 3 s. Medians of
+Goals (issue #15): ``help`` and ``refused`` <= 0.5 s, ``policy`` ready <= 3 s. Medians of
 wall and CPU seconds (the child's user + system time: less sensitive to a busy
 machine than wall time) go to stdout and, with the machine's load average, to
 ``benchmarks/results/<date>-<machine>-cold-start.json``.
@@ -49,16 +52,25 @@ import torch
 torch_done = time.perf_counter()
 import transformers.modeling_utils
 transformers_done = time.perf_counter()
+import langchain_core.language_models.llms
+langchain_done = time.perf_counter()
 from ttc_graph import load_policy
 policy = load_policy(device=sys.argv[1])
 ready = time.perf_counter()
 print(json.dumps({
+    "ready_at": time.time(),
     "import_torch": torch_done - start,
     "import_transformers": transformers_done - torch_done,
-    "load_policy": ready - transformers_done,
+    "import_langchain": langchain_done - transformers_done,
+    "load_policy": ready - langchain_done,
 }))
 """
-"""Phases inside the ``policy`` process, from its first statement to a ready model."""
+"""Phases inside the ``policy`` process, from its first statement to a ready model.
+
+``import_langchain`` is LangChain's ``BaseLLM`` (with LangSmith), the base class of
+:class:`~ttc_graph.policy.HuggingFacePolicy`; result files written before it was a
+phase of its own count it in ``load_policy``.
+"""
 
 
 def rows(device: str) -> dict[str, list[str]]:
@@ -75,6 +87,7 @@ def rows(device: str) -> dict[str, list[str]]:
 def run_once(name: str, command: list[str]) -> dict[str, Any]:
     """One fresh process: wall seconds, its CPU seconds, and its own phase timings."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started_at = time.time()  # the clock the child reads when its model is ready
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
     wall = time.perf_counter() - started
@@ -91,7 +104,9 @@ def run_once(name: str, command: list[str]) -> dict[str, Any]:
         "load_1m": os.getloadavg()[0],
     }
     if name == "policy":
-        run["phases"] = json.loads(done.stdout.strip().splitlines()[-1])
+        phases = json.loads(done.stdout.strip().splitlines()[-1])
+        run["ready_seconds"] = phases.pop("ready_at") - started_at
+        run["phases"] = phases
     return run
 
 
@@ -105,6 +120,9 @@ def summarize(runs: list[dict[str, Any]], baseline: float) -> dict[str, Any]:
         "max_load_1m": max(r["load_1m"] for r in runs),
         "runs": runs,
     }
+    ready = [r["ready_seconds"] for r in runs if "ready_seconds" in r]
+    if ready:
+        out["median_ready_seconds"] = median(ready)
     phases = [r["phases"] for r in runs if "phases" in r]
     if phases:
         out["median_phases"] = {k: median([p[k] for p in phases]) for k in phases[0]}
@@ -144,12 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'row':<10}{'wall s':>8}{'cpu s':>8}{'x python':>10}{'goal s':>8}  met")
+    print(f"{'row':<10}{'wall s':>8}{'ready s':>9}{'cpu s':>8}{'x python':>10}{'goal s':>8}  met")
     for name, row in report["rows"].items():
         goal = GOALS.get(name)
-        met = "" if goal is None else ("yes" if row["median_seconds"] <= goal else "no")
+        judged = row.get("median_ready_seconds", row["median_seconds"])
+        met = "" if goal is None else ("yes" if judged <= goal else "no")
+        ready = f"{row['median_ready_seconds']:9.2f}" if "median_ready_seconds" in row else " " * 9
         print(
-            f"{name:<10}{row['median_seconds']:8.2f}{row['median_cpu_seconds']:8.2f}"
+            f"{name:<10}{row['median_seconds']:8.2f}{ready}{row['median_cpu_seconds']:8.2f}"
             f"{row['ratio_to_python']:10.1f}{'' if goal is None else goal:>8}  {met}"
         )
     phases = report["rows"]["policy"].get("median_phases", {})

@@ -4,17 +4,23 @@ Behaviour, not timing (the seconds are a benchmark row: ``benchmarks/cold_start.
 ``ttc-graph --help``, each subcommand's help and refused arguments must be
 answered without importing torch, transformers, LangChain or LangGraph, which
 take seconds to import; and every public name of the lazily loaded packages
-must still resolve.
+must still resolve. The converted model's tokenizer config records its added
+tokens, so loading it skips a slow parse of ``tokenizer.json``, with the same result.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from ttc_graph.policy import loading as policy_loading
 
 HEAVY = ("torch", "transformers", "langchain_core", "langgraph", "math_verify")
 """Libraries that take about a second or more each to import."""
@@ -91,3 +97,110 @@ def test_every_public_name_of_a_lazy_package_resolves(package: str) -> None:
     for name in module.__all__:
         assert getattr(module, name) is not None, f"{package}.{name}"
     assert set(module.__all__) <= set(dir(module))
+
+
+def _tokenizer_files(directory: Path, added: list[dict[str, Any]]) -> Path:
+    directory.mkdir()
+    (directory / "tokenizer.json").write_text(
+        json.dumps({"version": "1.0", "added_tokens": added, "model": {"type": "BPE"}}),
+        encoding="utf-8",
+    )
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({"eos_token": "<|im_end|>", "tokenizer_class": "TokenizersBackend"}),
+        encoding="utf-8",
+    )
+    return directory
+
+
+def test_added_tokens_are_recorded_in_the_tokenizer_config_once(tmp_path: Path) -> None:
+    # transformers otherwise parses all of tokenizer.json in Python on every load to
+    # find the added tokens; the converted cache records them in the small config.
+    token = {"content": "<|im_end|>", "single_word": False, "lstrip": False}
+    token |= {"rstrip": False, "normalized": False, "special": True}
+    directory = _tokenizer_files(tmp_path / "converted", [{"id": 2, **token}])
+    policy_loading.record_added_tokens(directory)
+    config_path = directory / "tokenizer_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    assert config["added_tokens_decoder"] == {"2": token}
+    assert config["eos_token"] == "<|im_end|>", "the rest of the config is kept"
+    written = config_path.stat().st_mtime_ns
+    policy_loading.record_added_tokens(directory)  # already there: nothing is written
+    assert config_path.stat().st_mtime_ns == written
+    assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == []
+
+
+def test_recording_added_tokens_never_fails_a_load(tmp_path: Path) -> None:
+    # Only the speed-up is lost: no tokenizer.json, a damaged one, an unwritable dir.
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    (missing / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    policy_loading.record_added_tokens(missing)
+    assert (missing / "tokenizer_config.json").read_text(encoding="utf-8") == "{}"
+    damaged = _tokenizer_files(tmp_path / "damaged", [])
+    (damaged / "tokenizer.json").write_text("{not json", encoding="utf-8")
+    before = (damaged / "tokenizer_config.json").read_text(encoding="utf-8")
+    policy_loading.record_added_tokens(damaged)
+    assert (damaged / "tokenizer_config.json").read_text(encoding="utf-8") == before
+    policy_loading.record_added_tokens(tmp_path / "no-such-dir")
+
+
+def _tokenizer_signature(tokenizer: Any) -> dict[str, Any]:
+    texts = ["What is 2 + 3?", "<|im_start|>user\nhi<|im_end|>", " héllo\t\n wörld 🙂 <issue_x>"]
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": texts[2]}]
+    return {
+        "class": type(tokenizer).__name__,
+        "chat": tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True),
+        "ids": [tokenizer(t)["input_ids"] for t in texts],
+        "decoded": [tokenizer.decode(tokenizer(t)["input_ids"]) for t in texts],
+        "added": {i: repr(t) for i, t in tokenizer.added_tokens_decoder.items()},
+        "special": [tokenizer.all_special_tokens, repr(tokenizer.special_tokens_map)],
+        "lengths": [len(tokenizer), tokenizer.vocab_size, tokenizer.model_max_length],
+        "backend": json.loads(tokenizer.backend_tokenizer.to_str()),
+        "init_kwargs": sorted(k for k in tokenizer.init_kwargs if k != "name_or_path"),
+    }
+
+
+@pytest.mark.model
+def test_recorded_added_tokens_load_the_same_tokenizer(tmp_path: Path) -> None:
+    # The converted embedded tokenizer, loaded the slow way (no record in its config)
+    # and the fast way, is the same tokenizer.
+    from transformers import AutoTokenizer
+
+    source = Path(policy_loading.resolve_model_source(None))
+    small = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "config.json")
+    copies = {}
+    for name in ("slow", "fast"):
+        copies[name] = tmp_path / name
+        copies[name].mkdir()
+        for file in small:
+            if (source / file).is_file():
+                shutil.copyfile(source / file, copies[name] / file)
+    slow_config = copies["slow"] / "tokenizer_config.json"
+    config = json.loads(slow_config.read_text(encoding="utf-8"))
+    config.pop("added_tokens_decoder", None)
+    slow_config.write_text(json.dumps(config), encoding="utf-8")
+    policy_loading.record_added_tokens(copies["fast"])
+    fast_config = json.loads((copies["fast"] / "tokenizer_config.json").read_text("utf-8"))
+    assert fast_config["added_tokens_decoder"]
+    slow = AutoTokenizer.from_pretrained(str(copies["slow"]))
+    fast = AutoTokenizer.from_pretrained(str(copies["fast"]))
+    assert _tokenizer_signature(fast) == _tokenizer_signature(slow)
+
+
+def test_loading_pauses_the_garbage_collector_and_restores_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with policy_loading.gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), policy_loading.gc_paused():
+        raise RuntimeError("a failed load")
+    assert gc.isenabled(), "restored after a failure too"
+    gc.disable()
+    try:
+        with policy_loading.gc_paused():
+            pass
+        assert not gc.isenabled(), "a collector the caller turned off stays off"
+    finally:
+        gc.enable()
