@@ -185,22 +185,3 @@ def test_recorded_added_tokens_load_the_same_tokenizer(tmp_path: Path) -> None:
     slow = AutoTokenizer.from_pretrained(str(copies["slow"]))
     fast = AutoTokenizer.from_pretrained(str(copies["fast"]))
     assert _tokenizer_signature(fast) == _tokenizer_signature(slow)
-
-
-def test_loading_pauses_the_garbage_collector_and_restores_it() -> None:
-    import gc
-
-    assert gc.isenabled()
-    with policy_loading.gc_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), policy_loading.gc_paused():
-        raise RuntimeError("a failed load")
-    assert gc.isenabled(), "restored after a failure too"
-    gc.disable()
-    try:
-        with policy_loading.gc_paused():
-            pass
-        assert not gc.isenabled(), "a collector the caller turned off stays off"
-    finally:
-        gc.enable()

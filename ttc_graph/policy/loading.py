@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import importlib.util
 import json
@@ -11,8 +10,6 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -417,28 +414,6 @@ def _load_vllm(
         ) from exc
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the block; restore it after.
-
-    Loading a model allocates hundreds of thousands of long-lived objects (the
-    modules transformers imports on first use, the tokenizer, the model's modules
-    and parameters); every 25 % of growth the collector walks the whole heap
-    again, about 0.2 s each on a 2-core CPU, three times during a cold
-    ``load_policy()``. Paused, the model is ready about 0.35 s sooner (the first
-    generation then pays about 0.1 s of it back). Only when memory is freed
-    changes: reference counting still frees everything that is not in a cycle. A
-    collector the caller had turned off stays off.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _load_transformers(
     model: str | os.PathLike[str] | None,
     *,
@@ -446,14 +421,13 @@ def _load_transformers(
     dtype: str | torch.dtype | None,
     **policy_kwargs: Any,
 ) -> HuggingFacePolicy:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
-    source = resolve_model_source(model)  # a first conversion runs with the collector on
-    with gc_paused():
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tokenizer = load_pretrained(AutoTokenizer, source, what="tokenizer")
-        lm = load_pretrained(AutoModelForCausalLM, source, what="causal LM", dtype=torch_dtype)
-        lm.to(torch_device).eval()
-        model_id = "SmolLM2-135M-Instruct (embedded)" if model is None else str(model)
-        return HuggingFacePolicy(model=lm, tokenizer=tokenizer, model_id=model_id, **policy_kwargs)
+    source = resolve_model_source(model)
+    tokenizer = load_pretrained(AutoTokenizer, source, what="tokenizer")
+    lm = load_pretrained(AutoModelForCausalLM, source, what="causal LM", dtype=torch_dtype)
+    lm.to(torch_device).eval()
+    model_id = "SmolLM2-135M-Instruct (embedded)" if model is None else str(model)
+    return HuggingFacePolicy(model=lm, tokenizer=tokenizer, model_id=model_id, **policy_kwargs)
