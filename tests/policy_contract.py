@@ -96,6 +96,6 @@ class PolicyContract:
 
 def long_question(i: int) -> str:
     """About 1,000 tokens, none shared with ``long_question(j)`` (so the prefix cache
-    cannot shorten the prefill): six overflow vLLM's default prefill budget of 4,096
+    cannot shorten the prefill): five overflow vLLM's default prefill budget of 4,096
     tokens a step, so a chunked prefill would split one of them."""
-    return "Add these: " + " ".join(str(1000 * i + 7 * j) for j in range(300)) + "."
+    return "Add these: " + " ".join(str(1000 * i + 7 * j) for j in range(200)) + "."
