@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage
 from policy_contract import PolicyContract
 
 from ttc_graph import load_policy
-from ttc_graph.errors import ModelLoadError
+from ttc_graph.errors import InputError, ModelLoadError
 from ttc_graph.policy import GenerationRequest, SamplingParams
 
 QUESTIONS = ["What is 12 + 30?", "What is 7 times 6?", "Name a prime number."]
@@ -139,6 +139,41 @@ def test_directory_without_weights_is_a_clear_error(tmp_path: Path) -> None:
         load_policy(tmp_path / "missing", device="cpu")
     with pytest.raises(ValueError, match="device"):
         load_policy(device="tpu")
+
+
+@pytest.mark.model
+def test_the_bfloat16_path_runs_a_search_on_cpu(policy: Any) -> None:
+    """bf16 is cuda's default and a choice on CPU (slower on CPUs without native bf16,
+    docs/performance.md); the weights are bf16 and a search returns the same kind of
+    result as in float32."""
+    import torch
+
+    from ttc_graph.strategies import create_best_of_n
+    from ttc_graph.verifiers import GroundedVerifier
+
+    bf16 = load_policy(device="cpu", dtype="bfloat16")
+    assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in policy.model.parameters()} == {torch.float32}, "the default"
+    params = SamplingParams(temperature=0, max_new_tokens=12)
+    ((greedy,),) = bf16.sample([_req(QUESTIONS[0])], params=params)
+    assert greedy.text.strip()
+    assert 1 <= greedy.completion_tokens <= 12
+    graph = create_best_of_n(
+        policy=bf16,
+        verifier=GroundedVerifier(),
+        n=2,
+        selection="weighted",
+        sampling=SamplingParams(max_new_tokens=16),
+        seed=0,
+    )
+    result = graph.invoke({"question": QUESTIONS[0]})
+    assert len(result["candidates"]) == 2
+    assert all(c["score"] is not None for c in result["candidates"])
+
+
+def test_an_unknown_dtype_is_refused_before_loading() -> None:
+    with pytest.raises(InputError, match="Unknown dtype 'float8'; use 'float32', 'bfloat16'"):
+        load_policy(device="cpu", dtype="float8")
 
 
 def test_cached_weights_load_in_a_new_process(policy: Any) -> None:
