@@ -91,6 +91,25 @@ def test_a_broken_routing_policy_is_a_clear_error_never_a_hang() -> None:
             decide(lambda _, bad=bad: bad, s, round_size=4, row_tokens=64)
 
 
+def test_a_question_never_answered_ends_with_no_answer_and_says_why() -> None:
+    """Every candidate unparseable: the posterior stays 0, sampling goes on until
+    max_samples (or the budget) ends it, and the result is answer None, not a hang."""
+    policy = ChatModelPolicy(FakeListChatModel(responses=["I cannot tell."]))
+    graph = create_adaptive(
+        policy=policy,
+        verifier=GroundedVerifier(),
+        budget=Budget(max_tokens=64),
+        sampling=SamplingParams(max_new_tokens=8),
+    )
+    result = graph.invoke({"question": "What is 2 + 3?"})
+    assert result["answer"] is None
+    assert len(result["candidates"]) == 16
+    routes = result["routes"]
+    assert [r["route"] for r in routes] == ["sample"] * 3 + ["stop"]
+    assert routes[0]["reason"] == "open: posterior 0.00 < 0.30"
+    assert routes[-1]["reason"] == "done: 16 samples, the most allowed"
+
+
 # -- the token pool and budget sharing across a batch (no model) ---------------------------
 
 
