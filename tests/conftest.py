@@ -9,6 +9,7 @@ with a message saying which marker it needs, so the fast tier stays fast.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,6 +92,26 @@ def vllm_python() -> Path:
             "or set TTC_GRAPH_SKIP_VLLM=1 to skip the real-vLLM tests."
         )
     return VLLM_PYTHON
+
+
+def run_in_vllm_env(test_file: str, *, at_least: int, timeout_s: int) -> None:
+    """Run ``test_file`` with the vLLM environment's pytest, importing this checkout
+    (``PYTHONPATH``), and check it passed at least ``at_least`` tests: the tests that
+    need vLLM in process are skipped here and run there."""
+    here = Path(test_file)
+    proc = subprocess.run(
+        [str(vllm_python()), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    tail = proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, tail
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed, tail
+    assert int(passed.group(1)) >= at_least, tail
 
 
 MODEL_FIXTURES = frozenset({"policy"})

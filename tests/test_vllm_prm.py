@@ -15,16 +15,13 @@ runs this file with ``.venv-vllm/bin/python``, as test_vllm_engine.py does.
 from __future__ import annotations
 
 import importlib.util
-import os
-import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from conftest import vllm_python
+from conftest import run_in_vllm_env, vllm_python
 from prm_models import VLLM_SIZES, config, save, save_qwen_prm, tokenizer
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -289,19 +286,5 @@ def test_engine_vllm_without_vllm_names_the_extra(prm_dirs: dict[str, Path]) -> 
 @pytest.mark.subprocess
 @pytest.mark.slow
 def test_the_in_process_tests_run_in_the_vllm_environment() -> None:
-    python = vllm_python()
-    here = Path(__file__)
-    env = {**os.environ, "PYTHONPATH": str(here.parents[1])}
-    proc = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here)],
-        cwd=here.parents[1],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=env,
-    )
-    tail = proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert proc.returncode == 0, tail
-    passed = re.search(r"(\d+) passed", proc.stdout)
-    assert passed, tail
-    assert int(passed.group(1)) >= 4, tail  # three layouts and the refusal
+    # at least: three layouts and the refusal
+    run_in_vllm_env(__file__, at_least=4, timeout_s=1200)
