@@ -286,7 +286,7 @@ def test_eval_replays_adaptive_at_each_budget(tmp_path: Path) -> None:
         ({"strategies": "adaptive", "budgets": "100"}, "smaller than adaptive's first round"),
         ({"strategies": "weighted", "budgets": "500"}, "applies to adaptive only"),
         ({"strategies": "adaptive", "budgets": "500,400"}, "strictly increasing"),
-        ({"strategies": "adaptive", "budgets": "lots"}, "must be integers"),
+        ({"strategies": "adaptive", "budgets": "lots"}, "must be comma-separated integers"),
     ],
 )
 def test_eval_budget_option_is_checked(

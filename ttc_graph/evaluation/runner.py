@@ -120,53 +120,51 @@ def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
 
 def parse_ns(ns: str | Sequence[int]) -> tuple[int, ...]:
     """Validate the N list: integers >= 1, strictly increasing (e.g. ``1,2,4,8,16``)."""
-    if isinstance(ns, str):
-        try:
-            values = [int(v) for v in ns.split(",") if v.strip()]
-        except ValueError as exc:
-            raise InputError(
-                f"--n must be comma-separated integers like 1,2,4,8, got {ns!r}."
-            ) from exc
-    else:
-        values = list(ns)
-    if not values:
-        raise InputError("The N list is empty; pass e.g. 1,2,4,8,16.")
+    values = _increasing_ints(ns, flag="--n", what="N", example="1,2,4,8,16")
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError(f"Every N must be an integer >= 1, got {v!r}.")
         check_n_limit(v, name="N")
-    if any(b <= a for a, b in itertools.pairwise(values)):
-        raise InputError(
-            f"The N list must be strictly increasing (e.g. 1,2,4,8,16), got "
-            f"{','.join(map(str, values))}."
-        )
-    return tuple(values)
+    return values
 
 
 def parse_budgets(budgets: str | int | Sequence[int] | None) -> tuple[int, ...]:
     """Validate token budgets per problem (``500`` or ``250,500,1000``), strictly increasing."""
     if budgets is None:
         return ()
-    if isinstance(budgets, str):
+    return _increasing_ints(
+        [budgets] if isinstance(budgets, int) and not isinstance(budgets, bool) else budgets,
+        flag="--budget-tokens-per-problem",
+        what="token budget per problem",
+        example="250,500,1000",
+    )
+
+
+def _increasing_ints(
+    value: str | Sequence[int] | bool, *, flag: str, what: str, example: str
+) -> tuple[int, ...]:
+    """A comma list (or a sequence) of integers >= 1 in strictly increasing order."""
+    if isinstance(value, str):
         try:
-            values = [int(v) for v in budgets.split(",") if v.strip()]
+            values: list[object] = [int(v) for v in value.split(",") if v.strip()]
         except ValueError as exc:
             raise InputError(
-                f"--budget-tokens-per-problem must be integers like 250,500,1000, got {budgets!r}."
+                f"{flag} must be comma-separated integers like {example}, got {value!r}."
             ) from exc
-    elif isinstance(budgets, int):
-        values = [budgets]  # a bool is refused below
+    elif isinstance(value, Sequence):
+        values = list(value)
     else:
-        values = list(budgets)
+        values = [value]
+    if not values:
+        raise InputError(f"The {what} list is empty; pass e.g. {example}.")
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise InputError(f"Every token budget per problem must be an integer >= 1, got {v!r}.")
-    if not values or any(b <= a for a, b in itertools.pairwise(values)):
+            raise InputError(f"Every {what} must be an integer >= 1, got {v!r}.")
+    ints = tuple(v for v in values if isinstance(v, int))
+    if any(b <= a for a, b in itertools.pairwise(ints)):
         raise InputError(
-            "--budget-tokens-per-problem needs one budget or a strictly increasing list "
-            f"(e.g. 250,500,1000), got {budgets!r}."
+            f"The {what} list must be strictly increasing (e.g. {example}), got "
+            f"{','.join(map(str, ints))}."
         )
-    return tuple(values)
+    return ints
 
 
 def check_out_dir(out: str | Path, *, create: bool = True) -> Path:

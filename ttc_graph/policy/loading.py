@@ -385,7 +385,7 @@ def _load_vllm(
     dtype: str | torch.dtype | None,
     options: dict[str, Any],
 ) -> Policy:
-    from ttc_graph.policy.vllm_engine import import_vllm, load_vllm_policy
+    from ttc_graph.policy.vllm_engine import engine_arguments, import_vllm, load_vllm_policy
 
     import_vllm()  # the missing extra is named before any conversion starts
     options = dict(options)
@@ -394,17 +394,11 @@ def _load_vllm(
             "on_long_input='truncate' applies to the transformers engine only; with "
             "engine='vllm' a prompt that does not fit is refused. Shorten the question."
         )
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"engine='vllm' runs on cpu or cuda, not {device}.")
-    # The same defaults as transformers: float32 on CPU (bfloat16 without native
-    # bf16 instructions ran several times slower under vLLM here), bfloat16 on cuda.
-    vllm_dtype = str(resolve_dtype(dtype, device)).removeprefix("torch.")
+    engine_arguments(device, dtype)  # a bad device or dtype is refused before any conversion
     source = resolve_model_source(model)
     model_id = "SmolLM2-135M-Instruct (embedded, vLLM)" if model is None else str(model)
     try:
-        return load_vllm_policy(
-            source, model_id=model_id, device=device.type, dtype=vllm_dtype, **options
-        )
+        return load_vllm_policy(source, model_id=model_id, device=device, dtype=dtype, **options)
     except (InputError, ModelLoadError):
         raise
     except Exception as exc:  # vLLM raises anything from ValueError to RuntimeError

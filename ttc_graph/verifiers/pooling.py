@@ -290,26 +290,19 @@ def load_vllm_prm(
     Raises :class:`InputError` naming the extra when vLLM is not installed, and
     :class:`ModelLoadError` when vLLM cannot run the architecture on its pooling runner.
     """
-    from ttc_graph.policy.loading import resolve_dtype
-    from ttc_graph.policy.vllm_engine import import_vllm, vllm_cpu_env
+    from ttc_graph.policy.vllm_engine import engine_arguments, import_vllm
 
     vllm = import_vllm()  # the missing extra is named before anything else
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"engine='vllm' runs on cpu or cuda, not {device}.")
+    common = engine_arguments(device, dtype)
     _check_poolable(vllm, src)
     vocab_ids, _ = src.token_ids()
     kwargs: dict[str, Any] = {
         "model": src.source,
-        "dtype": str(resolve_dtype(dtype, device)).removeprefix("torch."),
-        "seed": 0,
-        # torch.compile on start costs minutes on a CPU (docs/vllm.md).
-        "enforce_eager": device.type == "cpu",
+        **common,
         **vllm_overrides(src.format, src.tokenizer, vocab_ids),
         **({"trust_remote_code": True} if trust_remote_code else {}),
         **engine_options,
     }
-    if device.type == "cpu":
-        vllm_cpu_env()
     try:
         llm = vllm.LLM(**kwargs)
     except Exception as exc:  # vLLM raises anything from ValueError to RuntimeError
