@@ -19,10 +19,10 @@ test:
 	@scripts/setup.sh dev
 	@scripts/install-test-deps.sh
 ifeq ($(VLLM),0)
-	TTC_GRAPH_SKIP_VLLM=1 .venv/bin/python -m pytest -q -n auto --dist loadscope
+	TTC_GRAPH_SKIP_VLLM=1 .venv/bin/python -m pytest -q -n auto --dist loadscope --durations=25
 else
 	@scripts/setup-vllm.sh
-	.venv/bin/python -m pytest -q -n auto --dist loadscope
+	.venv/bin/python -m pytest -q -n auto --dist loadscope --durations=25
 endif
 
 FAST = not model and not subprocess and not slow

@@ -25,7 +25,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from openai import OpenAI
 
-from ttc_graph.errors import InputTooLongError, LimitError, StrategyError
+from ttc_graph.errors import InputError, InputTooLongError, LimitError, StrategyError
 from ttc_graph.policy import SamplingParams
 from ttc_graph.serving import APIError, Defaults, ServeLimits, create_app, parse_model
 from ttc_graph.serving.errors import from_exception
@@ -146,6 +146,15 @@ def test_limits_are_checked_against_the_project_limits() -> None:
         ServeLimits(max_n=10**9)
     with pytest.raises(LimitError):
         ServeLimits(max_queue=-1)
+    # Bad settings are the project's input errors (and still ValueErrors).
+    with pytest.raises(InputError, match="timeout_s must be > 0"):
+        ServeLimits(timeout_s=0.0)
+
+
+def test_an_empty_api_key_is_refused_before_the_app_is_built() -> None:
+    # Checked before the policy is touched, so no model is needed.
+    with pytest.raises(InputError, match="api_key must be a non-empty string"):
+        create_app(policy=None, api_key="  ")  # type: ignore[arg-type]
 
 
 def candidate(answer: str | None, score: float, text: str) -> dict[str, Any]:

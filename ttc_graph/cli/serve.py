@@ -122,13 +122,13 @@ def register(sub: Any) -> None:
 
 def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     """Limits, defaults and API key, all checked before the model is loaded."""
-    from ttc_graph.errors import LimitError
+    from ttc_graph.errors import InputError, LimitError
     from ttc_graph.limits import check_finite
     from ttc_graph.serving.settings import Defaults, ServeLimits
     from ttc_graph.specs import check_verifier_spec
 
     if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port must be in [0, 65535], got {args.port}.")
+        raise InputError(f"--port must be in [0, 65535], got {args.port}.")
     check_finite(args.shutdown_timeout, name="--shutdown-timeout", low=0.0)
     values = {
         field: getattr(args, option.lstrip("-").replace("-", "_"))
@@ -151,7 +151,7 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     check_verifier_spec(args.verifier)
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
     if api_key is not None and not api_key.strip():
-        raise ValueError(f"The API key (--api-key or ${API_KEY_ENV}) is empty.")
+        raise InputError(f"The API key (--api-key or ${API_KEY_ENV}) is empty.")
     return limits, defaults, api_key
 
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy
 from ttc_graph.serving.engine import Search, SearchEngine
 from ttc_graph.serving.errors import APIError, bad_request, from_exception
@@ -65,7 +66,7 @@ def create_app(
         >>> serve(app, port=8000)  # doctest: +SKIP
     """
     if api_key is not None and (not isinstance(api_key, str) or not api_key.strip()):
-        raise ValueError("api_key must be a non-empty string, or None for no key.")
+        raise InputError("api_key must be a non-empty string, or None for no key.")
     engine = SearchEngine(
         policy=policy,
         verifier=verifier,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ttc_graph.errors import InputError
 from ttc_graph.limits import MAX_N, MAX_NEW_TOKENS, N_WHY, TOKENS_WHY, check_count, check_finite
 
 DEFAULT_HOST = "127.0.0.1"
@@ -43,7 +44,7 @@ class ServeLimits:
         check_count(self.max_n, name="max_n", limit=MAX_N, why=N_WHY)
         check_count(self.max_tokens, name="max_tokens", limit=MAX_NEW_TOKENS, why=TOKENS_WHY)
         if check_finite(self.timeout_s, name="timeout_s", low=0.0) <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}.")
+            raise InputError(f"timeout_s must be > 0, got {self.timeout_s}.")
         check_count(self.max_body_bytes, name="max_body_bytes", limit=2**31, why="2 GiB cap")
         check_count(self.max_concurrent, name="max_concurrent", limit=1024, why="threads")
         check_count(self.max_queue, name="max_queue", limit=100_000, why="memory", minimum=0)
