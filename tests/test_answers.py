@@ -28,6 +28,33 @@ def test_extract_answer(text: str, expected: str | None) -> None:
     assert extract_answer(text) == expected
 
 
+# Answer clauses as SmolLM2-135M wrote them in the training sample (arithmetic data seed 100,
+# docs/data/train-arith-seed100-gpu.sqlite): the phrase's whole clause used to be
+# returned ("12 - 2 = 10 balloons"), so a right solution was graded and voted wrong.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ivy sells 2 balloons.\n\nThe final answer is 12 - 2 = 10 balloons.\n\nThe answer is 10.",
+         "10"),
+        ("Ava has 13 stickers.\nThe final answer is as 13 + 6 = 19", "19"),
+        ("Step 1: ...\n#### # Answer: 20", "20"),
+        ("The final answer is 9, which is Ava's total books now.", "9"),
+        ("The final answer is (19 - 4) = 13 books.", "13"),
+        ("The final answer is Shelter: 13", "13"),
+        # "To find the final answer, we ..." states nothing: the last number is read.
+        ("To find the final answer, we need to add 8 and 3: 8 + 3 = 11", "11"),
+        # What is written as LaTeX, an expression or a word stays as written.
+        ("The final answer is $\\frac{3}{4}$.", "\\frac{3}{4}"),
+        ("The final answer is (1, 2).", "(1, 2)"),
+        ("The final answer is Evelyn.", "Evelyn"),
+        ("The final answer is x = 5.", "5"),
+        ("The final answer is 3.5 cups.", "3.5"),
+    ],
+)  # fmt: skip
+def test_extract_answer_reads_what_an_answer_phrase_states(text: str, expected: str) -> None:
+    assert extract_answer(text) == expected
+
+
 def test_find_boxed_handles_nesting_and_truncation() -> None:
     assert find_boxed("\\boxed{a{b{c}}d}") == "a{b{c}}d"
     assert find_boxed("cut off \\boxed{\\frac{1}{") is None

@@ -18,6 +18,10 @@ _FINAL_ANSWER = re.compile(
 )
 # A signed integer, decimal or simple fraction; thousands separators allowed.
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+# Digits, operators, brackets and commas only: "10 + 10", "(1, 2)", "-3/4".
+_EXPRESSION = re.compile(r"[-+*/×÷^().,\d\s]+")
+# A number that opens a phrase and is followed by words: "10 balloons", "9, which is ...".
+_LEADING_NUMBER = re.compile(r"\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)(?![\d/.])")
 
 
 def find_boxed(text: str) -> str | None:
@@ -56,27 +60,55 @@ def extract_answer(text: str) -> str | None:
 
     Looks, in order, for the last ``\boxed{...}``, a "final answer is ..." phrase,
     a GSM8K-style ``#### N`` line, then falls back to the last number in the text.
+    What a phrase or ``####`` line states is read by :func:`_stated`, so that "the
+    final answer is 12 - 2 = 10 balloons" gives ``10``.
+
+    Example:
+        >>> extract_answer("12 - 2 = 10. The final answer is 12 - 2 = 10 balloons.")
+        '10'
+        >>> extract_answer(r"So $x = \frac{1}{2}$, i.e. \boxed{\frac{1}{2}}")
+        '\\frac{1}{2}'
     """
     if not text or not text.strip():
         return None
     boxed = find_boxed(text)
     if boxed is not None and boxed != "":
         return boxed
-    matches = list(_FINAL_ANSWER.finditer(text))
-    if matches:
-        ans = _strip_math(matches[-1].group("ans"))
+    # The latest phrase that states something; "to find the final answer, we ..." does not.
+    for match in reversed(list(_FINAL_ANSWER.finditer(text))):
+        ans = _strip_math(match.group("ans"))
         inner = find_boxed(ans)
         if inner:
             return inner
-        if ans:
-            return ans
-    hashes = re.findall(r"####\s*(.+)", text)
-    if hashes:
-        return hashes[-1].strip()
+        stated = _stated(ans)
+        if stated:
+            return stated
+    for line in reversed(re.findall(r"####\s*(.+)", text)):
+        stated = _stated(line.strip())
+        if stated:
+            return stated
     numbers = _NUMBER.findall(text)
     if numbers:
         return numbers[-1].replace(",", "").rstrip(".")
     return None
+
+
+def _stated(ans: str) -> str | None:
+    """The answer an answer phrase states: LaTeX or a bare expression as written; after
+    the last ``=`` of an equation; a number followed by words (units, "which is ...")
+    is that number; words before numbers give the last number; a clause that
+    starts with a comma or semicolon states nothing."""
+    if not ans or ans[0] in ",;":
+        return None
+    if "=" in ans:
+        ans = ans.rsplit("=", 1)[1].strip() or ans
+    if "\\" in ans or _EXPRESSION.fullmatch(ans):
+        return ans
+    lead = _LEADING_NUMBER.match(ans)
+    if lead:
+        return lead.group(1).replace(",", "")
+    numbers = _NUMBER.findall(ans)
+    return numbers[-1].replace(",", "").rstrip(".") if numbers else ans
 
 
 class _DropTimeoutNotice(logging.Filter):
