@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from verifier_table import questions_of
+from verifier_table import questions_of, reread
 
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.strategies.selection import select
@@ -53,8 +53,9 @@ def summarise(
 ) -> dict[str, Any]:
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     rows = db.execute("SELECT strategy, record FROM results").fetchall()
-    greedy = {r["problem_id"]: r for s, r in ((s, json.loads(t)) for s, t in rows) if s == "greedy"}
-    samples = [json.loads(t) for s, t in rows if s == "samples"]
+    greedy = {r["problem_id"]: r for s, r in ((s, reread(json.loads(t))) for s, t in rows)
+              if s == "greedy"}  # fmt: skip
+    samples = [reread(json.loads(t)) for s, t in rows if s == "samples"]
     samples = [s for s in samples if s["problem_id"] in greedy]
     if only is not None:
         missing = only - {s["problem_id"] for s in samples}

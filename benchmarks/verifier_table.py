@@ -15,7 +15,9 @@ candidate with each verifier, offline. Per verifier it reports:
     python benchmarks/verifier_table.py runs/arith/results.sqlite \\
         --verifiers arithmetic,grounded,auto --ns 1,4,16 --json docs/data/verifiers.json
 
-The reference answer is used for grading only; the verifiers never see it.
+The reference answer is used for grading only; the verifiers never see it. Each
+answer is read again from its stored text (:func:`reread`), so old samples are
+graded by today's answer reading.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.answers import extract_answer
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.strategies.selection import select
 from ttc_graph.verifiers import load_verifier
@@ -52,6 +55,19 @@ def auroc(positives: list[float], negatives: list[float]) -> float | None:
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+def reread(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with every answer read again from its stored text by the current
+    :func:`~ttc_graph.answers.extract_answer` (and a greedy record's ``correct`` with it),
+    so that samples stored before a change to answer reading are graded as it reads
+    them today."""
+    candidates = [{**c, "answer": extract_answer(c["text"])} for c in record["candidates"] or []]
+    out = {**record, "candidates": candidates or record["candidates"]}
+    if len(candidates) == 1:  # greedy: the record's answer is its one candidate's
+        out["answer"] = candidates[0]["answer"]
+        out["correct"] = grade(out["answer"], record["reference"])
+    return out
+
+
 def read_samples(db_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The config and the stored shared samples (strategy ``samples``) of one eval run."""
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
@@ -66,7 +82,7 @@ def read_samples(db_path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     (config_text,) = db.execute(
         "SELECT config FROM configs WHERE config_hash = ?", (rows[0][0],)
     ).fetchone()
-    return json.loads(config_text), [json.loads(r) for _, r in rows]
+    return json.loads(config_text), [reread(json.loads(r)) for _, r in rows]
 
 
 def questions_of(records: list[dict[str, Any]], dataset: Path | None) -> dict[str, str]:
