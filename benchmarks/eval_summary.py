@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from verifier_table import questions_of, reread
+from verifier_table import questions_of, reread, rescored
 
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.strategies.selection import select
@@ -100,9 +100,7 @@ def summarise(
             for name, verifier in verifiers.items():
                 hits = 0
                 for s in chosen:
-                    cands = s["candidates"][:n]
-                    scores = verifier.score(questions[s["problem_id"]], [c["steps"] for c in cands])
-                    scored = [{**c, "score": v} for c, v in zip(cands, scores, strict=True)]
+                    scored = rescored(verifier, questions[s["problem_id"]], s["candidates"][:n])
                     hits += right[s["problem_id"]][select(scored, "weighted")]
                 row[f"weighted[{name}]@{n}"] = hits / k
         out["levels"][level] = row

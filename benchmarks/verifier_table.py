@@ -101,6 +101,18 @@ def questions_of(records: list[dict[str, Any]], dataset: Path | None) -> dict[st
     return out
 
 
+def rescored(
+    verifier: Any, question: str, candidates: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The candidates as the graph's score node leaves them with ``verifier``: each with
+    its aggregated score and the votes its work lends (``support``) for a weighted vote."""
+    scores = verifier.score(question, [c["steps"] for c in candidates])
+    return [
+        {**c, "score": s, "support": verifier.support(question, c["steps"])}
+        for c, s in zip(candidates, scores, strict=True)
+    ]
+
+
 def table(
     records: list[dict[str, Any]], questions: dict[str, str], verifier: Any, ns: list[int]
 ) -> dict[str, Any]:
@@ -113,12 +125,11 @@ def table(
     for record in records:
         candidates = record["candidates"]
         started = time.perf_counter()
-        scores = verifier.score(questions[record["problem_id"]], [c["steps"] for c in candidates])
+        scored = rescored(verifier, questions[record["problem_id"]], candidates)
         seconds += time.perf_counter() - started
         right = [grade(c["answer"], record["reference"]) for c in candidates]
-        for s, ok in zip(scores, right, strict=True):
-            (positives if ok else negatives).append(s)
-        scored = [{**c, "score": s} for c, s in zip(candidates, scores, strict=True)]
+        for c, ok in zip(scored, right, strict=True):
+            (positives if ok else negatives).append(c["score"])
         for n in ns:
             weighted[n] += right[select(scored[:n], "weighted")]
             vanilla[n] += right[select(scored[:n], "vanilla")]

@@ -43,6 +43,8 @@ def test_extract_answer(text: str, expected: str | None) -> None:
         ("The final answer is Shelter: 13", "13"),
         # "To find the final answer, we ..." states nothing: the last number is read.
         ("To find the final answer, we need to add 8 and 3: 8 + 3 = 11", "11"),
+        # Cut off right after the phrase: nothing stated, the last number is read.
+        ("So, 12 - 3 = 6 apples are left.\n\nThe final answer is", "6"),
         # What is written as LaTeX, an expression or a word stays as written.
         ("The final answer is $\\frac{3}{4}$.", "\\frac{3}{4}"),
         ("The final answer is (1, 2).", "(1, 2)"),

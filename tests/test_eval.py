@@ -222,6 +222,27 @@ def test_subset_selection_replays_each_selection_on_a_prefix() -> None:
         subset_outcome(record, problem, "majority", 5)
 
 
+def test_subset_replay_counts_only_the_first_n_candidates_votes() -> None:
+    # Candidate 3's work supports 7 (a cut-off text whose own answer is 5). At N = 4 that
+    # vote lifts 7 to 0.4 + 0.45 + 0.1 = 0.95, over 3's 0.9 + 0.02; without it 0.85 loses.
+    problem = Problem(id="p", question="q", answer="7")
+    record = {
+        "candidates": [
+            {**_cand("3", 0.9, 10), "support": {"3": 0.02}},
+            _cand("7", 0.4, 20),
+            {**_cand("5", 0.2, 30), "support": {"7": 0.1}},
+            _cand("7", 0.45, 40),
+        ],
+        "usage": {"policy_calls": 1, "verifier_calls": 1, "seconds": 10.0},
+        "wall_seconds": 10.0,
+    }
+    got = {n: subset_outcome(record, problem, "weighted", n).answer for n in (1, 2, 3, 4)}
+    assert got == {1: "3", 2: "3", 3: "3", 4: "7"}
+    without = {**record, "candidates": [{k: v for k, v in c.items() if k != "support"}
+                                        for c in record["candidates"]]}  # fmt: skip
+    assert subset_outcome(without, problem, "weighted", 4).answer == "3"  # 0.9 > 0.85
+
+
 def test_coverage_counts_a_problem_once_any_candidate_is_right() -> None:
     problem = Problem(id="p", question="q", answer="7")
     record = {

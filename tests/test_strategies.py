@@ -159,6 +159,29 @@ def test_weighted_selection_sums_scores_over_equivalent_answers() -> None:
     assert select([cand("7", 0.9), cand("8", 0.2), cand("8.0", 0.2)], "weighted") == 0
 
 
+def test_a_weighted_search_carries_each_candidates_votes_from_its_work(policy: Any) -> None:
+    from ttc_graph.verifiers import GroundedVerifier
+
+    grounded = GroundedVerifier()
+    graph = create_best_of_n(
+        policy=policy,
+        verifier=grounded,
+        n=8,
+        selection="weighted",
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=48),
+        seed=0,
+    )
+    result = graph.invoke({"question": QUESTION})
+    votes = [c.get("support", {}) for c in result["candidates"]]
+    assert votes == [grounded.support(QUESTION, c["steps"]) for c in result["candidates"]]
+    # With seed 0 one sample checks out: "so Sam has 1 + 7 = 8 pencils".
+    assert any(votes), [c["text"] for c in result["candidates"]]
+    # The graph's choice is the one select() makes from the same candidates and votes.
+    chosen = select(result["candidates"], "weighted")
+    assert chosen is not None
+    assert result["candidates"][chosen]["answer"] == result["answer"]
+
+
 def test_self_refine_never_returns_a_worse_answer(
     policy: Any, verifier: ArithmeticVerifier
 ) -> None:

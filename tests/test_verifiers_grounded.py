@@ -195,3 +195,65 @@ def test_features_are_per_step_prefix_and_named(verifier: GroundedVerifier) -> N
 def test_unknown_weight_names_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown features"):
         GroundedVerifier(weights={"bogus": 1.0})
+
+
+# -- votes from the work ------------------------------------------------------------
+
+SAM = "Sam has 8 shells. Sam finds 10 more shells. How many shells does Sam have now?"
+# Real embedded-model outputs (training seed 100): the first is cut off after the right
+# sum and its last number is 11; the second is right by its own final answer.
+SAM_CUT_OFF = (
+    "Sammy has 8 + 10 = 18 shells.\nTo solve this, let's think about it in a step-by-step "
+    "manner.\nThe original equation is: 8 + 10 = x\nIf 10 + 1 is 11, then the initial"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "supported"),
+    [
+        (SAM, SAM_CUT_OFF, {"18", "11"}),  # "10 + 1": 1 is free, 10 is cued "more"
+        (TOM, "12 + 14 = 26  The answer is 26.", set()),  # 14 from nowhere
+        (NINA, "Nina has 10 + 4 = 14 balloons now.", set()),  # "sells 4" added
+        (NINA, "Nina has 10 - 4 = 6 balloons now.", {"6"}),
+        (NINA, "Nina has 10 - 4 = 7 balloons now.", set()),  # a wrong sum supports nothing
+        (ROSA, "14 + 3 = 17, and 17 × 3 = 51.", {"17", "51"}),  # 17 is an earlier result
+        (TOM, "1 + 1 = 2. The answer is 2.", set()),  # only free constants
+        # A real output: a wrong product, then a result minus itself.
+        (TOM, "12 apples * 30 apples = 320 apples.\n320 - 320 = 0", set()),
+    ],
+)
+def test_support_is_right_grounded_cue_consistent_work(
+    verifier: GroundedVerifier, question: str, text: str, supported: set[str]
+) -> None:
+    votes = verifier.support(question, [text])
+    assert set(votes) == supported
+    assert all(v == verifier.support_weight for v in votes.values())
+
+
+def test_support_turns_a_weighted_vote_towards_what_the_work_shows(
+    verifier: GroundedVerifier,
+) -> None:
+    from ttc_graph.strategies.selection import select
+
+    right = "Sam has 8 + 10 = 18 shells.\nThe answer is 18."
+    texts = [SAM_CUT_OFF, SAM_CUT_OFF.replace("Sammy", "Sam"), right]
+    scores = verifier.score(SAM, [[t] for t in texts])
+    plain = [{"answer": a, "score": s} for a, s in zip(["11", "11", "18"], scores, strict=True)]
+    # Without votes, the two cut-off texts' answer (11) outweighs the one right text ...
+    assert plain[0]["score"] + plain[1]["score"] > plain[2]["score"]
+    assert select(plain, "weighted") == 0  # type: ignore[arg-type]
+    # ... with them, three texts whose work reaches 18 lend it 0.3, and 11 only 0.2.
+    voted = [
+        {**c, "support": verifier.support(SAM, [t])} for c, t in zip(plain, texts, strict=True)
+    ]
+    assert select(voted, "weighted") == 2  # type: ignore[arg-type]
+    # A replay at N = 2 sees the first two candidates' votes only: no 18 among them.
+    assert select(voted[:2], "weighted") == 0  # type: ignore[arg-type]
+    off = GroundedVerifier(support_weight=0.0)
+    assert off.support(SAM, [right]) == {}
+
+
+@pytest.mark.parametrize("weight", [-0.1, float("nan"), float("inf")])
+def test_a_bad_support_weight_is_refused(weight: float) -> None:
+    with pytest.raises(ValueError, match="support_weight must be a finite number >= 0"):
+        GroundedVerifier(support_weight=weight)

@@ -98,7 +98,7 @@ def _stated(ans: str) -> str | None:
     the last ``=`` of an equation; a number followed by words (units, "which is ...")
     is that number; words before numbers give the last number; a clause that
     starts with a comma or semicolon states nothing."""
-    if not ans or ans[0] in ",;":
+    if not ans or ans[0] in ",;" or ans.lower() == "is":  # "... The final answer is" cut off
         return None
     if "=" in ans:
         ans = ans.rsplit("=", 1)[1].strip() or ans

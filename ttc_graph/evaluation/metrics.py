@@ -109,8 +109,9 @@ def to_candidates(raw: Sequence[Mapping[str, Any]]) -> list[Candidate]:
     """Stored candidate dicts back as :class:`Candidate` (``steps`` may be omitted)."""
     from ttc_graph.strategies.state import Candidate
 
-    return [
-        Candidate(
+    out = []
+    for i, c in enumerate(raw):
+        candidate = Candidate(
             id=str(c.get("id", i)),
             text=c["text"],
             steps=list(c.get("steps", [c["text"]])),
@@ -121,8 +122,11 @@ def to_candidates(raw: Sequence[Mapping[str, Any]]) -> list[Candidate]:
             completion_tokens=int(c.get("completion_tokens", 0)),
             group=int(c.get("group", 0)),
         )
-        for i, c in enumerate(raw)
-    ]
+        if c.get("support"):
+            # Each candidate's own votes: a replay at N uses the first N candidates' only.
+            candidate["support"] = {str(k): float(v) for k, v in c["support"].items()}
+        out.append(candidate)
+    return out
 
 
 def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n: int) -> Outcome:

@@ -349,6 +349,8 @@ def make_score(verifier: Verifier, cfg: SearchConfig) -> NodeFn:
                 for b, s in zip(pending, scores, strict=True):
                     b["step_scores"] = s[: len(b["steps"])]
                     b["score"] = aggregate(s, cfg.aggregation)
+                    # From the kept steps only: a lookahead is scored, not written.
+                    b["support"] = verifier.support(state["question_text"], b["steps"])
                     base = len(b["node_ids"]) - len(b["steps"])
                     for k, node_id in enumerate(b["node_ids"]):
                         if k >= base and node_id in state["trace"]:
@@ -488,7 +490,7 @@ def make_select(
 def to_candidate(beam: Beam) -> Candidate:
     """The reported form of a beam, with its extracted answer."""
     text = "".join(beam["steps"])
-    return Candidate(
+    candidate = Candidate(
         id=beam["id"],
         text=text,
         steps=list(beam["steps"]),
@@ -499,6 +501,9 @@ def to_candidate(beam: Beam) -> Candidate:
         completion_tokens=beam["completion_tokens"],
         group=beam["group"],
     )
+    if beam.get("support"):
+        candidate["support"] = dict(beam["support"])
+    return candidate
 
 
 def make_route(cfg: SearchConfig) -> Callable[[SearchState], str]:

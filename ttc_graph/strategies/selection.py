@@ -12,6 +12,7 @@ from typing import Literal, get_args
 from ttc_graph.answers import answers_equal
 from ttc_graph.errors import InputError
 from ttc_graph.strategies.state import Candidate
+from ttc_graph.verifiers.claims import parse_number
 
 Selection = Literal["vanilla", "weighted", "majority"]
 SELECTIONS: tuple[str, ...] = get_args(Selection)
@@ -46,7 +47,9 @@ def select(candidates: Sequence[Candidate], selection: Selection) -> int | None:
     """Index of the chosen candidate, or ``None`` when there are no candidates.
 
     - ``vanilla``: highest aggregated score.
-    - ``weighted``: the answer whose candidates' scores sum highest; its best candidate.
+    - ``weighted``: the answer whose candidates' scores sum highest, plus the votes
+      every candidate's checked work lends it (``support``, see
+      :meth:`~ttc_graph.verifiers.Verifier.support`); its best candidate.
     - ``majority``: the most frequent answer (ties go to the earliest); needs no scores.
     Candidates without an answer never win a vote while any candidate has one.
     """
@@ -63,10 +66,34 @@ def select(candidates: Sequence[Candidate], selection: Selection) -> int | None:
     if not totals:
         # Nobody produced an answer: fall back to the best-scored text.
         return max(range(len(candidates)), key=lambda i: _score(candidates[i]))
+    if selection == "weighted":
+        _add_support(candidates, groups, totals)
     # max() keeps the first maximal group, i.e. the answer seen earliest.
     best_group = max(totals, key=lambda g: totals[g])
     members = [i for i, g in enumerate(groups) if g == best_group]
     return max(members, key=lambda i: _score(candidates[i]))
+
+
+def _add_support(
+    candidates: Sequence[Candidate], groups: list[int], totals: dict[int, float]
+) -> None:
+    """Add to each answer group the votes that candidates' work lends its answer."""
+    answers = {g: c["answer"] for c, g in zip(candidates, groups, strict=True) if g >= 0}
+    # Numbers compare as numbers (fast, and the usual case); anything else via math-verify.
+    numbers = {g: parse_number(a) for g, a in answers.items() if a is not None}
+    for c in candidates:
+        for value, vote in c.get("support", {}).items():
+            number = parse_number(value)
+            for g, answer in answers.items():
+                known = numbers.get(g)
+                same = (
+                    known == number
+                    if known is not None and number is not None
+                    else answers_equal(answer, value)
+                )
+                if same:
+                    totals[g] += vote
+                    break
 
 
 def _score(c: Candidate) -> float:

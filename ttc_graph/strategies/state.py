@@ -8,7 +8,7 @@ the status of an earlier one).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from langchain_core.messages import BaseMessage
 
@@ -85,6 +85,8 @@ class Beam(TypedDict):
     group: int
     lookahead: str
     """Greedy roll-out past the last step, scored but not kept (beam search lookahead)."""
+    support: NotRequired[dict[str, float]]
+    """Votes its checked work lends to answers (:meth:`~ttc_graph.verifiers.Verifier.support`)."""
 
 
 class Candidate(TypedDict):
@@ -99,6 +101,8 @@ class Candidate(TypedDict):
     finish_reason: str
     completion_tokens: int
     group: int
+    support: NotRequired[dict[str, float]]
+    """Votes its checked work lends to answers in a weighted vote (absent: none)."""
 
 
 class InputState(TypedDict, total=False):

@@ -141,6 +141,17 @@ class Verifier(RunnableSerializable[VerifierInput, list[list[float]]], ABC):
         steps = self.invoke({"question": question, "candidates": [list(c) for c in candidates]})
         return [aggregate(s, self.aggregation) for s in steps]
 
+    def support(self, question: str, steps: Sequence[str]) -> dict[str, float]:
+        """Votes a solution's checked work lends to answers, whatever its own final answer.
+
+        A weighted vote (``selection="weighted"``) adds, to each answer, the votes of
+        every candidate whose work establishes that value: a solution cut off after
+        ``8 + 10 = 18`` still speaks for 18. Keys are answers as text, values the vote
+        added per candidate. A verifier that cannot tell (a PRM, a judge) lends none:
+        this default returns ``{}``.
+        """
+        return {}
+
 
 def _unpack(inputs: VerifierInput) -> tuple[str, list[list[str]]]:
     if not isinstance(inputs, dict) or "question" not in inputs or "candidates" not in inputs:

@@ -42,6 +42,14 @@ class CombinedVerifier(Verifier):
         results = await asyncio.gather(*(verifier.ainvoke(request) for verifier, _ in self.parts))
         return self._mix(list(results))
 
+    def support(self, question: str, steps: Sequence[str]) -> dict[str, float]:
+        """The parts' votes, mixed with the parts' weights like their scores."""
+        votes: dict[str, float] = {}
+        for verifier, weight in self.parts:
+            for answer, vote in verifier.support(question, steps).items():
+                votes[answer] = votes.get(answer, 0.0) + weight * vote
+        return votes
+
     def _mix(self, results: list[list[list[float]]]) -> list[list[float]]:
         weights = [w for _, w in self.parts]
         mixed = []
