@@ -49,8 +49,12 @@ def ids_in(dataset: Path) -> set[str]:
 
 
 def summarise(
-    db_path: Path, specs: tuple[str, ...] = VERIFIERS, only: set[str] | None = None
+    db_path: Path, specs: tuple[str, ...] = VERIFIERS, dataset: Path | None = None
 ) -> dict[str, Any]:
+    """Per level and overall: greedy, coverage, majority and each verifier's weighted vote
+    (with and without votes from the work) at N = 1, 4, 16. ``dataset``: keep only its
+    problems, and read their questions from it (generated arithmetic ids need none)."""
+    only = ids_in(dataset) if dataset is not None else None
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     rows = db.execute("SELECT strategy, record FROM results").fetchall()
     greedy = {r["problem_id"]: r for s, r in ((s, reread(json.loads(t))) for s, t in rows)
@@ -65,7 +69,7 @@ def summarise(
                 f"e.g. {sorted(missing)[0]}"
             )
         samples = [s for s in samples if s["problem_id"] in only]
-    questions = questions_of(samples, None)
+    questions = questions_of(samples, dataset)
     (model,) = {json.loads(c)["model"] for (c,) in db.execute("SELECT config FROM configs")}
     # The policy's id is enough: these verifiers read text, not the policy's states.
     verifiers = {short_name(spec): load_verifier(spec, policy=model) for spec in specs}
@@ -98,11 +102,15 @@ def summarise(
                 sum(sum(c["completion_tokens"] for c in s["candidates"][:n]) for s in chosen) / k
             )
             for name, verifier in verifiers.items():
-                hits = 0
+                hits = plain = 0
                 for s in chosen:
                     scored = rescored(verifier, questions[s["problem_id"]], s["candidates"][:n])
                     hits += right[s["problem_id"]][select(scored, "weighted")]
+                    # The same vote on the scores alone, as before votes from the work.
+                    unvoted = [{**c, "support": {}} for c in scored]
+                    plain += right[s["problem_id"]][select(unvoted, "weighted")]
                 row[f"weighted[{name}]@{n}"] = hits / k
+                row[f"weighted[{name}, no votes]@{n}"] = plain / k
         out["levels"][level] = row
     return out
 
@@ -144,10 +152,11 @@ def main() -> int:
         default=",".join(VERIFIERS),
         help="comma-separated verifier specs (names or trained-verifier directories)",
     )
-    parser.add_argument("--dataset", type=Path, help="only the problems whose ids this JSONL lists")
+    parser.add_argument(
+        "--dataset", type=Path, help="only the problems this JSONL lists (and their questions)"
+    )
     args = parser.parse_args()
-    only = ids_in(args.dataset) if args.dataset else None
-    summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v), only)
+    summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v), args.dataset)
     for level, row in summary["levels"].items():
         print(level, {k: round(v, 3) for k, v in row.items()})
     if args.json:

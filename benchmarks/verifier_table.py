@@ -120,7 +120,9 @@ def table(
     positives: list[float] = []
     negatives: list[float] = []
     weighted = dict.fromkeys(ns, 0)
+    unvoted = dict.fromkeys(ns, 0)  # the same vote without the work's votes (support)
     vanilla = dict.fromkeys(ns, 0)
+    gained = lost = 0  # problems the votes turn right / wrong at the largest N
     seconds = 0.0
     for record in records:
         candidates = record["candidates"]
@@ -130,15 +132,26 @@ def table(
         right = [grade(c["answer"], record["reference"]) for c in candidates]
         for c, ok in zip(scored, right, strict=True):
             (positives if ok else negatives).append(c["score"])
+        plain = [{**c, "support": {}} for c in scored]
         for n in ns:
-            weighted[n] += right[select(scored[:n], "weighted")]
+            voted, without = (
+                right[select(scored[:n], "weighted")],
+                right[select(plain[:n], "weighted")],
+            )
+            weighted[n] += voted
+            unvoted[n] += without
             vanilla[n] += right[select(scored[:n], "vanilla")]
+            if n == ns[-1]:
+                gained += voted and not without
+                lost += without and not voted
     problems = len(records)
     return {
         "auroc": auroc(positives, negatives),
         "right_candidates": len(positives),
         "wrong_candidates": len(negatives),
         "weighted": {n: weighted[n] / problems for n in ns},
+        "weighted_no_votes": {n: unvoted[n] / problems for n in ns},
+        "votes_changed": {"wrong_to_right": gained, "right_to_wrong": lost},
         "vanilla": {n: vanilla[n] / problems for n in ns},
         "scoring_seconds": seconds,
     }
@@ -180,6 +193,8 @@ def timing(
         started = time.perf_counter()
         for q, candidates in batches:
             verifier.score(q, candidates)
+            for steps in candidates:  # the votes, as the score node asks for them
+                verifier.support(q, steps)
         spent = time.perf_counter() - started
         out[name] = {"seconds": spent, "share_of_generation": spent / out["generation_seconds"]}
     return out
@@ -224,7 +239,8 @@ def main() -> int:
     for name, row in report["verifiers"].items():
         auc = row["auroc"]
         print(f"{name:>12}: AUROC {auc if auc is None else round(auc, 3)}  "
-              f"weighted {row['weighted']}  vanilla {row['vanilla']}")  # fmt: skip
+              f"weighted {row['weighted']} (no votes {row['weighted_no_votes']}, "
+              f"changed {row['votes_changed']})  vanilla {row['vanilla']}")  # fmt: skip
     if "timing" in report:
         print(json.dumps(report["timing"], indent=1))
     if args.json:
