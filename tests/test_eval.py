@@ -23,8 +23,8 @@ from ttc_graph.evaluation import (
     wilson_interval,
 )
 from ttc_graph.evaluation.metrics import outcomes, subset_outcome
+from ttc_graph.evaluation.options import parse_ns, parse_strategies
 from ttc_graph.evaluation.problems import Problem
-from ttc_graph.evaluation.runner import parse_ns, parse_strategies
 
 # -- arithmetic generator ----------------------------------------------------------
 
