@@ -36,16 +36,11 @@ def short_name(spec: str) -> str:
 
 
 def ids_in(dataset: Path) -> set[str]:
-    """The problem ids of a JSONL dataset (``unique_id`` or ``id`` per line)."""
-    ids = set()
-    for number, line in enumerate(dataset.read_text().splitlines(), 1):
-        if line.strip():
-            row = json.loads(line)
-            key = row.get("unique_id", row.get("id"))
-            if key is None:
-                raise SystemExit(f"{dataset} line {number}: no unique_id or id to match")
-            ids.add(str(key))
-    return ids
+    """The problem ids of a JSONL dataset, as the eval named them (``unique_id``, ``id``,
+    else ``line-K``)."""
+    from ttc_graph.evaluation.problems import load_problems
+
+    return {p.id for p in load_problems(str(dataset)).problems}
 
 
 def summarise(
