@@ -56,8 +56,9 @@ logger = logging.getLogger(__name__)
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct (embedded)"
 DEFAULT_VERIFIER = "auto"
-HARNESS_VERSION = 1
-"""Bumped when stored records change meaning, so old rows are not mixed with new ones."""
+HARNESS_VERSION = 2
+"""Bumped when stored records change meaning, so old rows are not mixed with new ones
+(2: answers read by the phrase-aware reader, candidates carry the work's votes)."""
 
 
 @dataclass(frozen=True)
