@@ -20,6 +20,9 @@ PAIRS = [
     ("Tom has 12 + 30 = 42 apples.", "Tom has 12 + 30 = 40 apples."),
     ("3 × 4 = 12", "3 × 4 = 14"),
     ("She bakes 3 x 4 = 12 cookies.", "She bakes 3 x 4 = 7 cookies."),
+    # "a total of" names the calculation; it does not scale it like "half of" (a real
+    # SmolLM2 phrasing: 285 of 6,400 training samples write "total of N op M").
+    ("She has a total of 2 x 2 = 4 toy cars.", "She has a total of 2 x 2 = 5 toy cars."),
     ("She sells 16-3-4=<<16-3-4=9>>9 eggs.", "She sells 16-3-4=<<16-3-4=8>>8 eggs."),
     ("He earns <<15*8=120>>120 dollars.", "He earns <<15*8=125>>125 dollars."),
     ("It costs $5 * 2 = $10.", "It costs $5 * 2 = $12."),
@@ -68,6 +71,8 @@ NOT_CLAIMS = [
     r"$5\star 1 = 9(5)+2(1)$",
     "3 + 4i = 7",
     "The answer is 42.",
+    "3/4 of 12 = 9",  # "of" after a number scales what follows
+    "the cost of 3 x 2 = 6",  # only result nouns ("total", "sum", ...) name a calculation
 ]
 
 

@@ -40,6 +40,8 @@ _CONNECTORS = {
     "triple", "quarter", "third", "squared", "cubed", "root", "sqrt", "choose", "mod",
     "modulo", "log", "ln", "sin", "cos", "tan", "exp", "factorial", "power", "pi", "x",
 }  # fmt: skip
+# Nouns that name the calculation after their "of" rather than scale it.
+_RESULT_NOUNS = {"total", "sum", "result", "difference", "product", "value"}
 # LaTeX commands that separate statements; any other command next to a number
 # ("5 \star 1", "4 \pi", "\sqrt{16}") makes that side something we cannot evaluate.
 _SAFE_COMMANDS = {
@@ -347,7 +349,8 @@ def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
     glued = prev.end == first.start
     if prev.kind == "cmd" and prev.text not in _SAFE_COMMANDS:
         return False
-    if prev.kind == "word" and (glued or prev.text.lower() in _CONNECTORS):
+    named = not glued and _names_a_result(toks, i - 1)  # "a total of 2 x 2 = 4"
+    if prev.kind == "word" and (glued or prev.text.lower() in _CONNECTORS) and not named:
         return False
     if prev.kind == "other" and glued and prev.text not in _SAFE_GLUE:
         return False
@@ -357,6 +360,17 @@ def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
         prev.kind == "other" and prev.text in ":,.;" and i >= 2 and toks[i - 2].end == prev.start
         and toks[i - 2].kind in _VALUE_END and glued
     )  # fmt: skip
+
+
+def _names_a_result(toks: list[_Tok], k: int) -> bool:
+    """Token ``k`` is the "of" of "a total of", "the result of": a name for what follows,
+    not a scaling ("half of 10 = 5", "3/4 of 12 = 9"), so "a total of 2 x 2 = 4" is read."""
+    return (
+        toks[k].text.lower() == "of"
+        and k >= 1
+        and toks[k - 1].kind == "word"
+        and toks[k - 1].text.lower() in _RESULT_NOUNS
+    )
 
 
 def _right_is_complete(toks: list[_Tok], j: int, span: list[_Tok]) -> bool:
