@@ -21,7 +21,7 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
 # Digits, operators, brackets and commas only: "10 + 10", "(1, 2)", "-3/4".
 _EXPRESSION = re.compile(r"[-+*/×÷^().,\d\s]+")
 # A number that opens a phrase and is followed by words: "10 balloons", "9, which is ...".
-_LEADING_NUMBER = re.compile(r"\$?(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)(?![\d/.])")
+_LEADING_NUMBER = re.compile(rf"\$?({_NUMBER.pattern})(?![\d/.])")
 
 
 def find_boxed(text: str) -> str | None:
@@ -88,9 +88,7 @@ def extract_answer(text: str) -> str | None:
         if stated:
             return stated
     numbers = _NUMBER.findall(text)
-    if numbers:
-        return numbers[-1].replace(",", "").rstrip(".")
-    return None
+    return _plain(numbers[-1]) if numbers else None
 
 
 def _stated(ans: str) -> str | None:
@@ -106,9 +104,14 @@ def _stated(ans: str) -> str | None:
         return ans
     lead = _LEADING_NUMBER.match(ans)
     if lead:
-        return lead.group(1).replace(",", "")
+        return _plain(lead.group(1))
     numbers = _NUMBER.findall(ans)
-    return numbers[-1].replace(",", "").rstrip(".") if numbers else ans
+    return _plain(numbers[-1]) if numbers else ans
+
+
+def _plain(number: str) -> str:
+    """A number as written, without thousands separators or a sentence's full stop."""
+    return number.replace(",", "").rstrip(".")
 
 
 class _DropTimeoutNotice(logging.Filter):

@@ -48,7 +48,7 @@ def parse_budgets(budgets: str | int | Sequence[int] | None) -> tuple[int, ...]:
     if budgets is None:
         return ()
     return _increasing_ints(
-        [budgets] if isinstance(budgets, int) and not isinstance(budgets, bool) else budgets,
+        budgets,
         flag="--budget-tokens-per-problem",
         what="token budget per problem",
         example="250,500,1000",
@@ -56,9 +56,10 @@ def parse_budgets(budgets: str | int | Sequence[int] | None) -> tuple[int, ...]:
 
 
 def _increasing_ints(
-    value: str | Sequence[int] | bool, *, flag: str, what: str, example: str
+    value: str | int | Sequence[int], *, flag: str, what: str, example: str
 ) -> tuple[int, ...]:
-    """A comma list (or a sequence) of integers >= 1 in strictly increasing order."""
+    """A comma list, a sequence or one value: integers >= 1 in strictly increasing order
+    (a bool is refused like any other non-integer)."""
     if isinstance(value, str):
         try:
             values: list[object] = [int(v) for v in value.split(",") if v.strip()]
