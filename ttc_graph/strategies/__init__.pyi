@@ -3,27 +3,21 @@
 from . import defaults
 from .adaptive import create_adaptive
 from .beam_search import create_beam_search
-from .best_of_n import create_best_of_n
+from .best_of_n import create_best_of_n, create_greedy
 from .config import Budget, EarlyStop
 from .dvts import create_dvts
-from .registry import (
-    NEEDS_VERIFIER,
-    SPECS,
-    STRATEGIES,
-    StrategySpec,
-    build_strategy,
-    get_spec,
-)
+from .options import OPTIONS, OptionSet
+from .registry import SPECS, StrategySpec, build_strategy, get_spec, register_strategy
 from .routing import Decision, PosteriorRouting, RoundSummary, RoutingPolicy, TokenPool
 from .self_refine import create_self_refine
 
 __all__ = [
-    "NEEDS_VERIFIER",
+    "OPTIONS",
     "SPECS",
-    "STRATEGIES",
     "Budget",
     "Decision",
     "EarlyStop",
+    "OptionSet",
     "PosteriorRouting",
     "RoundSummary",
     "RoutingPolicy",
@@ -34,7 +28,9 @@ __all__ = [
     "create_beam_search",
     "create_best_of_n",
     "create_dvts",
+    "create_greedy",
     "create_self_refine",
     "defaults",
     "get_spec",
+    "register_strategy",
 ]

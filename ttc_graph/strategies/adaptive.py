@@ -18,31 +18,24 @@ sample instead of generating again (:func:`ttc_graph.strategies.routing.replay`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, replace
-from functools import partial
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.errors import InputError
-from ttc_graph.limits import check_count
+from ttc_graph.limits import MAX_N
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.beam_search import create_beam_search
-from ttc_graph.strategies.common import (
-    check_budget,
-    check_positive,
-    compile_graph,
-    new_builder,
-    search_config,
-)
-from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
-from ttc_graph.strategies.driver import PolicyWork, SampleCall, policy_node
+from ttc_graph.strategies.common import compile_graph, new_builder, run_options
+from ttc_graph.strategies.config import Budget, Expansion
+from ttc_graph.strategies.driver import PolicyWork, SampleCall, config_of, policy_node
 from ttc_graph.strategies.nodes import (
     ROOT,
     _new_beam,
@@ -56,7 +49,12 @@ from ttc_graph.strategies.nodes import (
     timed,
     to_candidate,
 )
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.strategies.options import (
+    ADAPTIVE,
+    SearchConfig,
+    fixed_config,
+    option_defaults,
+)
 from ttc_graph.strategies.routing import (
     Decision,
     PosteriorRouting,
@@ -66,7 +64,8 @@ from ttc_graph.strategies.routing import (
     summarize,
 )
 from ttc_graph.strategies.state import Beam, SearchState, TraceNode, empty_usage
-from ttc_graph.verifiers.base import Aggregation, Verifier
+from ttc_graph.verifiers.aggregation import Aggregation
+from ttc_graph.verifiers.base import Verifier
 
 SEARCH_GROUP = 1
 """Trace group of the candidates a step-level search adds (sampled ones are group 0)."""
@@ -79,10 +78,11 @@ def create_adaptive(
     budget: Budget | TokenPool | None = None,
     routing: RoutingPolicy | None = None,
     round_size: int = defaults.ADAPTIVE_ROUND,
-    max_samples: int = defaults.ADAPTIVE_MAX_SAMPLES,
+    n: int = defaults.ADAPTIVE_MAX_SAMPLES,
+    max_samples: int | None = None,
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     beam_width: int = defaults.BEAM_WIDTH,
     max_steps: int = defaults.MAX_STEPS,
@@ -105,13 +105,17 @@ def create_adaptive(
         routing: ``RoundSummary -> Decision | "stop" | "sample" | "search"``
             (default :class:`~ttc_graph.strategies.routing.PosteriorRouting`).
         round_size: Candidates per round.
-        max_samples: The most candidates per question (rounds stop there).
+        n: The most candidates per question (rounds stop there).
+        max_samples: The former name of ``n`` (give one of them).
         aggregation: How step scores fold into a candidate score; default the verifier's.
         sampling: Temperature, top-p, tokens per solution.
         system_prompt: Prepended unless the input brings its own system message.
         seed: Fixes the samples (candidate k = candidate k of best-of-N, same seed).
         beam_width, max_steps: The step-level search of a ``search`` route.
         retry, step_delimiter, checkpointer, name: As for the other strategies.
+
+    The plain-valued arguments are the defaults of the per-run options
+    (``context={...}``): ``n``, ``round_size``, ``budget_tokens``, sampling, ...
 
     Example:
         >>> from ttc_graph import Budget, create_adaptive, load_policy
@@ -122,13 +126,10 @@ def create_adaptive(
         >>> result = graph.invoke({"question": "Sam has 3 apples and buys 4. How many?"})
         >>> result["answer"], result["routes"][-1]["reason"]  # doctest: +SKIP
     """
-    check_positive(round_size=round_size, max_samples=max_samples)
-    if verifier is None:
-        raise InputError(
-            "create_adaptive routes by the verifier's scores; pass verifier=... "
-            "(e.g. load_verifier('grounded'))."
-        )
-    params = SamplingParams() if sampling is None else sampling
+    if max_samples is not None:
+        if n != defaults.ADAPTIVE_MAX_SAMPLES and n != max_samples:
+            raise InputError("Give n or max_samples (its former name), not both.")
+        n = max_samples
     if routing is None:
         routing = PosteriorRouting()
     elif not callable(routing):
@@ -136,77 +137,60 @@ def create_adaptive(
             "routing must be a function RoundSummary -> Decision or a route name, "
             f"e.g. PosteriorRouting(stop_at=0.5); got {type(routing).__name__}."
         )
-    plain_budget = budget if isinstance(budget, Budget) else None
     if budget is not None and not isinstance(budget, Budget | TokenPool):
         raise InputError(
             "budget must be ttc_graph.Budget(max_tokens=...) (per question) or "
             "TokenPool(tokens_per_question=..., questions=...) (shared by a batch)."
         )
-    check_budget(plain_budget)
-    if not isinstance(params, SamplingParams):
-        raise InputError(f"sampling must be SamplingParams(...), got {type(params).__name__}.")
-    check_count(beam_width, name="beam_width", limit=max(1, max_samples), why="at most N")
-    row_tokens = params.max_new_tokens
-    first = min(round_size, max_samples) * row_tokens
-    if plain_budget is not None:
-        if plain_budget.max_tokens is None or plain_budget.max_seconds is not None:
-            raise InputError(
-                "adaptive's budget is in tokens: pass Budget(max_tokens=K) without "
-                "max_seconds (rounds are shared out by tokens, not time)."
-            )
-        if plain_budget.max_tokens < first:
-            raise InputError(
-                f"Budget.max_tokens={plain_budget.max_tokens} is smaller than one first "
-                f"round ({first} = {min(round_size, max_samples)} samples × max_new_tokens "
-                f"{row_tokens}); raise the budget or lower round_size / max_new_tokens."
-            )
     pool = budget if isinstance(budget, TokenPool) else None
-    if pool is not None:
-        pool.set_first_round(first)
-    cfg = search_config(
+    schema = run_options(
+        name,
+        ADAPTIVE,
         policy=policy,
         verifier=verifier,
-        verifier_for=name,
         retry=retry,
-        strategy=name,
-        n=max_samples,
-        sampling=params,
-        selection="weighted",
-        aggregation=aggregation,
-        system_prompt=system_prompt,
-        seed=seed,
-        step_delimiter=step_delimiter,
+        values={
+            "n": n,
+            "round_size": round_size,
+            "beam_width": beam_width,
+            "max_steps": max_steps,
+            "aggregation": aggregation,
+            "system_prompt": system_prompt,
+            "seed": seed,
+            "step_delimiter": step_delimiter,
+            **_budget_values(budget),
+            **option_defaults(sampling=sampling),
+        },
+        fixed=fixed_config(sampling, selection="weighted"),
     )
-    search = partial(
-        _search_graph,
+    if pool is not None:
+        _first_round(pool, schema().config())
+    # The step-level search of a "search" route: one graph, its budget given per run.
+    search = create_beam_search(
         policy=policy,
         verifier=verifier,
-        n=beam_width,
-        beam_width=beam_width,
-        max_steps=max_steps,
-        aggregation=aggregation,
-        sampling=params,
-        system_prompt=system_prompt,
-        seed=seed,
+        sampling=sampling,
         retry=retry,
         step_delimiter=step_delimiter,
         name=f"{name}.search",
     )
-    limits = _Limits(
-        plain_budget.max_tokens if plain_budget else None, pool, round_size, row_tokens
-    )
 
-    builder = new_builder()
-    prepare = make_prepare(cfg)
-    builder.add_node("prepare", lambda state: {**prepare(state), "routes": []})
-    builder.add_node(
-        "sample", policy_node(policy, cfg, _sampler(cfg, limits), "sample"), retry_policy=retry
-    )
-    builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
-    builder.add_node("route", _router(cfg, routing, limits))
-    builder.add_node("search", _searcher(cfg, search, limits), retry_policy=retry)
+    builder = new_builder(schema)
+    prepare = make_prepare(schema)
+
+    def start(state: SearchState, runtime: Runtime[Any]) -> dict[str, Any]:
+        update = prepare(state, runtime)
+        if pool is not None:
+            _first_round(pool, SearchConfig.from_dict(update["options"]))
+        return {**update, "routes": []}
+
+    builder.add_node("prepare", start)
+    builder.add_node("sample", policy_node(policy, _sampler(pool), "sample"), retry_policy=retry)
+    builder.add_node("score", make_score(verifier), retry_policy=retry)
+    builder.add_node("route", _router(routing, pool))
+    builder.add_node("search", _searcher(search, pool), retry_policy=retry)
     # Routing already decided to stop, so nothing is left that more budget would do.
-    builder.add_node("select", make_select(cfg, more=lambda state: False))
+    builder.add_node("select", make_select(more=lambda state, cfg: False))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "sample")
     builder.add_edge("sample", "score")
@@ -218,8 +202,25 @@ def create_adaptive(
     )
     builder.add_edge("search", "select")
     builder.add_edge("select", END)
-    rounds = -(-max_samples // round_size)
-    return compile_graph(builder, name=name, supersteps=3 * rounds + 4, checkpointer=checkpointer)
+    # At worst one candidate a round: MAX_N rounds of sample, score and route.
+    return compile_graph(builder, name=name, supersteps=3 * MAX_N + 4, checkpointer=checkpointer)
+
+
+def _budget_values(budget: Budget | TokenPool | None) -> dict[str, Any]:
+    """A per-question :class:`Budget` is the default ``budget_tokens`` (a pool is not an
+    option: it is one object shared by a batch)."""
+    if not isinstance(budget, Budget):
+        return {}
+    if budget.max_seconds is not None:
+        raise InputError(
+            "adaptive's budget is in tokens: pass Budget(max_tokens=K) without max_seconds "
+            "(rounds are shared out by tokens, not time)."
+        )
+    return {"budget_tokens": budget.max_tokens}
+
+
+def _first_round(pool: TokenPool, cfg: SearchConfig) -> None:
+    pool.set_first_round(min(cfg.round_size, cfg.n) * cfg.max_new_tokens)
 
 
 class _Limits:
@@ -240,8 +241,13 @@ class _Limits:
         return max(0, min(left)) if left else None
 
 
-def _sampler(cfg: SearchConfig, limits: _Limits) -> Any:
-    def sample(state: SearchState) -> PolicyWork:
+def _limits(cfg: SearchConfig, pool: TokenPool | None) -> _Limits:
+    return _Limits(cfg.budget_tokens, pool, cfg.round_size, cfg.max_new_tokens)
+
+
+def _sampler(pool: TokenPool | None) -> Any:
+    def sample(state: SearchState, cfg: SearchConfig) -> PolicyWork:
+        limits = _limits(cfg, pool)
         usage = empty_usage()
         with timed(usage):
             routes = state.get("routes", [])
@@ -283,12 +289,14 @@ def _sampler(cfg: SearchConfig, limits: _Limits) -> Any:
     return sample
 
 
-def _router(cfg: SearchConfig, routing: RoutingPolicy, limits: _Limits) -> Any:
+def _router(routing: RoutingPolicy, pool: TokenPool | None) -> Any:
     def route(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        cfg = config_of(state)
+        limits = _limits(cfg, pool)
         usage = empty_usage()
         with timed(usage):
-            pool = [*state.get("finished", []), *state.get("pending", [])]
-            candidates = [to_candidate(b) for b in pool]
+            beams = [*state.get("finished", []), *state.get("pending", [])]
+            candidates = [to_candidate(b) for b in beams]
             spent = state["usage"]["completion_tokens"]
             routes = list(state.get("routes", []))
             summary = summarize(
@@ -337,7 +345,7 @@ def _router(cfg: SearchConfig, routing: RoutingPolicy, limits: _Limits) -> Any:
             }
             emit("route_decided", **{k: v for k, v in record.items() if k != "reserved"})
         update: dict[str, Any] = {
-            "finished": pool,
+            "finished": beams,
             "pending": [],
             "routes": [*routes, record],
             "usage": usage,
@@ -349,16 +357,32 @@ def _router(cfg: SearchConfig, routing: RoutingPolicy, limits: _Limits) -> Any:
     return route
 
 
-def _searcher(
-    cfg: SearchConfig, search: Callable[[Budget], CompiledStateGraph], limits: _Limits
-) -> Any:
+def _searcher(search: CompiledStateGraph, pool: TokenPool | None) -> Any:
     def run_search(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        cfg = config_of(state)
         reserved = state["routes"][-1]["reserved"]
-        # Built per run (milliseconds): its own Budget caps it at exactly what is left.
-        graph = search(Budget(max_tokens=reserved))
-        result = dict(graph.invoke({"question": state["messages"]}, config))
-        if limits.pool is not None:
-            limits.pool.settle(reserved, result["usage"]["completion_tokens"])
+        # The search gets exactly what is left as its own token budget.
+        context = {
+            "n": cfg.beam_width,
+            "beam_width": cfg.beam_width,
+            "max_steps": cfg.max_steps,
+            "budget_tokens": max(1, reserved),
+            "seed": state["seed"],
+            **{
+                k: getattr(cfg, k)
+                for k in (
+                    "temperature",
+                    "top_p",
+                    "max_new_tokens",
+                    "system_prompt",
+                    "aggregation",
+                    "step_delimiter",
+                )
+            },
+        }
+        result = dict(search.invoke({"question": state["conversation"]}, config, context=context))
+        if pool is not None:
+            pool.settle(reserved, result["usage"]["completion_tokens"])
         trace: dict[str, TraceNode] = {}
         prefix = "search/"
         for node_id, t in result["trace"].items():
@@ -396,10 +420,6 @@ def _searcher(
         }
 
     return run_search
-
-
-def _search_graph(budget: Budget, **kwargs: Any) -> CompiledStateGraph:
-    return create_beam_search(budget=budget, **kwargs)
 
 
 def _path(trace: dict[str, Any], leaf: str) -> list[str]:

@@ -14,18 +14,23 @@ from __future__ import annotations
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from ttc_graph.errors import InputError
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.common import search_config, step_sampling
-from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.common import run_options
+from ttc_graph.strategies.config import Budget, Expansion
 from ttc_graph.strategies.nodes import base_request, extend
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.strategies.selection import Selection, check_selection
+from ttc_graph.strategies.options import (
+    BEAM_SEARCH,
+    SearchConfig,
+    Selection,
+    fixed_config,
+    option_defaults,
+)
 from ttc_graph.strategies.state import Beam, SearchState
-from ttc_graph.strategies.step_search import build_step_search, check_steps
-from ttc_graph.verifiers.base import Aggregation, Verifier
+from ttc_graph.strategies.step_search import build_step_search
+from ttc_graph.verifiers.aggregation import Aggregation
+from ttc_graph.verifiers.base import Verifier
 
 
 def plan_beams(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
@@ -60,7 +65,7 @@ def create_beam_search(
     selection: Selection = "weighted",
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
@@ -69,6 +74,9 @@ def create_beam_search(
     name: str = "beam_search",
 ) -> CompiledStateGraph:
     """Build a PRM-guided beam search graph.
+
+    The plain-valued arguments are the defaults of the graph's per-run options: a run
+    may change any of them with ``context={...}`` (``graph.context_schema`` lists them).
 
     Args:
         policy: Proposes next steps.
@@ -81,27 +89,32 @@ def create_beam_search(
         sampling: Per-step sampling; ``max_new_tokens`` bounds one step.
         seed, budget, retry, step_delimiter, system_prompt, aggregation, checkpointer, name:
             as in :func:`create_best_of_n`.
+
+    Example:
+        >>> from ttc_graph import GroundedVerifier, create_beam_search, load_policy
+        >>> graph = create_beam_search(policy=load_policy(), verifier=GroundedVerifier(),
+        ...                            n=8, beam_width=4, seed=0)  # doctest: +SKIP
+        >>> graph.invoke({"question": "What is 17 + 25?"},
+        ...              context={"n": 4, "beam_width": 2})["answer"]  # doctest: +SKIP
     """
-    check_steps(n, beam_width, max_steps)
-    if not isinstance(lookahead, int) or lookahead < 0:
-        raise InputError(f"lookahead must be an integer >= 0, got {lookahead!r}.")
-    check_selection(selection)
-    cfg = search_config(
+    schema = run_options(
+        name,
+        BEAM_SEARCH,
         policy=policy,
         verifier=verifier,
-        verifier_for="beam search",
         retry=retry,
-        strategy=name,
-        n=n,
-        sampling=step_sampling(sampling, step_delimiter),
-        selection=selection,
-        aggregation=aggregation,
-        beam_width=beam_width,
-        max_steps=max_steps,
-        lookahead=lookahead,
-        system_prompt=system_prompt,
-        seed=seed,
-        budget=budget,
-        step_delimiter=step_delimiter,
+        values={
+            "n": n,
+            "beam_width": beam_width,
+            "max_steps": max_steps,
+            "lookahead": lookahead,
+            "selection": selection,
+            "aggregation": aggregation,
+            "system_prompt": system_prompt,
+            "seed": seed,
+            "step_delimiter": step_delimiter,
+            **option_defaults(sampling=sampling, budget=budget),
+        },
+        fixed=fixed_config(sampling, step_wise=True),
     )
-    return build_step_search(policy, verifier, cfg, plan_beams, keep_top, checkpointer, retry)
+    return build_step_search(policy, verifier, schema, plan_beams, keep_top, checkpointer, retry)

@@ -2,9 +2,13 @@
 
 prepare → generate → score → select        (vanilla / weighted)
 prepare → generate → select                (majority: no verifier needed)
+
+Greedy decoding is the same graph with one temperature-0 sample (:func:`create_greedy`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
@@ -13,14 +17,8 @@ from langgraph.types import Checkpointer, RetryPolicy
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.common import (
-    check_early_stop,
-    check_positive,
-    compile_graph,
-    new_builder,
-    search_config,
-)
-from ttc_graph.strategies.config import Budget, EarlyStop, Expansion, SearchConfig
+from ttc_graph.strategies.common import compile_graph, new_builder, run_options
+from ttc_graph.strategies.config import Budget, EarlyStop, Expansion
 from ttc_graph.strategies.nodes import (
     base_request,
     make_generate,
@@ -28,10 +26,18 @@ from ttc_graph.strategies.nodes import (
     make_score,
     make_select,
 )
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.strategies.selection import Selection, check_selection
+from ttc_graph.strategies.options import (
+    BEST_OF_N,
+    GREEDY,
+    RunOptions,
+    SearchConfig,
+    Selection,
+    fixed_config,
+    option_defaults,
+)
 from ttc_graph.strategies.state import SearchState
-from ttc_graph.verifiers.base import Aggregation, Verifier
+from ttc_graph.verifiers.aggregation import Aggregation
+from ttc_graph.verifiers.base import Verifier
 
 
 def plan_from_root(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
@@ -47,7 +53,7 @@ def create_best_of_n(
     selection: Selection = "vanilla",
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     early_stop: EarlyStop | None = None,
@@ -58,6 +64,11 @@ def create_best_of_n(
 ) -> CompiledStateGraph:
     """Build a best-of-N graph.
 
+    The plain-valued arguments (and the fields of ``sampling``, ``budget`` and
+    ``early_stop``) are the defaults of the graph's per-run options: a run may change
+    any of them with ``context={...}``; ``graph.context_schema`` lists them, and an
+    unknown or wrong one is refused before anything is generated.
+
     Args:
         policy: Writes the candidates (:func:`ttc_graph.load_policy` or a chat-model policy).
         verifier: Scores them; required for ``vanilla`` and ``weighted`` selection.
@@ -67,55 +78,120 @@ def create_best_of_n(
         aggregation: How step scores fold into a candidate score (``last``, ``min``,
             ``prod``, ``mean``); default the verifier's own ``verifier.aggregation``
             (``last`` unless set), so a search ranks as ``verifier.score`` does.
-        sampling: Temperature, top-p, token limit per solution.
+        sampling: Temperature, top-p, token limit per solution (options ``temperature``,
+            ``top_p``, ``max_new_tokens``).
         system_prompt: Prepended unless the input brings its own system message.
         seed: Fixes the samples; ``None`` draws a fresh seed per run.
-        budget: Optional token / time limit. Each candidate gets at most its share of
-            the tokens; generation stops at the time limit. Whatever was generated is
-            still ranked, and the result says ``budget_limited``.
+        budget: Optional token / time limit (options ``budget_tokens``,
+            ``budget_seconds``). Each candidate gets at most its share of the tokens;
+            generation stops at the time limit. Whatever was generated is still ranked,
+            and the result says ``budget_limited``.
         early_stop: For ``majority``/``weighted``: sample in rounds and stop once the
             answer is settled — by the verifier-weighted posterior when there is a
-            verifier, else by agreement (:class:`~ttc_graph.EarlyStop`).
+            verifier, else by agreement (:class:`~ttc_graph.EarlyStop`; options
+            ``early_stop_round``, ``early_stop_agreement``, ...).
         retry: Retry policy of the model-calling nodes; the default retries transient
             faults only (:data:`ttc_graph.reliability.DEFAULT_RETRY`); ``None`` never retries.
         step_delimiter: Splits solutions into steps for the verifier.
         checkpointer: LangGraph checkpointer for persistence (needs a ``thread_id``).
         name: Graph name (shows in traces and diagrams).
+
+    Example:
+        >>> from ttc_graph import GroundedVerifier, create_best_of_n, load_policy
+        >>> graph = create_best_of_n(policy=load_policy(), verifier=GroundedVerifier(),
+        ...                          n=16, selection="weighted")  # doctest: +SKIP
+        >>> graph.invoke({"question": "What is 17 + 25?"})["answer"]  # doctest: +SKIP
+        >>> graph.invoke({"messages": [{"role": "user", "content": "What is 2 + 3?"}]},
+        ...              context={"n": 4, "seed": 1})["messages"][-1].content  # doctest: +SKIP
     """
-    check_positive(n=n)
-    check_selection(selection)
-    check_early_stop(early_stop, selection=selection, n=n)
-    cfg = search_config(
+    schema = run_options(
+        name,
+        BEST_OF_N,
         policy=policy,
         verifier=verifier,
-        verifier_for=None if selection == "majority" else f"best-of-N with {selection=}",
         retry=retry,
-        strategy=name,
-        n=n,
-        sampling=SamplingParams() if sampling is None else sampling,
-        selection=selection,
-        aggregation=aggregation,
-        system_prompt=system_prompt,
-        seed=seed,
-        budget=budget,
-        step_delimiter=step_delimiter,
-        early_stop=early_stop,
+        values={
+            "n": n,
+            "selection": selection,
+            "aggregation": aggregation,
+            "system_prompt": system_prompt,
+            "seed": seed,
+            "step_delimiter": step_delimiter,
+            **option_defaults(sampling=sampling, budget=budget, early_stop=early_stop),
+        },
+        fixed=fixed_config(sampling),
     )
-    builder = new_builder()
-    builder.add_node("prepare", make_prepare(cfg))
+    return _build(policy, verifier, schema, retry, checkpointer)
+
+
+def create_greedy(
+    *,
+    policy: Policy,
+    verifier: Verifier | None = None,
+    max_new_tokens: int | None = None,
+    sampling: SamplingParams | None = None,
+    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
+    budget: Budget | None = None,
+    retry: RetryPolicy | None = DEFAULT_RETRY,
+    step_delimiter: str = DEFAULT_STEP_DELIMITER,
+    checkpointer: Checkpointer = None,
+    name: str = "greedy",
+) -> CompiledStateGraph:
+    """Build the baseline: one temperature-0 solution (scored when there is a verifier).
+
+    Its options are the token limit, budget and prompt: there is nothing to sample
+    or select. ``max_new_tokens`` (or ``sampling.max_new_tokens``) is the default limit.
+
+    Example:
+        >>> graph = create_greedy(policy=load_policy(), max_new_tokens=64)  # doctest: +SKIP
+        >>> graph.invoke({"question": "What is 17 + 25?"})["answer"]  # doctest: +SKIP
+    """
+    values = option_defaults(sampling=sampling, budget=budget)
+    if max_new_tokens is not None:
+        values["max_new_tokens"] = max_new_tokens
+    schema = run_options(
+        name,
+        GREEDY,
+        policy=policy,
+        verifier=verifier,
+        retry=retry,
+        values={
+            "system_prompt": system_prompt,
+            "step_delimiter": step_delimiter,
+            **{k: v for k, v in values.items() if k in GREEDY.names},
+        },
+        fixed=fixed_config(
+            sampling,
+            n=1,
+            temperature=0.0,
+            selection="majority" if verifier is None else "vanilla",
+        ),
+    )
+    return _build(policy, verifier, schema, retry, checkpointer)
+
+
+def _build(
+    policy: Policy,
+    verifier: Verifier | None,
+    schema: type[RunOptions],
+    retry: RetryPolicy | None,
+    checkpointer: Checkpointer,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    builder = new_builder(schema)
+    builder.add_node("prepare", make_prepare(schema))
     builder.add_node(
         "generate",
-        make_generate(policy, cfg, plan_from_root, full=True, verifier=verifier),
+        make_generate(policy, plan_from_root, full=True, verifier=verifier),
         retry_policy=retry,
     )
-    builder.add_node("select", make_select(cfg))
+    builder.add_node("select", make_select())
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "generate")
     if verifier is not None:
-        builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
+        builder.add_node("score", make_score(verifier), retry_policy=retry)
         builder.add_edge("generate", "score")
         builder.add_edge("score", "select")
     else:
         builder.add_edge("generate", "select")
     builder.add_edge("select", END)
-    return compile_graph(builder, name=name, supersteps=4, checkpointer=checkpointer)
+    return compile_graph(builder, name=schema.strategy, supersteps=4, checkpointer=checkpointer)

@@ -1,8 +1,9 @@
-"""Configuration types of the strategies: budgets, early stopping, the search config.
+"""Configuration types of the strategies: budgets, early stopping, expansion plans.
 
 :class:`Budget` and :class:`EarlyStop` are public (``from ttc_graph import Budget,
-EarlyStop``); :class:`SearchConfig`, :class:`Expansion`, :data:`ExpansionPlan` and
-:data:`KeepRule` are what a strategy module hands to the shared nodes.
+EarlyStop``) and set a graph's default budget and early stop; :class:`Expansion`,
+:data:`ExpansionPlan` and :data:`KeepRule` are what a strategy module hands to the
+shared nodes. A run's options are :class:`~ttc_graph.strategies.options.SearchConfig`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Literal
 
 from ttc_graph.answers import extract_answer
 from ttc_graph.errors import InputError
-from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
-from ttc_graph.strategies.selection import Selection, group_answers
+from ttc_graph.policy.base import Completion, GenerationRequest
+from ttc_graph.strategies.options import SearchConfig
+from ttc_graph.strategies.selection import group_answers
 from ttc_graph.strategies.state import Beam, SearchState, Usage
-from ttc_graph.verifiers.base import Aggregation
 
 
 @dataclass(frozen=True)
@@ -121,27 +122,6 @@ def answer_posterior(
     masses, _ = answer_masses(answers, weights)
     total = sum(weights) + prior
     return masses[0] / total if masses and total > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """Everything a strategy's nodes need to know; built and validated by the factory."""
-
-    strategy: str
-    n: int
-    sampling: SamplingParams
-    selection: Selection = "vanilla"
-    aggregation: Aggregation = "last"
-    beam_width: int = 1
-    max_steps: int = 1
-    """Iteration limit of a step search (beam search, DVTS); one-shot strategies
-    and self-refinement (which counts its own rounds) leave it at 1."""
-    lookahead: int = 0
-    system_prompt: str | None = None
-    seed: int | None = None
-    budget: Budget | None = None
-    step_delimiter: str = "\n\n"
-    early_stop: EarlyStop | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from langgraph.errors import GraphBubbleUp
 from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import deadline_scope
-from ttc_graph.strategies.config import EarlyStop, SearchConfig
+from ttc_graph.strategies.config import EarlyStop
+from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.state import SearchState, empty_usage
 
 
@@ -161,8 +162,13 @@ async def arun_policy_work(
         return cast(dict[str, Any], done.value)
 
 
+def config_of(state: SearchState) -> SearchConfig:
+    """The options of the run ``state`` belongs to (stored by its prepare node)."""
+    return SearchConfig.from_dict(state["options"])
+
+
 @contextmanager
-def reported(cfg: SearchConfig, state: SearchState, config: RunnableConfig) -> Iterator[None]:
+def reported(strategy: str, state: SearchState, config: RunnableConfig) -> Iterator[None]:
     """Turn a node's failure into a :class:`StrategyError` naming strategy, node and iteration.
 
     Bad-input errors of ttc-graph (already clear ``ValueError``s) and LangGraph's
@@ -178,28 +184,32 @@ def reported(cfg: SearchConfig, state: SearchState, config: RunnableConfig) -> I
         node_name = str((config.get("metadata") or {}).get("langgraph_node", "?"))
         iteration = state.get("iteration", 0)
         raise StrategyError(
-            f"{cfg.strategy}: node {node_name!r} failed at iteration {iteration}: "
+            f"{strategy}: node {node_name!r} failed at iteration {iteration}: "
             f"{type(exc).__name__}: {exc}. Transient faults (timeouts, lost connections, "
             "HTTP 5xx, out of memory) are retried first; with a checkpointer, fix the cause "
             "and resume from the last completed step with graph.invoke(None, config).",
-            strategy=cfg.strategy,
+            strategy=strategy,
             iteration=iteration,
             node=node_name,
         ) from exc
 
 
 def policy_node(
-    policy: Policy, cfg: SearchConfig, body: Callable[[SearchState], PolicyWork], name: str
+    policy: Policy, body: Callable[[SearchState, SearchConfig], PolicyWork], name: str
 ) -> Runnable[SearchState, dict[str, Any]]:
-    """A graph node running ``body`` with the sync or async policy API, as the graph is run."""
+    """A graph node running ``body`` with the sync or async policy API, as the graph is run.
+
+    ``body`` gets the state and the run's options (:func:`config_of`)."""
 
     def run(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
-        with reported(cfg, state, config):
-            return run_policy_work(policy, body(state), config)
+        cfg = config_of(state)
+        with reported(cfg.strategy, state, config):
+            return run_policy_work(policy, body(state, cfg), config)
 
     async def arun(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
-        with reported(cfg, state, config):
-            return await arun_policy_work(policy, body(state), config)
+        cfg = config_of(state)
+        with reported(cfg.strategy, state, config):
+            return await arun_policy_work(policy, body(state, cfg), config)
 
     return RunnableLambda(run, afunc=arun, name=name)
 
@@ -236,5 +246,5 @@ def cut_by_budget(
     cut = [c for c in completions if c.finish_reason == "length"]
     if not cut:
         return False
-    capped = params.max_new_tokens < cfg.sampling.max_new_tokens
+    capped = params.max_new_tokens < cfg.max_new_tokens
     return capped or (deadline is not None and time.monotonic() >= deadline)

@@ -17,14 +17,20 @@ from langgraph.types import Checkpointer, RetryPolicy
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.common import search_config, step_sampling
-from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
+from ttc_graph.strategies.common import run_options
+from ttc_graph.strategies.config import Budget, Expansion
 from ttc_graph.strategies.nodes import base_request, extend
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.strategies.selection import Selection, check_selection
+from ttc_graph.strategies.options import (
+    DVTS,
+    SearchConfig,
+    Selection,
+    fixed_config,
+    option_defaults,
+)
 from ttc_graph.strategies.state import Beam, SearchState
-from ttc_graph.strategies.step_search import build_step_search, check_steps
-from ttc_graph.verifiers.base import Aggregation, Verifier
+from ttc_graph.strategies.step_search import build_step_search
+from ttc_graph.verifiers.aggregation import Aggregation
+from ttc_graph.verifiers.base import Verifier
 
 
 def plan_subtrees(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
@@ -63,7 +69,7 @@ def create_dvts(
     selection: Selection = "weighted",
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
@@ -74,27 +80,32 @@ def create_dvts(
     """Build a DVTS graph: ``n / beam_width`` independent greedy-by-verifier subtrees.
 
     Arguments are those of :func:`ttc_graph.create_beam_search` (without lookahead);
-    the final answer is selected among the subtrees' solutions.
+    the final answer is selected among the subtrees' solutions. The plain-valued ones
+    are the defaults of the per-run options (``context={...}``).
+
+    Example:
+        >>> graph = create_dvts(policy=load_policy(), verifier=GroundedVerifier(), n=8)
+        >>> graph.invoke({"question": "What is 17 + 25?"}, context={"seed": 1})  # doctest: +SKIP
     """
-    check_steps(n, beam_width, max_steps)
-    check_selection(selection)
-    cfg = search_config(
+    schema = run_options(
+        name,
+        DVTS,
         policy=policy,
         verifier=verifier,
-        verifier_for="DVTS",
         retry=retry,
-        strategy=name,
-        n=n,
-        sampling=step_sampling(sampling, step_delimiter),
-        selection=selection,
-        aggregation=aggregation,
-        beam_width=beam_width,
-        max_steps=max_steps,
-        system_prompt=system_prompt,
-        seed=seed,
-        budget=budget,
-        step_delimiter=step_delimiter,
+        values={
+            "n": n,
+            "beam_width": beam_width,
+            "max_steps": max_steps,
+            "selection": selection,
+            "aggregation": aggregation,
+            "system_prompt": system_prompt,
+            "seed": seed,
+            "step_delimiter": step_delimiter,
+            **option_defaults(sampling=sampling, budget=budget),
+        },
+        fixed=fixed_config(sampling, step_wise=True),
     )
     return build_step_search(
-        policy, verifier, cfg, plan_subtrees, keep_best_per_subtree, checkpointer, retry
+        policy, verifier, schema, plan_subtrees, keep_best_per_subtree, checkpointer, retry
     )

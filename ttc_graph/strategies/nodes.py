@@ -19,28 +19,35 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.config import get_stream_writer
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
 
 from ttc_graph.answers import extract_answer, find_boxed
 from ttc_graph.errors import InputError, InputTooLongError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
-from ttc_graph.strategies.config import EarlyStop, Expansion, ExpansionPlan, KeepRule, SearchConfig
+from ttc_graph.strategies.common import aggregation_of
+from ttc_graph.strategies.config import EarlyStop, Expansion, ExpansionPlan, KeepRule
 from ttc_graph.strategies.driver import (
     PolicyWork,
     SampleCall,
     Settledness,
     budgeted,
+    config_of,
     cut_by_budget,
     policy_node,
     reported,
     sample_grouped,
     sample_rounds,
 )
+from ttc_graph.strategies.options import RunOptions, SearchConfig
 from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
 from ttc_graph.strategies.selection import select
 from ttc_graph.strategies.state import Beam, Candidate, SearchState, TraceNode, Usage, empty_usage
-from ttc_graph.verifiers.base import Verifier, aggregate
+from ttc_graph.verifiers.aggregation import aggregate
+from ttc_graph.verifiers.base import Verifier
 
 ROOT = "root"
 
@@ -93,7 +100,7 @@ def node(node_id: str, parent: str | None, text: str, iteration: int, group: int
 
 def base_request(state: SearchState, cfg: SearchConfig, prefix: str = "") -> GenerationRequest:
     """The question's conversation (with the system prompt) continued from ``prefix``."""
-    return GenerationRequest(with_system_prompt(state["messages"], cfg.system_prompt), prefix)
+    return GenerationRequest(with_system_prompt(state["conversation"], cfg.system_prompt), prefix)
 
 
 def extend(beam: Beam, state: SearchState, cfg: SearchConfig, count: int) -> Expansion:
@@ -117,10 +124,12 @@ def settledness(
     if verifier is None:
         raise InputError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
 
+    how = aggregation_of(cfg, verifier)
+
     def posterior(completions: Sequence[Completion]) -> float:
         steps = [split_steps(c.text, cfg.step_delimiter) for c in completions]
         scores = verifier.invoke({"question": question, "candidates": steps})
-        return stop.posterior(completions, [aggregate(s, cfg.aggregation) for s in scores])
+        return stop.posterior(completions, [aggregate(s, how) for s in scores])
 
     return posterior
 
@@ -128,27 +137,72 @@ def settledness(
 # -- nodes -----------------------------------------------------------------------
 
 
-def make_prepare(cfg: SearchConfig) -> NodeFn:
-    """Node: validate the input and initialise the search state."""
+def run_options_of(schema: type[RunOptions], context: Any) -> RunOptions:
+    """This graph's options from the run's context: ``None`` (the graph's defaults), its
+    options object, or a dict of options (checked). Another graph's context (this graph
+    runs inside a graph with a context of its own) leaves the defaults."""
+    if context is None or (isinstance(context, RunOptions) and not isinstance(context, schema)):
+        return schema()
+    if isinstance(context, schema):
+        return context
+    if isinstance(context, dict):
+        return schema(**context)
+    return schema()
 
-    def prepare(state: SearchState) -> dict[str, Any]:
-        if "question" not in state:
-            raise InputError("Invoke the graph with {'question': 'your problem text'}.")
-        messages = to_messages(state["question"])
-        text = question_text(messages)
+
+def conversation_of(state: SearchState) -> tuple[list[BaseMessage], list[BaseMessage]]:
+    """This run's conversation, and the messages to add to the thread's ``messages``.
+
+    A ``question`` is this run's input (its messages join the thread); otherwise the
+    thread's ``messages`` are the conversation and must end with a user message.
+    """
+    question = state.get("question")
+    if question is not None:
+        conversation = to_messages(question)
+        return conversation, conversation
+    messages = list(state.get("messages") or [])
+    if not messages:
+        raise InputError(
+            "Invoke the graph with {'question': 'your problem text'} or "
+            "{'messages': [{'role': 'user', 'content': 'your problem text'}]}."
+        )
+    last = next((m for m in reversed(messages) if m.type != "system"), None)
+    if last is None or last.type != "human":
+        raise InputError(
+            "The last message is not a user message, so there is no new question to answer; "
+            "add one, e.g. {'messages': [{'role': 'user', 'content': '...'}]}."
+        )
+    return to_messages(messages), []
+
+
+def make_prepare(schema: type[RunOptions]) -> NodeFn:
+    """Node: check the input and the run's options, and start a fresh search state.
+
+    Usage and trace are overwritten, not added to: a second question on a thread
+    starts from nothing. The resolved options are stored in the state, so every
+    later node (and a resumed run) reads the options the run started with.
+    """
+
+    def prepare(state: SearchState, runtime: Runtime[Any]) -> dict[str, Any]:
+        cfg = run_options_of(schema, runtime.context).config()
+        conversation, added = conversation_of(state)
+        text = question_text(conversation)
         seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**31)
         root = node(ROOT, None, text, 0, 0)
         root["status"] = "root"
         return {
-            "messages": messages,
+            "question": None,
+            "messages": added,
+            "conversation": conversation,
+            "options": cfg.to_dict(),
             "question_text": text,
             "seed": seed,
             "iteration": 0,
             "beams": [],
             "pending": [],
             "finished": [],
-            "usage": empty_usage(),
-            "trace": {ROOT: root},
+            "usage": Overwrite(empty_usage()),
+            "trace": Overwrite({ROOT: root}),
             "strategy": cfg.strategy,
             "budget_limited": False,
         }
@@ -158,7 +212,6 @@ def make_prepare(cfg: SearchConfig) -> NodeFn:
 
 def make_generate(
     policy: Policy,
-    cfg: SearchConfig,
     plan: ExpansionPlan,
     *,
     full: bool,
@@ -172,7 +225,7 @@ def make_generate(
     deadline; a vote with :class:`EarlyStop` samples in rounds.
     """
 
-    def generate(state: SearchState) -> PolicyWork:
+    def generate(state: SearchState, cfg: SearchConfig) -> PolicyWork:
         usage = empty_usage()
         update: dict[str, Any] = {}
         with timed(usage):
@@ -222,7 +275,7 @@ def make_generate(
                 update["budget_limited"] = True
         return {"pending": pending, "trace": trace, "usage": usage, **update}
 
-    return policy_node(policy, cfg, generate, "generate")
+    return policy_node(policy, generate, "generate")
 
 
 def _context_full(state: SearchState, usage: Usage) -> dict[str, Any]:
@@ -332,14 +385,16 @@ def _roll_out(
     return calls
 
 
-def make_score(verifier: Verifier, cfg: SearchConfig) -> NodeFn:
+def make_score(verifier: Verifier) -> NodeFn:
     """Node: score every pending candidate in one verifier call."""
 
     def score(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
+        cfg = config_of(state)
+        how = aggregation_of(cfg, verifier)
         usage = empty_usage()
         pending = [Beam(**b) for b in state.get("pending", [])]
         trace: dict[str, TraceNode] = {}
-        with reported(cfg, state, config), timed(usage):
+        with reported(cfg.strategy, state, config), timed(usage):
             if pending:
                 texts = [b["steps"] + ([b["lookahead"]] if b["lookahead"] else []) for b in pending]
                 scores = verifier.invoke(
@@ -348,7 +403,7 @@ def make_score(verifier: Verifier, cfg: SearchConfig) -> NodeFn:
                 usage["verifier_calls"] += 1
                 for b, s in zip(pending, scores, strict=True):
                     b["step_scores"] = s[: len(b["steps"])]
-                    b["score"] = aggregate(s, cfg.aggregation)
+                    b["score"] = aggregate(s, how)
                     # From the kept steps only: a lookahead is scored, not written.
                     b["support"] = verifier.support(state["question_text"], b["steps"])
                     base = len(b["node_ids"]) - len(b["steps"])
@@ -389,10 +444,11 @@ def settle(
     }
 
 
-def make_prune(cfg: SearchConfig, keep: KeepRule) -> NodeFn:
+def make_prune(keep: KeepRule) -> NodeFn:
     """Node: apply the strategy's keep rule; finished beams leave the active pool."""
 
     def prune(state: SearchState) -> dict[str, Any]:
+        cfg = config_of(state)
         usage = empty_usage()
         with timed(usage):
             kept, done, pruned = keep(list(state.get("pending", [])), cfg)
@@ -408,7 +464,7 @@ def make_prune(cfg: SearchConfig, keep: KeepRule) -> NodeFn:
 
 Chooser = Callable[[list[Candidate]], int | None]
 
-MoreToDo = Callable[[SearchState], bool]
+MoreToDo = Callable[[SearchState, SearchConfig], bool]
 """Whether a search has more to do: it would go on if its budget allowed. The loop's
 routing asks it, and the select node reports ``budget_limited`` when the budget
 ended a search that had more to do."""
@@ -428,24 +484,19 @@ def more_to_do(state: SearchState, cfg: SearchConfig) -> bool:
     )
 
 
-def make_select(
-    cfg: SearchConfig, chooser: Chooser | None = None, more: MoreToDo | None = None
-) -> NodeFn:
+def make_select(chooser: Chooser | None = None, more: MoreToDo | None = None) -> NodeFn:
     """Node: pick the final answer from the finished candidates.
 
     Falls back to unfinished beams when nothing finished (e.g. the budget ran out
     first), so a search that produced any text always returns an answer attempt.
     The result is ``budget_limited`` when the budget cut a generation short, or
-    ended the search while it had ``more`` to do (default: :func:`more_to_do`).
+    ended the search while it had ``more`` to do (default: :func:`more_to_do`). The
+    chosen solution is appended to ``messages`` as an AI message.
     """
-    has_more: MoreToDo = more or (lambda state: more_to_do(state, cfg))
-
-    def choose(candidates: list[Candidate]) -> int | None:
-        return select(candidates, cfg.selection)
-
-    pick = chooser or choose
+    has_more: MoreToDo = more or more_to_do
 
     def select_node(state: SearchState) -> dict[str, Any]:
+        cfg = config_of(state)
         usage = empty_usage()
         with timed(usage):
             pool = [
@@ -453,7 +504,12 @@ def make_select(
                 *state.get("pending", []),
             ] or list(state.get("beams", []))
             candidates = [to_candidate(b) for b in pool]
-            index = pick(candidates) if candidates else None
+            if not candidates:
+                index = None
+            elif chooser is not None:
+                index = chooser(candidates)
+            else:
+                index = select(candidates, cfg.selection)  # type: ignore[arg-type]
             trace: dict[str, TraceNode] = {}
             answer = solution = None
             for b in pool:
@@ -470,10 +526,14 @@ def make_select(
                             "chosen": True,
                         }
             limited = bool(state.get("budget_limited")) or (
-                budget_spent(cfg, state) and has_more(state)
+                budget_spent(cfg, state) and has_more(state, cfg)
             )
             emit(
                 "answer_chosen", answer=answer, id=pool[index]["id"] if index is not None else None
+            )
+            reply = AIMessage(
+                solution or "",
+                response_metadata={"answer": answer, "strategy": cfg.strategy},
             )
         return {
             "answer": answer,
@@ -482,6 +542,7 @@ def make_select(
             "trace": trace,
             "usage": usage,
             "budget_limited": limited,
+            "messages": [reply],
         }
 
     return select_node
@@ -506,10 +567,11 @@ def to_candidate(beam: Beam) -> Candidate:
     return candidate
 
 
-def make_route(cfg: SearchConfig) -> Callable[[SearchState], str]:
+def make_route() -> Callable[[SearchState], str]:
     """Edge: loop to ``expand`` while beams are open and limits allow; else ``select``."""
 
     def route(state: SearchState) -> str:
+        cfg = config_of(state)
         if not more_to_do(state, cfg) or budget_spent(cfg, state):
             return "select"
         return "expand"

@@ -10,27 +10,11 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 
 from ttc_graph.errors import InputError
-
-# Neutral on purpose: no worked example, so no problem that the README, demo, docs
-# or tests use can leak into the model's answers through the prompt.
-DEFAULT_SYSTEM_PROMPT = (
-    "Solve the math problem step by step. Put a blank line between steps. Write each "
-    "calculation as an equation with the numbers from the problem and its result. "
-    "Finish with the sentence: The final answer is $\\boxed{ANSWER}$."
+from ttc_graph.strategies.defaults import (  # noqa: F401  (re-exported)
+    CRITIQUE_PROMPT,
+    DEFAULT_SYSTEM_PROMPT,
+    REFINE_PROMPT,
 )
-
-CRITIQUE_PROMPT = (
-    "Here is a solution to the problem above:\n\n{solution}\n\n{hint}"
-    "Check it step by step. Point out the first mistake and how to fix it. "
-    "If every step is right, say: No mistakes."
-)
-
-REFINE_PROMPT = (
-    "Your earlier solution:\n\n{solution}\n\nA reviewer said:\n\n{critique}\n\n"
-    "Write a corrected solution from the start, step by step, ending with "
-    "The final answer is $\\boxed{{ANSWER}}$."
-)
-
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -1,28 +1,48 @@
-"""One spec per strategy, read by ``build_strategy``, the CLI, the evaluation and the diagrams.
+"""One spec per strategy: the only place its facts live.
 
-Adding a strategy means writing its module and adding one :class:`StrategySpec` to
-:data:`SPECS`: its CLI name, how to build it, whether it needs a verifier, its
-defaults, how its settings are checked and how the evaluation runs it.
+A :class:`StrategySpec` names a strategy, its factory, the per-run options it takes
+(its :class:`~ttc_graph.strategies.options.OptionSet`, which is the graph's context
+schema), their defaults, whether it needs a verifier and how the evaluation runs it.
+The CLI (``--strategy`` and its option flags), ``ttc-graph eval``, the OpenAI
+server's model names and checks, the LangGraph app and ``langgraph.json``, the
+diagrams and the docs' strategy table all read :data:`SPECS`.
+
+Adding a strategy is writing its module and one spec: in :data:`SPECS` below, or,
+from your own code, :func:`register_strategy`.
+
+Reading the registry imports no graph code (the CLI's ``--help`` stays fast): a
+spec names its factory as ``"module:function"``, imported when a graph is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ttc_graph.errors import InputError, LimitError
-from ttc_graph.limits import check_n_limit
-from ttc_graph.policy.base import SamplingParams
+from ttc_graph.errors import InputError
 from ttc_graph.strategies import defaults
+from ttc_graph.strategies.options import (
+    ADAPTIVE,
+    BEAM_SEARCH,
+    BEST_OF_N,
+    DVTS,
+    GREEDY,
+    OPTIONS,
+    SELF_REFINE,
+    OptionSet,
+    SearchConfig,
+    context_schema,
+    factory_arguments,
+    unknown_option,
+)
 
-# Reading the registry (the CLI's parser and --help) must not import LangGraph or
-# the graphs: each builder imports its factory when it runs.
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
 
     from ttc_graph.policy.base import Policy
-    from ttc_graph.strategies.selection import Selection
     from ttc_graph.verifiers.base import Verifier
 
 EvalMode = Literal["sample", "per_n", "single", "budgeted"]
@@ -36,189 +56,121 @@ EvalMode = Literal["sample", "per_n", "single", "budgeted"]
   ``--budget-tokens-per-problem`` (its candidates are a prefix of that sample).
 """
 
-
-@dataclass(frozen=True)
-class Settings:
-    """The settings every strategy is built from (each uses those that apply to it)."""
-
-    n: int
-    beam_width: int
-    max_steps: int
-    sampling: SamplingParams
-    seed: int | None = None
-
-
-Builder = Callable[
-    ["StrategySpec", "Policy", "Verifier | None", Settings, dict[str, Any]],
-    "CompiledStateGraph",
-]
-"""Builds a strategy's graph: ``(spec, policy, verifier, settings, extra factory kwargs)``."""
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """Everything the rest of the package needs to know about one strategy."""
+    """Everything the rest of the package needs to know about one strategy.
+
+    Example (a strategy of your own, registered from your code)::
+
+        register_strategy(StrategySpec(
+            name="my_search",
+            summary="what it does, in one line",
+            factory="my_package.my_search:create_my_search",
+            options=OptionSet(("n", "seed", "max_new_tokens"), check_common),
+            needs_verifier=False,
+            eval_mode="per_n",
+        ))
+    """
 
     name: str
-    """CLI name, also the graph's name."""
+    """CLI name, model name of the server, graph name of the LangGraph app."""
     summary: str
-    """One line for help texts."""
-    build: Builder = field(repr=False)
+    """One line for help texts and the docs' table."""
+    factory: str
+    """``"module:function"``, the keyword-only factory that builds the graph."""
+    options: OptionSet
+    """The per-run options it takes: its graph's context schema."""
     needs_verifier: bool
     """Whether it ranks candidates by score (and so cannot run without a verifier)."""
     eval_mode: EvalMode
-    selection: Selection | None = None
-    """The selection of a best-of-N strategy (``None`` for the others)."""
+    factory_args: Mapping[str, Any] = field(default_factory=dict)
+    """Fixed factory arguments that make this strategy (``selection="weighted"``)."""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Option defaults that differ from :data:`~ttc_graph.strategies.options.OPTIONS`':
+    the factory's own (a test checks that they agree)."""
     steps: bool = False
-    """A step-wise search: ``beam_width`` and ``max_steps`` apply."""
-    default_n: int = defaults.N
-    """Candidates when none is asked for (``1`` where N does not apply)."""
+    """A step-wise search (``beam_width`` and ``max_steps`` shape its tree)."""
     eval_verifier: bool = True
     """Whether the evaluation gives it the verifier (greedy is one sample: scoring it
     would only add cost)."""
 
-    def check(
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise InputError(
+                f"Strategy name {self.name!r} is invalid: use 1-40 lowercase letters, digits "
+                "and '_', starting with a letter (it is also a model name and a CLI value)."
+            )
+        if not isinstance(self.factory, str) or ":" not in self.factory:
+            raise InputError(
+                f"{self.name}: factory must be 'module:function', got {self.factory!r}."
+            )
+        for name in self.defaults:
+            if name not in self.options.names:
+                raise InputError(unknown_option(self.name, name, self.options.names))
+
+    @property
+    def takes_n(self) -> bool:
+        """Whether it takes N (a model name ``name-N``, ``--n``)."""
+        return "n" in self.options.names
+
+    @property
+    def selection(self) -> str | None:
+        """The default selection (``None`` where it does not select by one)."""
+        if "selection" not in self.options.names:
+            return None
+        return str(self.factory_args.get("selection", self.default("selection")))
+
+    def default(self, name: str) -> Any:
+        """The default of one of its options."""
+        if name not in self.options.names:
+            raise InputError(unknown_option(self.name, name, self.options.names))
+        if name in self.factory_args:
+            return self.factory_args[name]
+        return self.defaults.get(name, OPTIONS[name].default)
+
+    def option_defaults(self) -> dict[str, Any]:
+        """Every option it takes, with its default."""
+        return {name: self.default(name) for name in self.options.names}
+
+    def check(self, values: Mapping[str, Any], *, verifier: bool) -> SearchConfig:
+        """Check option ``values`` as a run would (names, types, how they combine),
+        without building the graph or loading a model; returns the resolved config."""
+        schema = context_schema(
+            self.name, self.options, self.option_defaults(), verifier=verifier
+        )
+        return schema(**values).config()
+
+    def load_factory(self) -> Callable[..., CompiledStateGraph]:
+        """The factory function (its module is imported now)."""
+        module, _, function = self.factory.partition(":")
+        return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+
+    def build(
         self,
         *,
-        n: int,
-        beam_width: int = defaults.BEAM_WIDTH,
-        max_steps: int = defaults.MAX_STEPS,
-        names: tuple[str, str, str] = ("n", "beam_width", "max_steps"),
-    ) -> None:
-        """Refuse settings this strategy cannot run with, before any model is loaded.
-
-        ``names`` are how the caller spells n, beam_width and max_steps in messages.
-        """
-        check_n_limit(n, name=names[0])
-        if self.steps:
-            from ttc_graph.strategies.step_search import check_steps
-
-            check_steps(n, beam_width, max_steps, names=names)
-
-
-def _greedy(
-    spec: StrategySpec,
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    from ttc_graph.strategies.best_of_n import create_best_of_n
-
-    greedy = SamplingParams(
-        temperature=0.0, max_new_tokens=s.sampling.max_new_tokens, stop=s.sampling.stop
-    )
-    return create_best_of_n(
-        policy=policy,
-        verifier=verifier,
-        n=1,
-        selection="majority" if verifier is None else "vanilla",
-        sampling=greedy,
-        seed=s.seed,
-        name=spec.name,
-        **extra,
-    )
-
-
-def _best_of_n(
-    spec: StrategySpec,
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    from ttc_graph.strategies.best_of_n import create_best_of_n
-
-    assert spec.selection is not None
-    return create_best_of_n(
-        policy=policy,
-        verifier=verifier,
-        n=s.n,
-        selection=spec.selection,
-        sampling=s.sampling,
-        seed=s.seed,
-        name=spec.name,
-        **extra,
-    )
-
-
-def _beam_search(
-    spec: StrategySpec,
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    from ttc_graph.strategies.beam_search import create_beam_search
-
-    return _step_search(create_beam_search, policy, verifier, s, extra)
-
-
-def _dvts(
-    spec: StrategySpec,
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    from ttc_graph.strategies.dvts import create_dvts
-
-    return _step_search(create_dvts, policy, verifier, s, extra)
-
-
-def _step_search(
-    factory: Callable[..., CompiledStateGraph],
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    return factory(
-        policy=policy,
-        verifier=verifier,  # the factory rejects None clearly
-        n=s.n,
-        beam_width=s.beam_width,
-        max_steps=s.max_steps,
-        sampling=s.sampling,
-        seed=s.seed,
-        **extra,
-    )
-
-
-def _adaptive(
-    spec: StrategySpec,
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    from ttc_graph.strategies.adaptive import create_adaptive
-
-    return create_adaptive(
-        policy=policy,
-        verifier=verifier,  # type: ignore[arg-type]  # the factory rejects None clearly
-        max_samples=s.n,
-        beam_width=min(s.beam_width, s.n),
-        max_steps=s.max_steps,
-        sampling=s.sampling,
-        seed=s.seed,
-        name=spec.name,
-        **extra,
-    )
-
-
-def _self_refine(
-    spec: StrategySpec,
-    policy: Policy,
-    verifier: Verifier | None,
-    s: Settings,
-    extra: dict[str, Any],
-) -> CompiledStateGraph:
-    from ttc_graph.strategies.self_refine import create_self_refine
-
-    return create_self_refine(
-        policy=policy, verifier=verifier, sampling=s.sampling, seed=s.seed, **extra
-    )
+        policy: Policy,
+        verifier: Verifier | None = None,
+        **arguments: Any,
+    ) -> CompiledStateGraph:
+        """Build the graph. ``arguments`` are option values (flat: ``temperature=0.5``),
+        which become the graph's defaults, and other factory arguments
+        (``checkpointer=...``, or the objects ``sampling=``, ``budget=``)."""
+        options = {k: v for k, v in arguments.items() if k in OPTIONS}
+        for name in options:
+            if name not in self.options.names:
+                raise InputError(unknown_option(self.name, name, self.options.names))
+        factory_kwargs = {k: v for k, v in arguments.items() if k not in OPTIONS}
+        grouped = factory_arguments(options)
+        both = sorted(set(grouped) & set(factory_kwargs))
+        if both:
+            raise InputError(
+                f"{self.name}: give {both[0]} as an object or as its options, not both."
+            )
+        kwargs = {**self.factory_args, **grouped, **factory_kwargs}
+        return self.load_factory()(policy=policy, verifier=verifier, name=self.name, **kwargs)
 
 
 SPECS: dict[str, StrategySpec] = {
@@ -227,86 +179,110 @@ SPECS: dict[str, StrategySpec] = {
         StrategySpec(
             "greedy",
             "one temperature-0 sample",
-            _greedy,
+            "ttc_graph.strategies.best_of_n:create_greedy",
+            GREEDY,
             needs_verifier=False,
             eval_mode="single",
-            default_n=1,
             eval_verifier=False,
         ),
         StrategySpec(
             "best_of_n",
             "N samples, the top-scored one",
-            _best_of_n,
+            "ttc_graph.strategies.best_of_n:create_best_of_n",
+            BEST_OF_N,
             needs_verifier=True,
             eval_mode="sample",
-            selection="vanilla",
+            factory_args={"selection": "vanilla"},
         ),
         StrategySpec(
             "weighted",
             "N samples, the answer with the highest summed score",
-            _best_of_n,
+            "ttc_graph.strategies.best_of_n:create_best_of_n",
+            BEST_OF_N,
             needs_verifier=True,
             eval_mode="sample",
-            selection="weighted",
+            factory_args={"selection": "weighted"},
         ),
         StrategySpec(
             "majority",
             "N samples, the most frequent answer",
-            _best_of_n,
+            "ttc_graph.strategies.best_of_n:create_best_of_n",
+            BEST_OF_N,
             needs_verifier=False,
             eval_mode="sample",
-            selection="majority",
+            factory_args={"selection": "majority"},
         ),
         StrategySpec(
             "beam_search",
             "step-wise search, the best N / beam_width beams kept",
-            _beam_search,
+            "ttc_graph.strategies.beam_search:create_beam_search",
+            BEAM_SEARCH,
             needs_verifier=True,
             eval_mode="per_n",
+            defaults={"n": defaults.SEARCH_N, "selection": "weighted"},
             steps=True,
-            default_n=defaults.SEARCH_N,
         ),
         StrategySpec(
             "dvts",
             "N / beam_width independent subtrees, each keeping its best step",
-            _dvts,
+            "ttc_graph.strategies.dvts:create_dvts",
+            DVTS,
             needs_verifier=True,
             eval_mode="per_n",
+            defaults={"n": defaults.SEARCH_N, "selection": "weighted"},
             steps=True,
-            default_n=defaults.SEARCH_N,
         ),
         StrategySpec(
             "adaptive",
             "rounds of samples until the verifier-weighted vote settles, under a token budget",
-            _adaptive,
+            "ttc_graph.strategies.adaptive:create_adaptive",
+            ADAPTIVE,
             needs_verifier=True,
             eval_mode="budgeted",
-            default_n=defaults.ADAPTIVE_MAX_SAMPLES,
+            defaults={"n": defaults.ADAPTIVE_MAX_SAMPLES},
         ),
         StrategySpec(
             "self_refine",
             "draft, critique, refine",
-            _self_refine,
+            "ttc_graph.strategies.self_refine:create_self_refine",
+            SELF_REFINE,
             needs_verifier=False,
             eval_mode="single",
-            default_n=1,
         ),
     )
 }
-"""Every strategy by CLI name, in the order the CLI lists them."""
+"""Every strategy by name, in the order the CLI lists them. :func:`register_strategy`
+adds to it."""
 
-STRATEGIES = tuple(SPECS)
-"""Every strategy's CLI name."""
-NEEDS_VERIFIER = frozenset(name for name, spec in SPECS.items() if spec.needs_verifier)
-"""Strategies that rank candidates by score and cannot run without a verifier."""
+
+def register_strategy(spec: StrategySpec, *, replace: bool = False) -> StrategySpec:
+    """Add a strategy: the CLI, ``eval``, the OpenAI server and the LangGraph app find it.
+
+    Register before building the CLI's parser or the server (they read :data:`SPECS`
+    then). ``replace=True`` overrides a strategy of the same name.
+    """
+    if not isinstance(spec, StrategySpec):
+        raise InputError(f"register_strategy needs a StrategySpec, got {type(spec).__name__}.")
+    if spec.name in SPECS and not replace:
+        raise InputError(
+            f"A strategy named {spec.name!r} is already registered; pick another name or "
+            "pass replace=True."
+        )
+    SPECS[spec.name] = spec
+    return spec
 
 
 def get_spec(name: str) -> StrategySpec:
-    """The spec of a strategy by CLI name, or an error listing the names."""
+    """The spec of a strategy by name, or an error listing the names."""
     spec = SPECS.get(name)
     if spec is None:
         raise InputError(f"Unknown strategy {name!r}; choose one of {', '.join(SPECS)}.")
     return spec
+
+
+def needs_verifier(name: str) -> bool:
+    """Whether strategy ``name`` ranks candidates and cannot run without a verifier."""
+    return get_spec(name).needs_verifier
 
 
 def eval_beam_width(beam_width: int, n: int) -> int:
@@ -324,30 +300,13 @@ def build_strategy(
     *,
     policy: Policy,
     verifier: Verifier | None = None,
-    n: int | None = None,
-    beam_width: int = defaults.BEAM_WIDTH,
-    max_steps: int = defaults.MAX_STEPS,
-    sampling: SamplingParams | None = None,
-    seed: int | None = None,
-    **kwargs: Any,
+    **arguments: Any,
 ) -> CompiledStateGraph:
-    """Build a strategy by its CLI name (see :data:`SPECS`).
+    """Build a strategy's graph by name (see :data:`SPECS` and :meth:`StrategySpec.build`).
 
-    ``greedy`` is one temperature-0 sample; ``best_of_n``/``weighted``/``majority``
-    are best-of-N with that selection. ``n`` defaults to the strategy's own
-    (:attr:`StrategySpec.default_n`). Extra keyword arguments go to the factory.
+    Example:
+        >>> graph = build_strategy("weighted", policy=load_policy(), verifier=GroundedVerifier(),
+        ...                        n=16, max_new_tokens=128)  # doctest: +SKIP
+        >>> graph.invoke({"question": "What is 2 + 3?"}, context={"n": 4})  # doctest: +SKIP
     """
-    spec = get_spec(name)
-    base = SamplingParams() if sampling is None else sampling
-    if not isinstance(base, SamplingParams):
-        raise LimitError(
-            f"sampling must be ttc_graph.policy.SamplingParams(...), got {type(base).__name__}."
-        )
-    settings = Settings(
-        n=spec.default_n if n is None else n,
-        beam_width=beam_width,
-        max_steps=max_steps,
-        sampling=base,
-        seed=seed,
-    )
-    return spec.build(spec, policy, verifier, settings, kwargs)
+    return get_spec(name).build(policy=policy, verifier=verifier, **arguments)

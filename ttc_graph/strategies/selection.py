@@ -7,15 +7,17 @@ one large sample (accuracy at every N from a single run at the largest N).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, get_args
+from typing import TYPE_CHECKING
 
 from ttc_graph.answers import answers_equal
 from ttc_graph.errors import InputError
-from ttc_graph.strategies.state import Candidate
+from ttc_graph.strategies.options import SELECTIONS, Selection
 from ttc_graph.verifiers.claims import parse_number
 
-Selection = Literal["vanilla", "weighted", "majority"]
-SELECTIONS: tuple[str, ...] = get_args(Selection)
+if TYPE_CHECKING:
+    from ttc_graph.strategies.state import Candidate
+
+__all__ = ["SELECTIONS", "Selection", "check_selection", "group_answers", "select"]
 
 
 def check_selection(selection: str) -> Selection:

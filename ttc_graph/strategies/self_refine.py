@@ -24,7 +24,6 @@ from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from ttc_graph.errors import InputError
 from ttc_graph.policy.base import (
     DEFAULT_STEP_DELIMITER,
     GenerationRequest,
@@ -33,14 +32,16 @@ from ttc_graph.policy.base import (
 )
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.common import (
-    check_positive,
-    compile_graph,
-    new_builder,
-    search_config,
+from ttc_graph.strategies.common import compile_graph, new_builder, run_options
+from ttc_graph.strategies.config import Budget, Expansion
+from ttc_graph.strategies.driver import (
+    PolicyWork,
+    SampleCall,
+    budgeted,
+    config_of,
+    cut_by_budget,
+    policy_node,
 )
-from ttc_graph.strategies.config import Budget, Expansion, SearchConfig
-from ttc_graph.strategies.driver import PolicyWork, SampleCall, budgeted, cut_by_budget, policy_node
 from ttc_graph.strategies.nodes import (
     MoreToDo,
     NodeFn,
@@ -55,7 +56,15 @@ from ttc_graph.strategies.nodes import (
     settle,
     timed,
 )
-from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT
+from ttc_graph.strategies.options import (
+    MAX_ROUNDS,
+    SELF_REFINE,
+    RunOptions,
+    SearchConfig,
+    fixed_config,
+    option_defaults,
+)
+from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, REFINE_PROMPT
 from ttc_graph.strategies.state import (
     Beam,
     Candidate,
@@ -64,7 +73,8 @@ from ttc_graph.strategies.state import (
     SearchState,
     empty_usage,
 )
-from ttc_graph.verifiers.base import Aggregation, Verifier
+from ttc_graph.verifiers.aggregation import Aggregation
+from ttc_graph.verifiers.base import Verifier
 
 NO_MISTAKES = "no mistakes"
 
@@ -101,10 +111,10 @@ def weakest_step_hint(beam: Beam) -> str:
     return f"A checker rates step {k + 1} as the weakest (score {beam['step_scores'][k]:.2f}).\n\n"
 
 
-def make_critique(policy: Policy, cfg: SearchConfig) -> Runnable[SearchState, dict[str, Any]]:
+def make_critique(policy: Policy) -> Runnable[SearchState, dict[str, Any]]:
     """Node: the policy reviews the best version so far."""
 
-    def critique(state: SearchState) -> PolicyWork:
+    def critique(state: SearchState, cfg: SearchConfig) -> PolicyWork:
         usage = empty_usage()
         update: dict[str, Any] = {}
         with timed(usage):
@@ -130,10 +140,10 @@ def make_critique(policy: Policy, cfg: SearchConfig) -> Runnable[SearchState, di
             emit("critique", iteration=state["iteration"], text=c.text, target=best["id"])
         return {"critique": c.text, "usage": usage, **update}
 
-    return policy_node(policy, cfg, critique, "critique")
+    return policy_node(policy, critique, "critique")
 
 
-def make_collect(cfg: SearchConfig) -> NodeFn:
+def make_collect() -> NodeFn:
     """Node: each new version joins the finished pool; every version competes at the end."""
 
     def collect(state: SearchState) -> dict[str, Any]:
@@ -145,25 +155,26 @@ def make_collect(cfg: SearchConfig) -> NodeFn:
     return collect
 
 
-def more_to_do(state: SearchState, *, max_rounds: int, threshold: float, scored: bool) -> bool:
+def more_to_do(state: SearchState, cfg: SearchConfig, *, scored: bool) -> bool:
     """:data:`~ttc_graph.strategies.nodes.MoreToDo` of self-refinement: rounds are left
     and the best version scores below ``threshold`` (unscored: the critique found mistakes).
 
     ``iteration`` counts the versions collected: 1 after the draft, ``k + 1`` after round k.
     """
-    if state["iteration"] > max_rounds:
+    if state["iteration"] > cfg.max_rounds:
         return False
     if not scored:
         return NO_MISTAKES not in state.get("critique", "").lower()
     best = best_version(state)
-    return best["score"] is None or best["score"] < threshold
+    return best["score"] is None or best["score"] < cfg.threshold
 
 
-def route_to(node: str, cfg: SearchConfig, more: MoreToDo) -> Callable[[SearchState], str]:
+def route_to(node: str, more: MoreToDo) -> Callable[[SearchState], str]:
     """Edge: on to ``node`` while there is more to do and budget left; else ``select``."""
 
     def route(state: SearchState) -> str:
-        return node if more(state) and not budget_spent(cfg, state) else "select"
+        cfg = config_of(state)
+        return node if more(state, cfg) and not budget_spent(cfg, state) else "select"
 
     return route
 
@@ -188,7 +199,7 @@ def create_self_refine(
     threshold: float = 0.9,
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
@@ -197,6 +208,9 @@ def create_self_refine(
     name: str = "self_refine",
 ) -> CompiledStateGraph:
     """Build a draft → critique → refine graph.
+
+    The plain-valued arguments are the defaults of the per-run options
+    (``context={...}``).
 
     Args:
         policy: Drafts, critiques and refines.
@@ -210,53 +224,49 @@ def create_self_refine(
         graph = create_self_refine(policy=load_policy(), verifier=GroundedVerifier())
         graph.invoke({"question": "Tom has 12 apples and buys 30 more. How many?"})
     """
-    check_positive(max_rounds=max_rounds)
-    if not 0.0 <= threshold <= 1.0:
-        raise InputError(f"threshold must be in [0, 1], got {threshold}.")
-    cfg = search_config(
+    schema = run_options(
+        name,
+        SELF_REFINE,
         policy=policy,
         verifier=verifier,
-        verifier_for=None,
         retry=retry,
-        strategy=name,
-        n=1,
-        sampling=SamplingParams() if sampling is None else sampling,
-        aggregation=aggregation,
-        system_prompt=system_prompt,
-        seed=seed,
-        budget=budget,
-        step_delimiter=step_delimiter,
+        values={
+            "max_rounds": max_rounds,
+            "threshold": threshold,
+            "aggregation": aggregation,
+            "system_prompt": system_prompt,
+            "seed": seed,
+            "step_delimiter": step_delimiter,
+            **option_defaults(sampling=sampling, budget=budget),
+        },
+        fixed=fixed_config(sampling, n=1),
     )
-    more = partial(
-        more_to_do, max_rounds=max_rounds, threshold=threshold, scored=verifier is not None
-    )
-    builder = _build(policy, verifier, cfg, more, retry)
+    more = partial(more_to_do, scored=verifier is not None)
+    builder = _build(policy, verifier, schema, more, retry)
     return compile_graph(
-        builder, name=name, supersteps=4 * (max_rounds + 1) + 4, checkpointer=checkpointer
+        builder, name=name, supersteps=4 * (MAX_ROUNDS + 1) + 4, checkpointer=checkpointer
     )
 
 
 def _build(
     policy: Policy,
     verifier: Verifier | None,
-    cfg: SearchConfig,
+    schema: type[RunOptions],
     more: MoreToDo,
     retry: RetryPolicy | None,
-) -> StateGraph[SearchState, Any, InputState, OutputState]:
+) -> StateGraph[SearchState, RunOptions, InputState, OutputState]:
     """The nodes and edges; without a verifier there is no score node."""
-    builder = new_builder()
-    builder.add_node("prepare", make_prepare(cfg))
-    builder.add_node("draft", make_generate(policy, cfg, plan_draft, full=True), retry_policy=retry)
-    builder.add_node("collect", make_collect(cfg))
-    builder.add_node("critique", make_critique(policy, cfg), retry_policy=retry)
-    builder.add_node(
-        "refine", make_generate(policy, cfg, plan_refine, full=True), retry_policy=retry
-    )
-    builder.add_node("select", make_select(cfg, latest if verifier is None else best_scored, more))
+    builder = new_builder(schema)
+    builder.add_node("prepare", make_prepare(schema))
+    builder.add_node("draft", make_generate(policy, plan_draft, full=True), retry_policy=retry)
+    builder.add_node("collect", make_collect())
+    builder.add_node("critique", make_critique(policy), retry_policy=retry)
+    builder.add_node("refine", make_generate(policy, plan_refine, full=True), retry_policy=retry)
+    builder.add_node("select", make_select(latest if verifier is None else best_scored, more))
     builder.add_edge(START, "prepare")
     builder.add_edge("prepare", "draft")
     if verifier is not None:
-        builder.add_node("score", make_score(verifier, cfg), retry_policy=retry)
+        builder.add_node("score", make_score(verifier), retry_policy=retry)
         builder.add_edge("draft", "score")
         builder.add_edge("refine", "score")
         builder.add_edge("score", "collect")
@@ -264,6 +274,6 @@ def _build(
         builder.add_edge("draft", "collect")
         builder.add_edge("refine", "collect")
     for node, then in (("collect", "critique"), ("critique", "refine")):
-        builder.add_conditional_edges(node, route_to(then, cfg, more), [then, "select"])
+        builder.add_conditional_edges(node, route_to(then, more), [then, "select"])
     builder.add_edge("select", END)
     return builder

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AnyMessage, BaseMessage
+from langgraph.graph.message import add_messages
 
 # Not typing.TypedDict: on Python < 3.12 pydantic cannot build a JSON schema from it, and
 # a LangGraph server (langgraph dev) then shows clients no input or output schema.
@@ -106,14 +107,20 @@ class Candidate(TypedDict):
 
 
 class InputState(TypedDict, total=False):
-    """What a strategy graph is invoked with: a question string or chat messages."""
+    """What a strategy graph is invoked with: a ``question`` (a string or chat messages),
+    or ``messages`` as in LangGraph's ``MessagesState`` (the last one a user message)."""
 
-    question: str | list[BaseMessage] | list[dict[str, Any]]
+    question: str | list[BaseMessage] | list[dict[str, Any]] | None
+    """This run's question; the run consumes it (it is ``None`` afterwards)."""
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The conversation; each run appends its question (when given as ``question``) and
+    its answer as an AI message."""
 
 
 class OutputState(TypedDict, total=False):
     """What a strategy graph returns."""
 
+    messages: Annotated[list[AnyMessage], add_messages]
     question_text: str
     """The question as plain text (the last user message)."""
     answer: str | None
@@ -125,12 +132,15 @@ class OutputState(TypedDict, total=False):
     budget_limited: bool
     routes: list[dict[str, Any]]
     """Adaptive only: each routing decision (route, reason, posterior, spend) in order."""
+    options: dict[str, Any]
+    """The options this run used (its context, resolved with the graph's defaults)."""
 
 
 class SearchState(InputState, OutputState, total=False):
     """The full working state of a search."""
 
-    messages: list[BaseMessage]
+    conversation: list[BaseMessage]
+    """The messages the policy continues (system prompt not yet added)."""
     seed: int
     iteration: int
     beams: list[Beam]

@@ -1,7 +1,8 @@
 # The public names of ``ttc_graph.verifiers``, loaded on first use by ``__init__.py``
 # (lazy_loader reads this file): torch loads only with what needs it.
 from .arithmetic import ArithmeticVerifier
-from .base import AGGREGATIONS, Aggregation, Verifier, VerifierInput, aggregate
+from .aggregation import AGGREGATIONS, Aggregation, aggregate
+from .base import Verifier, VerifierInput
 from .claims import Claim, find_claims
 from .combined import CombinedVerifier
 from .grounded import CHECKER_FEATURES, GroundedVerifier

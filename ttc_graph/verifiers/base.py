@@ -6,15 +6,13 @@ import asyncio
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, Literal, TypedDict, get_args
+from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict
 
 from ttc_graph.errors import InputError
-
-Aggregation = Literal["last", "min", "prod", "mean"]
-AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
+from ttc_graph.verifiers.aggregation import Aggregation, aggregate
 
 
 class VerifierInput(TypedDict):
@@ -23,25 +21,6 @@ class VerifierInput(TypedDict):
     question: str
     candidates: list[list[str]]
     """Each candidate solution as its list of steps (in order)."""
-
-
-def aggregate(step_scores: Sequence[float], how: Aggregation = "last") -> float:
-    """Reduce one candidate's step scores to one score.
-
-    ``last`` (the default, as in search-and-learn) trusts the PRM's judgement of
-    the whole prefix at the final step; ``min`` and ``prod`` punish any weak step.
-    """
-    if how not in AGGREGATIONS:
-        raise InputError(f"Unknown aggregation {how!r}; choose one of {', '.join(AGGREGATIONS)}.")
-    if not step_scores:
-        raise InputError("Cannot aggregate an empty list of step scores.")
-    if how == "last":
-        return float(step_scores[-1])
-    if how == "min":
-        return float(min(step_scores))
-    if how == "prod":
-        return float(math.prod(step_scores))
-    return float(sum(step_scores) / len(step_scores))
 
 
 def validate_input(question: str, candidates: Sequence[Sequence[str]]) -> None:
