@@ -10,12 +10,16 @@ from ttc_graph.cli.options import (
     AUTO_VERIFIER,
     VERIFIER_FORMS,
     add_engine_option,
-    add_search_options,
+    add_run_options,
     add_trust_remote_code,
+    given_options,
 )
 from ttc_graph.evaluation.metrics import COVERAGE
-from ttc_graph.policy.base import SamplingParams
-from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
+from ttc_graph.strategies.registry import SPECS
+
+SHARED = ("seed", "temperature", "top_p", "max_new_tokens", "beam_width", "max_steps")
+"""Run options that are arguments of :func:`~ttc_graph.evaluation.create_evaluation` (and
+keys of its configuration hash); the others go in its ``options``."""
 
 EXAMPLE = (
     "example: ttc-graph eval --dataset arithmetic --strategies greedy,majority,weighted "
@@ -50,7 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--strategies",
         default="greedy,majority",
-        help=f"comma-separated, from {','.join(STRATEGIES)}, and {COVERAGE} (pass@N: any "
+        help=f"comma-separated, from {','.join(SPECS)}, and {COVERAGE} (pass@N: any "
         "of the first N samples right, the ceiling of every selection; default greedy,majority)",
     )
     p.add_argument("--n", default="1,2,4,8,16", help="increasing N list (default 1,2,4,8,16)")
@@ -70,12 +74,11 @@ def register(sub: Any) -> None:
         "--verifier",
         default="auto",
         metavar="SPEC",
-        help=f"{VERIFIER_FORMS}, for {','.join(sorted(NEEDS_VERIFIER))} (default {AUTO_VERIFIER})",
+        help=f"{VERIFIER_FORMS}, for "
+        f"{','.join(sorted(n for n, s in SPECS.items() if s.needs_verifier))} "
+        f"(default {AUTO_VERIFIER})",
     )
     add_trust_remote_code(p)
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    p.add_argument("--top-p", type=float, default=SamplingParams.top_p)
-    add_search_options(p)
     p.add_argument(
         "--difficulty",
         type=_difficulty,
@@ -101,6 +104,8 @@ def register(sub: Any) -> None:
         "(default), or cut its middle to fit",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    # --n is the N list above; an evaluation's seed is 0 unless given (reproducible).
+    add_run_options(p, exclude=("n",))
     p.set_defaults(func=run)
 
 
@@ -121,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         limit=MAX_CONCURRENCY,
         why="each problem in flight holds a thread and its candidates in memory",
     )
+    given = given_options(args)
+    shared: dict[str, Any] = {name: given.pop(name) for name in SHARED if name in given}
     evaluation = create_evaluation(
         dataset=args.dataset,
         strategies=args.strategies,
@@ -129,12 +136,6 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         model=args.model,
         verifier=args.verifier,
-        seed=args.seed,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_new_tokens=args.max_new_tokens,
-        beam_width=args.beam_width,
-        max_steps=args.max_steps,
         difficulty=args.difficulty,
         data_seed=args.data_seed,
         split=args.split,
@@ -143,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         on_long_input=args.on_long_input,
         trust_remote_code=args.trust_remote_code,
         budgets=args.budget_tokens_per_problem,
+        options=given,
+        **shared,
     )
     console = Console(stderr=True)
     interrupted = False

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.cli.options import add_verifier_options, verifier_choice
-from ttc_graph.strategies import STRATEGIES
+from ttc_graph.strategies.registry import SPECS
 
 
 def register(sub: Any) -> None:
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
         description="Show the LangGraph state machine of a strategy. No model is loaded. "
         "The PNG is drawn locally with Graphviz's `dot`, never by a web service.",
     )
-    p.add_argument("--strategy", choices=STRATEGIES, required=True)
+    p.add_argument("--strategy", choices=tuple(SPECS), required=True)
     p.add_argument("--png", type=Path, default=None, help="write a PNG image to this file")
     add_verifier_options(
         p,

@@ -1,7 +1,8 @@
-"""Options shared by the subcommands, with the defaults of :mod:`ttc_graph.strategies.defaults`.
+"""Options shared by the subcommands, read from the strategies' option table and specs.
 
-``solve``, ``eval`` and ``graph`` spell the same setting the same way, take the same
-values and default to what the Python factories do.
+``solve``, ``eval`` and ``serve`` spell a run option the same way (``--beam-width`` for
+``beam_width``), take the same values and default to what the Python factories do:
+each strategy's own default, from its spec.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import argparse
 
 from ttc_graph.errors import InputError
-from ttc_graph.policy.base import SamplingParams
-from ttc_graph.strategies import defaults
 
 AUTO_VERIFIER = "auto: the grounded checker, docs/verifiers.md"
 """What ``--verifier auto`` stands for (``verifiers.loading.default_verifier_spec``)."""
@@ -19,8 +18,6 @@ VERIFIER_FORMS = (
     "auto | grounded | arithmetic | judge | trained | <trained verifier dir> | "
     "<PRM dir or hub id> | <http://host:port of a PRM served by vLLM> | SPEC+SPEC"
 )
-FLAG_NAMES = ("--n", "--beam-width", "--max-steps")
-"""How the CLI spells n, beam_width and max_steps in error messages."""
 
 
 def add_verifier_options(p: argparse.ArgumentParser, *, what: str) -> None:
@@ -87,32 +84,72 @@ def add_engine_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_search_options(p: argparse.ArgumentParser) -> None:
-    """Sampling and step-search settings, defaulting to the Python API's."""
-    p.add_argument(
-        "--beam-width",
-        type=int,
-        default=defaults.BEAM_WIDTH,
-        help=f"beam_search/dvts: expansions per kept beam (default {defaults.BEAM_WIDTH})",
-    )
-    p.add_argument(
-        "--max-steps",
-        type=int,
-        default=defaults.MAX_STEPS,
-        help=f"beam_search/dvts: most steps (default {defaults.MAX_STEPS})",
-    )
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=SamplingParams.max_new_tokens,
-        help=f"per solution, or per step (default {SamplingParams.max_new_tokens})",
-    )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=SamplingParams.temperature,
-        help=f"sampling temperature, 0 = greedy (default {SamplingParams.temperature})",
-    )
+def flag(option: str) -> str:
+    """The CLI spelling of an option: ``beam_width`` -> ``--beam-width``."""
+    return "--" + option.replace("_", "-")
+
+
+def _defaults_text(name: str) -> str:
+    """Each strategy's default of option ``name``, grouped: ``4; 8 for beam_search, dvts``."""
+    from ttc_graph.strategies.registry import SPECS
+
+    by_value: dict[str, list[str]] = {}
+    for spec in SPECS.values():
+        if name in spec.options.names:
+            value = spec.default(name)
+            text = "none" if value is None else repr(value) if isinstance(value, str) else value
+            by_value.setdefault(str(text), []).append(spec.name)
+    if len(by_value) == 1:
+        return next(iter(by_value))
+    common = max(by_value, key=lambda v: len(by_value[v]))
+    rest = [f"{v} for {', '.join(names)}" for v, names in by_value.items() if v != common]
+    return "; ".join([common, *rest])
+
+
+def add_run_options(p: argparse.ArgumentParser, *, exclude: tuple[str, ...] = ()) -> None:
+    """One flag per run option of :data:`~ttc_graph.strategies.OPTIONS` (``--n``,
+    ``--beam-width``, ...). Each defaults to ``None``: the strategy's own default, shown
+    in the help. A flag the chosen strategy does not take is refused (:func:`run_options`)."""
+    from ttc_graph.strategies.options import OPTIONS
+
+    group = p.add_argument_group("run options (each strategy takes some; see docs/strategies.md)")
+    for name, option in OPTIONS.items():
+        if name in exclude:
+            continue
+        if option.choices:
+            extra: dict[str, object] = {"choices": option.choices}
+        else:
+            extra = {"type": option.type, "metavar": name.upper()}
+        if name == "system_prompt":
+            extra["metavar"] = "TEXT"
+        group.add_argument(
+            flag(name),
+            dest=name,
+            default=None,
+            help=f"{option.help} (default {_defaults_text(name)})".replace("%", "%%"),
+            **extra,  # type: ignore[arg-type]
+        )
+
+
+def given_options(args: argparse.Namespace) -> dict[str, object]:
+    """The run options given on the command line (a flag left out is not in it)."""
+    from ttc_graph.strategies.options import OPTIONS
+
+    return {name: getattr(args, name) for name in OPTIONS if getattr(args, name, None) is not None}
+
+
+def run_options(strategy: str, given: dict[str, object]) -> dict[str, object]:
+    """``given`` options, each one ``strategy`` takes; else an error naming the flag."""
+    from ttc_graph.strategies import get_spec
+
+    names = get_spec(strategy).options.names
+    for name in given:
+        if name not in names:
+            raise InputError(
+                f"{strategy} takes no {flag(name)}; its options: "
+                f"{', '.join(flag(n) for n in names)}."
+            )
+    return dict(given)
 
 
 def strategy_help() -> str:

@@ -21,10 +21,10 @@ _LIMIT_OPTIONS = {
 
 def register(sub: Any) -> None:
     """Add the ``serve`` subcommand."""
-    from ttc_graph.cli.options import add_engine_option
-    from ttc_graph.serving.settings import DEFAULT_HOST, DEFAULT_PORT, Defaults, ServeLimits
+    from ttc_graph.cli.options import add_engine_option, add_run_options
+    from ttc_graph.serving.settings import DEFAULT_HOST, DEFAULT_PORT, ServeLimits
 
-    limits, defaults = ServeLimits(), Defaults()
+    limits = ServeLimits()
     p = sub.add_parser(
         "serve",
         help="serve the strategies behind an OpenAI-compatible API (docs/serving.md)",
@@ -99,32 +99,23 @@ def register(sub: Any) -> None:
         help=f"larger request bodies get a 413 (default {limits.max_body_bytes})",
     )
     p.add_argument(
-        "--n", type=int, default=defaults.n, help=f"N when the model names none ({defaults.n})"
-    )
-    p.add_argument("--beam-width", type=int, default=defaults.beam_width)
-    p.add_argument("--max-steps", type=int, default=defaults.max_steps)
-    p.add_argument(
-        "--max-new-tokens",
-        type=int,
-        default=defaults.max_tokens,
-        help=f"max_tokens when a request gives none (default {defaults.max_tokens})",
-    )
-    p.add_argument("--temperature", type=float, default=defaults.temperature)
-    p.add_argument(
         "--shutdown-timeout",
         type=float,
         default=30.0,
         help="on SIGINT/SIGTERM, seconds in-flight requests may finish before their searches "
         "are cancelled (default 30)",
     )
+    # Each a default for the requests that leave it out, where the strategy takes it.
+    add_run_options(p)
     p.set_defaults(func=run)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     """Limits, defaults and API key, all checked before the model is loaded."""
+    from ttc_graph.cli.options import given_options
     from ttc_graph.errors import InputError, LimitError
     from ttc_graph.limits import check_finite
-    from ttc_graph.serving.settings import Defaults, ServeLimits
+    from ttc_graph.serving.settings import ServeLimits
     from ttc_graph.specs import check_verifier_spec
 
     if not 0 <= args.port <= 65535:
@@ -140,14 +131,8 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
         field = str(exc).split(" ", 1)[0]
         option = _LIMIT_OPTIONS.get(field)
         raise LimitError(str(exc).replace(field, option, 1) if option else str(exc)) from None
-    defaults = Defaults(
-        n=args.n,
-        beam_width=args.beam_width,
-        max_steps=args.max_steps,
-        max_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-    )
-    check_defaults(limits, defaults)
+    defaults = given_options(args)
+    check_defaults(limits, defaults, verifier=args.verifier is not None)
     check_verifier_spec(args.verifier)
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV)
     if api_key is not None and not api_key.strip():
@@ -155,27 +140,22 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any, str | None]:
     return limits, defaults, api_key
 
 
-def check_defaults(limits: Any, defaults: Any) -> None:
-    """The defaults must be requests the server itself would accept."""
-    from ttc_graph.limits import check_count, check_finite
+def check_defaults(limits: Any, defaults: dict[str, Any], *, verifier: bool) -> None:
+    """The defaults must be requests the server itself would accept, right for every
+    strategy that takes them (checked as its graph will check them)."""
+    from ttc_graph.limits import check_count
+    from ttc_graph.serving.engine import check_defaults as check_options
+    from ttc_graph.serving.options import MAX_STEPS
 
-    check_count(
-        defaults.n,
-        name="--n",
-        limit=limits.max_n,
-        why="the server must accept its own default (--max-n)",
-    )
-    check_count(
-        defaults.beam_width,
-        name="--beam-width",
-        limit=limits.max_n,
-        why="the server must accept its own default (--max-n)",
-    )
-    check_count(defaults.max_steps, name="--max-steps", limit=64, why="the step limit")
-    check_count(
-        defaults.max_tokens, name="--max-new-tokens", limit=limits.max_tokens, why="--max-tokens"
-    )
-    check_finite(defaults.temperature, name="--temperature", low=0.0, high=2.0)
+    for name, limit, why in (
+        ("n", limits.max_n, "the server must accept its own default (--max-n)"),
+        ("max_new_tokens", limits.max_tokens, "--max-tokens"),
+        ("max_steps", MAX_STEPS, "the server's step limit"),
+    ):
+        if name in defaults:
+            flag = "--" + name.replace("_", "-")
+            check_count(defaults[name], name=flag, limit=limit, why=why)
+    check_options(defaults, verifier=verifier)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,19 +8,23 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ttc_graph.cli.options import (
-    FLAG_NAMES,
     add_engine_option,
-    add_search_options,
+    add_run_options,
     add_trust_remote_code,
     add_verifier_options,
+    given_options,
+    run_options,
     strategy_help,
     verifier_choice,
 )
 from ttc_graph.errors import InputError
-from ttc_graph.strategies import STRATEGIES, defaults, get_spec
+from ttc_graph.strategies.registry import SPECS, get_spec
+
+if TYPE_CHECKING:
+    from ttc_graph.strategies.options import SearchConfig
 
 SAMPLE_QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have now?"
 
@@ -50,22 +54,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=tuple(SPECS),
         default="greedy",
         help=strategy_help() + " (default greedy)",
     )
     p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
     add_verifier_options(p, what="scores the candidates")
     add_trust_remote_code(p)
-    p.add_argument(
-        "--n",
-        type=int,
-        default=None,
-        help=f"candidates per run, or per step of beam_search/dvts (default {defaults.N}, "
-        f"{defaults.SEARCH_N} for beam_search/dvts)",
-    )
-    add_search_options(p)
-    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
     add_engine_option(p)
     p.add_argument("--trace", type=Path, default=None, help="save the search trace as JSON")
@@ -77,39 +72,31 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also answer greedily (one sample) and print both side by side with their cost",
     )
+    add_run_options(p)
     p.set_defaults(func=run)
 
 
-def _check(args: argparse.Namespace) -> None:
-    """Reject bad input before the model is loaded (every check that needs no model)."""
-    from ttc_graph.limits import check_finite, check_max_new_tokens
+def _check(args: argparse.Namespace) -> SearchConfig:
+    """Reject bad input before the model is loaded (every check that needs no model);
+    returns the run's options, resolved."""
     from ttc_graph.outputs import check_distinct, check_output_path
-    from ttc_graph.policy import SamplingParams
 
     if args.question is not None and args.file is not None:
         raise InputError("Give the question as an argument, '-' (stdin) or --file, not two.")
     if args.question is not None and args.question != "-" and not args.question.strip():
         raise InputError("The question is empty; pass the problem text in quotes.")
-    get_spec(args.strategy).check(
-        n=candidates(args), beam_width=args.beam_width, max_steps=args.max_steps, names=FLAG_NAMES
+    # Checked exactly as the graph will check them: types, limits, how they combine.
+    options = run_options(args.strategy, given_options(args))
+    cfg = get_spec(args.strategy).check(
+        options, verifier=verifier_choice(args, args.strategy) is not None
     )
-    # NaN, infinite or negative temperatures and absurd token counts are refused here,
-    # under their option names, then exactly as the strategies will see them.
-    check_finite(args.temperature, name="--temperature", low=0.0)
-    check_max_new_tokens(args.max_new_tokens, name="--max-new-tokens")
-    SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-    verifier_choice(args, args.strategy)
     # Outputs are checked now: a search is never run only to fail at the end.
     check_distinct([("--trace", args.trace), ("--html", args.html)])
     if args.trace is not None:
         check_output_path(args.trace, example="trace.json")
     if args.html is not None:
         check_output_path(args.html, example="tree.html")
-
-
-def candidates(args: argparse.Namespace) -> int:
-    """``--n``, or the strategy's default when it is not given."""
-    return get_spec(args.strategy).default_n if args.n is None else int(args.n)
+    return cfg
 
 
 def read_question(args: argparse.Namespace) -> str:
@@ -152,10 +139,10 @@ def read_question(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run one strategy on one question."""
-    _check(args)
+    cfg = _check(args)
+    context = run_options(args.strategy, given_options(args))
     question = read_question(args)
     from ttc_graph import load_policy
-    from ttc_graph.policy import SamplingParams
     from ttc_graph.strategies import build_strategy
 
     started = time.perf_counter()
@@ -170,27 +157,15 @@ def run(args: argparse.Namespace) -> int:
 
         options = {"trust_remote_code": True} if args.trust_remote_code else {}
         verifier = load_verifier(verifier_spec, policy=policy, **options)
-    graph = build_strategy(
-        args.strategy,
-        policy=policy,
-        verifier=verifier,
-        n=candidates(args),
-        beam_width=args.beam_width,
-        max_steps=args.max_steps,
-        sampling=SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
-        seed=args.seed,
-    )
+    graph = build_strategy(args.strategy, policy=policy, verifier=verifier)
     baseline = None
     if args.compare:
         # The same model, prompt and token limit, one greedy sample: what search adds.
-        greedy = build_strategy(
-            "greedy",
-            policy=policy,
-            sampling=SamplingParams(temperature=0.0, max_new_tokens=args.max_new_tokens),
-            seed=args.seed,
+        greedy = build_strategy("greedy", policy=policy)
+        baseline = dict(
+            greedy.invoke({"question": question}, context={"max_new_tokens": cfg.max_new_tokens})
         )
-        baseline = dict(greedy.invoke({"question": question}))
-    result = _invoke(graph, question, stream=args.stream)
+    result = _invoke(graph, question, context, stream=args.stream)
     # The answer is printed before any file is written: a failed write must never
     # cost the result of a finished search.
     if args.json:
@@ -203,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print()
     else:
-        _print_result(args, question, result, baseline, policy.model_id, load_seconds)
+        _print_result(args, cfg, question, result, baseline, policy.model_id, load_seconds)
     sys.stdout.flush()
     if args.trace is not None or args.html is not None:
         # With --json, stdout holds only the JSON document.
@@ -213,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_result(
     args: argparse.Namespace,
+    cfg: SearchConfig,
     question: str,
     result: dict[str, Any],
     baseline: dict[str, Any] | None,
@@ -233,13 +209,14 @@ def _print_result(
     )
     if baseline is not None:
         print()
-        print(_side_by_side([("greedy", baseline), (_label(args), result)]))
+        print(_side_by_side([("greedy", baseline), (_label(cfg), result)]))
 
 
-def _label(args: argparse.Namespace) -> str:
-    if get_spec(args.strategy).steps:
-        return f"{args.strategy} N={candidates(args)} width={args.beam_width}"
-    return args.strategy if args.strategy == "greedy" else f"{args.strategy} N={candidates(args)}"
+def _label(cfg: SearchConfig) -> str:
+    spec = get_spec(cfg.strategy)
+    if spec.steps:
+        return f"{cfg.strategy} N={cfg.n} width={cfg.beam_width}"
+    return f"{cfg.strategy} N={cfg.n}" if spec.takes_n else cfg.strategy
 
 
 def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
@@ -255,13 +232,14 @@ def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def _invoke(graph: Any, question: str, *, stream: bool) -> dict[str, Any]:
+def _invoke(graph: Any, question: str, context: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     from ttc_graph.visualization.escape import terminal_safe
 
     if not stream:
-        return dict(graph.invoke({"question": question}))
+        return dict(graph.invoke({"question": question}, context=context))
     result: dict[str, Any] = {}
-    for mode, chunk in graph.stream({"question": question}, stream_mode=["custom", "values"]):
+    events = graph.stream({"question": question}, stream_mode=["custom", "values"], context=context)
+    for mode, chunk in events:
         if mode == "custom":
             detail = {k: v for k, v in chunk.items() if k != "event"}
             # json.dumps escapes control characters (ensure_ascii), so model text in an

@@ -23,27 +23,24 @@ from ttc_graph.strategies.registry import SPECS
 # CLI reads this module's names for its help text.
 if TYPE_CHECKING:
     from ttc_graph.strategies.routing import RoutingPolicy
-    from ttc_graph.strategies.selection import Selection
     from ttc_graph.strategies.state import Candidate
 
-SAMPLED: dict[str, Selection] = {
-    name: spec.selection
-    for name, spec in SPECS.items()
-    if spec.eval_mode == "sample" and spec.selection is not None
-}
-"""Strategies computed from one shared sample, and the selection each applies."""
-BUDGETED = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "budgeted")
-"""Strategies replayed from the shared sample under each token budget (adaptive): their
-curve points have the budget per problem as ``n``."""
 COVERAGE = "coverage"
 """Not a strategy but its ceiling: a problem counts as solved at N when any of the
 first N sampled candidates is right (pass@N). No verifier or vote picks better."""
-FROM_SAMPLE = (*SAMPLED, *BUDGETED, COVERAGE)
-"""Everything read off the shared sample."""
-SEARCHED = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "per_n")
-"""Strategies whose search depends on N: one run per N."""
-SINGLE = tuple(name for name, spec in SPECS.items() if spec.eval_mode == "single")
-"""Strategies without an N: one run per problem, drawn as horizontal baselines."""
+
+
+def eval_mode(strategy: str) -> str:
+    """How the evaluation runs ``strategy`` (:data:`~ttc_graph.strategies.registry.EvalMode`;
+    :data:`COVERAGE` is read off the shared sample)."""
+    return "sample" if strategy == COVERAGE else SPECS[strategy].eval_mode
+
+
+def from_sample(strategy: str) -> bool:
+    """Whether ``strategy`` is read off the shared best-of-N sample (no run of its own)."""
+    return eval_mode(strategy) in ("sample", "budgeted")
+
+
 SAMPLES_UNIT = "samples"
 """Store name of the shared best-of-N sample at the largest N."""
 
@@ -150,8 +147,8 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
         answer = next((a for a in answers if grade(a, problem.answer)), answers[0])
         scored = False
     else:
-        selection = SAMPLED[strategy]
-        index = select(subset, selection)
+        selection = SPECS[strategy].selection
+        index = select(subset, selection)  # type: ignore[arg-type]
         answer = subset[index]["answer"] if index is not None else None
         scored = selection != "majority"
     tokens = sum(c["completion_tokens"] for c in subset)
@@ -215,7 +212,7 @@ def outcomes(
             stored.setdefault((r.strategy, r.n), {})[r.problem_id] = r.record
     out: dict[tuple[str, int], list[Outcome]] = {}
     for strategy in strategies:
-        if strategy in BUDGETED:
+        if eval_mode(strategy) == "budgeted":
             rows = stored.get((SAMPLES_UNIT, max(ns)), {})
             sampled = [p for p in problems if p.id in rows]
             for budget in budgets:
@@ -228,14 +225,14 @@ def outcomes(
                     routing=routing,
                 )
             continue
-        for n in [1] if strategy in SINGLE else ns:
-            unit = (SAMPLES_UNIT, max(ns)) if strategy in FROM_SAMPLE else (strategy, n)
+        for n in [1] if eval_mode(strategy) == "single" else ns:
+            unit = (SAMPLES_UNIT, max(ns)) if from_sample(strategy) else (strategy, n)
             rows = stored.get(unit, {})
             found: list[Outcome] = []
             for p in problems:  # dataset order, whatever order the rows were stored in
                 if p.id not in rows:
                     continue
-                if strategy in FROM_SAMPLE:
+                if from_sample(strategy):
                     found.append(subset_outcome(rows[p.id], p, strategy, n))
                 else:
                     found.append(run_outcome(rows[p.id], p))

@@ -12,23 +12,26 @@ from pathlib import Path
 from ttc_graph.errors import InputError
 from ttc_graph.evaluation.metrics import COVERAGE
 from ttc_graph.limits import check_n_limit
-from ttc_graph.strategies import STRATEGIES
+from ttc_graph.strategies.registry import SPECS
 
-__all__ = ["EVAL_STRATEGIES", "check_out_dir", "parse_budgets", "parse_ns", "parse_strategies"]
+__all__ = ["check_out_dir", "eval_strategies", "parse_budgets", "parse_ns", "parse_strategies"]
 
-EVAL_STRATEGIES = (*STRATEGIES, COVERAGE)
-"""What ``--strategies`` accepts: every strategy, and the pass@N ceiling."""
+
+def eval_strategies() -> tuple[str, ...]:
+    """What ``--strategies`` accepts: every registered strategy, and the pass@N ceiling."""
+    return (*SPECS, COVERAGE)
 
 
 def parse_strategies(strategies: str | Sequence[str]) -> tuple[str, ...]:
     """Validate strategy names (a comma-separated string or a list)."""
     names = strategies.split(",") if isinstance(strategies, str) else list(strategies)
     names = [s.strip() for s in names if s.strip()]
-    choices = ", ".join(EVAL_STRATEGIES)
+    accepted = eval_strategies()
+    choices = ", ".join(accepted)
     if not names:
         raise InputError(f"Name at least one strategy, e.g. greedy,majority ({choices}).")
     for name in names:
-        if name not in EVAL_STRATEGIES:
+        if name not in accepted:
             raise InputError(f"Unknown strategy {name!r}; choose from {choices}.")
     if len(set(names)) != len(names):
         raise InputError(f"A strategy is listed twice in {','.join(names)}; list each once.")

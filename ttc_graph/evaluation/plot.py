@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.errors import InputError
-from ttc_graph.evaluation.metrics import BUDGETED, COVERAGE, SINGLE, CurvePoint
+from ttc_graph.evaluation.metrics import COVERAGE, CurvePoint, eval_mode
 
 _BASELINE_STYLE = {"greedy": "--", "self_refine": ":"}
 
@@ -29,20 +29,20 @@ def plot_curve(
     from matplotlib.figure import Figure
 
     # Budgeted strategies (adaptive) have no N: they are drawn against tokens only.
-    rows = [p for p in points if p.level == "all" and p.strategy not in BUDGETED]
+    rows = [p for p in points if p.level == "all" and eval_mode(p.strategy) != "budgeted"]
     if not rows:
         raise InputError("Nothing to plot: no strategy has a finished problem yet.")
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     strategies = list(dict.fromkeys(p.strategy for p in rows))
-    xs_all = sorted({p.n for p in rows if p.strategy not in SINGLE}) or [1]
+    xs_all = sorted({p.n for p in rows if eval_mode(p.strategy) != "single"}) or [1]
     for name in strategies:
         mine = sorted((p for p in rows if p.strategy == name), key=lambda p: p.n)
-        if name in SINGLE:
+        if eval_mode(name) == "single":
             (p,) = mine
             line = ax.axhline(
                 100 * p.accuracy,
-                linestyle=_BASELINE_STYLE[name],
+                linestyle=_BASELINE_STYLE.get(name, "-."),
                 color="0.35" if name == "greedy" else "0.55",
                 label=f"{name} ({100 * p.accuracy:.0f}%)",
             )
@@ -114,9 +114,9 @@ def plot_compute(
         style: dict[str, Any] = {"marker": "o", "linestyle": "-", "label": name}
         if name == COVERAGE:
             style = {"marker": ".", "linestyle": ":", "color": "0.2", "label": "coverage (pass@N)"}
-        elif name in SINGLE:
+        elif eval_mode(name) == "single":
             style = {"marker": "s", "linestyle": "none", "color": "0.35", "label": name}
-        elif name in BUDGETED:
+        elif eval_mode(name) == "budgeted":
             style = {
                 "marker": "D",
                 "linestyle": "-",

@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.evaluation.metrics import BUDGETED, CurvePoint
+from ttc_graph.evaluation.metrics import CurvePoint, eval_mode
 from ttc_graph.evaluation.plot import plot_compute, plot_curve
 from ttc_graph.evaluation.runner import EvalReport
 from ttc_graph.outputs import write_atomic
@@ -82,7 +82,7 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
         "json": (json.dumps(_json_safe(payload), indent=2) + "\n").encode("utf-8"),
     }
     if report.overall():
-        if any(p.strategy not in BUDGETED for p in report.overall()):
+        if any(eval_mode(p.strategy) != "budgeted" for p in report.overall()):
             contents["plot"] = _png(plot_curve(report.points, title=title))
         contents["tokens_plot"] = _png(plot_compute(report.points, title=title))
     names = report_names(report.config_hash)
@@ -127,7 +127,7 @@ def print_report(report: EvalReport, console: Any = None) -> None:
             table.add_row(
                 p.strategy,
                 # A budgeted strategy's "N" is its token budget per problem.
-                f"≤{p.n} tok" if p.strategy in BUDGETED else str(p.n),
+                f"≤{p.n} tok" if eval_mode(p.strategy) == "budgeted" else str(p.n),
                 # Levels come from the dataset: plain text, never markup or control codes.
                 Text(terminal_safe(p.level, newlines=False)),
                 f"{100 * p.accuracy:.1f}%",

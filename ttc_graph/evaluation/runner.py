@@ -27,13 +27,11 @@ from typing import Any
 from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
-    BUDGETED,
-    FROM_SAMPLE,
     SAMPLES_UNIT,
-    SEARCHED,
-    SINGLE,
     CurvePoint,
     curve,
+    eval_mode,
+    from_sample,
     outcomes,
 )
 from ttc_graph.evaluation.options import (
@@ -44,12 +42,11 @@ from ttc_graph.evaluation.options import (
 )
 from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
 from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
-from ttc_graph.policy.base import SamplingParams
 from ttc_graph.specs import CARD_NAME, check_verifier_spec, spec_parts
-from ttc_graph.strategies import NEEDS_VERIFIER, defaults
-from ttc_graph.strategies.common import check_positive
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.strategies.registry import SPECS, eval_beam_width
+from ttc_graph.strategies import defaults
+from ttc_graph.strategies.defaults import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.strategies.options import OPTIONS
+from ttc_graph.strategies.registry import SPECS, eval_beam_width, get_spec
 from ttc_graph.visualization.escape import rich_safe, terminal_safe
 
 logger = logging.getLogger(__name__)
@@ -150,9 +147,7 @@ class Evaluation:
         ns: tuple[int, ...],
         out: Path,
         config: dict[str, Any],
-        sampling: SamplingParams,
-        beam_width: int,
-        max_steps: int,
+        options: dict[str, Any],
         model: Any,
         verifier: Any,
         device: str | None,
@@ -167,9 +162,8 @@ class Evaluation:
         self.out = out
         self.config = config
         self.config_hash = config_hash(config)
-        self.sampling = sampling
-        self.beam_width = beam_width
-        self.max_steps = max_steps
+        self.options = options
+        """Option values every strategy that takes them runs with (``n`` is per unit)."""
         self._model = model
         self._verifier = verifier
         self._device = device
@@ -189,7 +183,7 @@ class Evaluation:
     @property
     def uses_verifier(self) -> bool:
         """Whether any requested strategy ranks candidates with the verifier."""
-        return any(s in NEEDS_VERIFIER for s in self.strategies)
+        return any(s in SPECS and SPECS[s].needs_verifier for s in self.strategies)
 
     def units(self) -> list[Unit]:
         """Every unit of this evaluation, problem by problem.
@@ -198,12 +192,12 @@ class Evaluation:
         same problems, so partial curves compare like with like.
         """
         names: list[tuple[str, int]] = []
-        if any(s in FROM_SAMPLE for s in self.strategies):
+        if any(from_sample(s) for s in self.strategies):
             names.append((SAMPLES_UNIT, max(self.ns)))
         for s in self.strategies:
-            if s in SINGLE:
+            if eval_mode(s) == "single":
                 names.append((s, 1))
-            elif s in SEARCHED:
+            elif eval_mode(s) == "per_n":
                 names.extend((s, n) for n in self.ns)
         return [Unit(name, n, p) for p in self.problems.problems for name, n in names]
 
@@ -229,32 +223,30 @@ class Evaluation:
             verifier = load_verifier(verifier, policy=policy, **self._verifier_options)
         return policy, verifier
 
-    def _graph(self, unit: Unit, policy: Any, verifier: Any) -> Any:
-        from ttc_graph.strategies import build_strategy
-
-        seed = self.config["seed"]
+    def _strategy(self, unit: Unit, verifier: Any) -> str:
         if unit.name == SAMPLES_UNIT:
             # Scored when a verifier is configured, so vanilla and weighted selection
             # can be replayed on any prefix; majority ignores the scores.
-            name = "best_of_n" if verifier is not None else "majority"
-            return build_strategy(
-                name, policy=policy, verifier=verifier, n=unit.n, sampling=self.sampling, seed=seed
-            )
-        spec = SPECS[unit.name]
+            return "best_of_n" if verifier is not None else "majority"
+        return unit.name
+
+    def _graph(self, unit: Unit, policy: Any, verifier: Any) -> Any:
+        """One graph per strategy; the unit's N comes with each run (:meth:`context`)."""
+        from ttc_graph.strategies import build_strategy
+
+        spec = get_spec(self._strategy(unit, verifier))
         return build_strategy(
-            unit.name,
-            policy=policy,
-            verifier=verifier if spec.eval_verifier else None,
-            n=unit.n,
-            beam_width=eval_beam_width(self.beam_width, unit.n),
-            max_steps=self.max_steps,
-            sampling=self.sampling,
-            seed=seed,
+            spec.name, policy=policy, verifier=verifier if spec.eval_verifier else None
         )
 
-    def _run_unit(self, unit: Unit, graph: Any) -> dict[str, Any]:
+    def context(self, unit: Unit, verifier: Any = None) -> dict[str, Any]:
+        """The options of ``unit``'s run: the evaluation's, where its strategy takes them,
+        and the unit's N (the beam width no wider than N)."""
+        return unit_context(get_spec(self._strategy(unit, verifier)), self.options, unit.n)
+
+    def _run_unit(self, unit: Unit, graph: Any, context: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
-        result = graph.invoke({"question": unit.problem.question})
+        result = graph.invoke({"question": unit.problem.question}, context=context)
         wall = time.perf_counter() - started
         answer = result.get("answer")
         return {
@@ -331,13 +323,12 @@ class Evaluation:
         )
         from rich.text import Text
 
-        graphs: dict[tuple[str, int], Any] = {}
+        graphs: dict[str, Any] = {}
 
         def graph_for(unit: Unit) -> Any:
-            key = (unit.name, unit.n)
-            if key not in graphs:
-                graphs[key] = self._graph(unit, policy, verifier)
-            return graphs[key]
+            if unit.name not in graphs:
+                graphs[unit.name] = self._graph(unit, policy, verifier)
+            return graphs[unit.name]
 
         bar = Progress(
             TextColumn("[bold]eval"),
@@ -377,7 +368,10 @@ class Evaluation:
             while running or (queue and stop is None):
                 while queue and stop is None and len(running) < concurrency:
                     unit = queue.pop()
-                    running[pool.submit(self._run_unit, unit, graph_for(unit))] = unit
+                    job = pool.submit(
+                        self._run_unit, unit, graph_for(unit), self.context(unit, verifier)
+                    )
+                    running[job] = unit
                 # The label column parses rich markup: problem ids must not be read as it.
                 label = ", ".join(_label(u) for u in running.values())
                 bar.update(task, label=rich_safe(label))
@@ -442,7 +436,7 @@ class Evaluation:
             self.strategies,
             self.ns,
             budgets=self.budgets,
-            row_tokens=self.sampling.max_new_tokens,
+            row_tokens=self.options["max_new_tokens"],
         )
         return EvalReport(
             config=self.config,
@@ -517,6 +511,7 @@ def create_evaluation(
     on_long_input: str = "error",
     trust_remote_code: bool = False,
     budgets: str | int | Sequence[int] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Evaluation:
     """Validate an evaluation and open its results database; loads no model.
 
@@ -555,11 +550,14 @@ def create_evaluation(
             sample (at most ``max(ns)`` candidates per problem), one pool of
             ``budget × problems`` tokens shared by the set. Not part of the
             configuration hash (nothing is generated for it).
+        options: Other per-run options (``lookahead``, ``system_prompt``, ...; see
+            :data:`ttc_graph.strategies.OPTIONS`), given to every strategy that takes
+            them; each must be taken by at least one of ``strategies``.
     """
     names = parse_strategies(strategies)
     n_list = parse_ns(ns)
     budget_list = parse_budgets(budgets)
-    if any(s in BUDGETED for s in names):
+    if any(eval_mode(s) == "budgeted" for s in names):
         first_round = min(defaults.ADAPTIVE_ROUND, max(n_list)) * max_new_tokens
         if not budget_list:
             raise InputError(
@@ -576,22 +574,27 @@ def create_evaluation(
         raise InputError(
             "--budget-tokens-per-problem applies to adaptive only; add adaptive to --strategies."
         )
-    sampling = SamplingParams(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"seed must be an integer, got {seed!r}.")
     if on_long_input not in ("error", "truncate"):
         raise InputError(f"on_long_input must be 'error' or 'truncate', got {on_long_input!r}.")
-
-    check_positive(beam_width=beam_width, max_steps=max_steps)
-    for name in (s for s in names if s in SEARCHED):
-        for n in n_list:
-            try:
-                SPECS[name].check(
-                    n=n, beam_width=eval_beam_width(beam_width, n), max_steps=max_steps
-                )
-            except ValueError as exc:
-                raise InputError(f"{name} at N={n}: {exc}") from exc
-    uses_verifier = any(s in NEEDS_VERIFIER for s in names)
+    extra = dict(options or {})
+    shared = {
+        "seed": seed,
+        "temperature": temperature,
+        "top_p": top_p,
+        "max_new_tokens": max_new_tokens,
+        "beam_width": beam_width,
+        "max_steps": max_steps,
+    }
+    for name in extra:
+        if name in shared or name == "n":
+            raise InputError(f"Give {name} as its own argument (--{name.replace('_', '-')}).")
+        if name not in OPTIONS:
+            raise InputError(f"Unknown option {name!r}; options are: {', '.join(OPTIONS)}.")
+    run_options = {**shared, **extra}
+    uses_verifier = any(SPECS[s].needs_verifier for s in names if s in SPECS)
+    _check_options(names, run_options, extra, n_list, verifier=uses_verifier)
     # The spec's form is checked now: a typo must not cost a model load first.
     check_verifier_spec(verifier)
     if verifier == "auto":
@@ -601,7 +604,8 @@ def create_evaluation(
         verifier = default_verifier_spec(_identity(model, EMBEDDED_MODEL) or "")
     if uses_verifier and verifier is None:
         raise InputError(
-            f"{', '.join(s for s in names if s in NEEDS_VERIFIER)} rank candidates and need a "
+            f"{', '.join(s for s in names if s in SPECS and SPECS[s].needs_verifier)} rank "
+            "candidates and need a "
             "verifier (e.g. verifier='arithmetic'); majority and greedy work without one."
         )
     check_out_dir(out, create=False)
@@ -626,6 +630,9 @@ def create_evaluation(
         "max_steps": max_steps,
         "system_prompt": hashlib.sha256(DEFAULT_SYSTEM_PROMPT.encode()).hexdigest()[:12],
     }
+    if extra:
+        # Only when given, so the configurations recorded so far keep their hash.
+        config["options"] = extra
     if on_long_input != "error":
         # Only when it changes the prompts, so earlier configurations keep their hash.
         config["on_long_input"] = on_long_input
@@ -638,9 +645,7 @@ def create_evaluation(
         ns=n_list,
         out=out_dir,
         config=config,
-        sampling=sampling,
-        beam_width=beam_width,
-        max_steps=max_steps,
+        options=run_options,
         model=model,
         verifier=verifier,
         device=device,
@@ -648,6 +653,46 @@ def create_evaluation(
         budgets=budget_list,
         verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )
+
+
+def unit_context(spec: Any, options: dict[str, Any], n: int) -> dict[str, Any]:
+    """The context of one run of ``spec`` at ``n``: the options it takes, its N, and a
+    beam no wider than N (:func:`~ttc_graph.strategies.registry.eval_beam_width`)."""
+    names = spec.options.names
+    context = {k: v for k, v in options.items() if k in names}
+    if "n" in names:
+        context["n"] = n
+    if "beam_width" in context and spec.steps:
+        context["beam_width"] = eval_beam_width(context["beam_width"], n)
+    return context
+
+
+def _check_options(
+    names: tuple[str, ...],
+    options: dict[str, Any],
+    extra: dict[str, Any],
+    ns: tuple[int, ...],
+    *,
+    verifier: bool,
+) -> None:
+    """Every run the evaluation will make, checked as the graph will check it (no model)."""
+    for option in extra:
+        if not any(option in SPECS[s].options.names for s in names if s in SPECS):
+            raise InputError(
+                f"No strategy of {','.join(names)} takes the option {option!r}; drop it."
+            )
+    samples = [s for s in names if s in SPECS and SPECS[s].eval_mode == "sample"]
+    runs = [s for s in names if s in SPECS and SPECS[s].eval_mode in ("per_n", "single")]
+    if samples:
+        runs.append("best_of_n" if verifier else "majority")
+    for name in runs:
+        spec = SPECS[name]
+        for n in ns if spec.takes_n else ns[:1]:
+            try:
+                spec.check(unit_context(spec, options, n), verifier=verifier)
+            except ValueError as exc:
+                where = f"{name} at N={n}" if spec.takes_n else name
+                raise InputError(f"{where}: {exc}") from exc
 
 
 def _verifier_identity(verifier: Any, model: Any) -> str | None:

@@ -11,7 +11,6 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "Defaults": "ttc_graph.serving.settings",
     "ServeLimits": "ttc_graph.serving.settings",
     "parse_model": "ttc_graph.serving.options",
     "create_app": "ttc_graph.serving.app",
@@ -41,7 +40,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIError",
-    "Defaults",
     "ServeLimits",
     "create_app",
     "parse_model",

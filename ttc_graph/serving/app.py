@@ -10,7 +10,7 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -23,14 +23,13 @@ from ttc_graph.policy.base import Policy
 from ttc_graph.serving.engine import Search, SearchEngine
 from ttc_graph.serving.errors import APIError, bad_request, from_exception
 from ttc_graph.serving.options import (
-    Defaults,
     ParsedRequest,
     ServeLimits,
     parse_request,
     served_verifiers,
 )
 from ttc_graph.serving.responses import ChunkWriter, completion_body
-from ttc_graph.strategies import NEEDS_VERIFIER, STRATEGIES
+from ttc_graph.strategies.registry import SPECS
 from ttc_graph.verifiers.base import Verifier
 
 DISCONNECT_POLL_S = 0.25
@@ -43,7 +42,7 @@ def create_app(
     verifier: str | Verifier | None = None,
     api_key: str | None = None,
     limits: ServeLimits | None = None,
-    defaults: Defaults | None = None,
+    defaults: Mapping[str, Any] | None = None,
     verifier_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     """An OpenAI-compatible app serving every strategy over ``policy`` and ``verifier``.
@@ -56,7 +55,8 @@ def create_app(
             one ``"auto"``, as ``ttc-graph solve`` does.
         api_key: When set, every ``/v1`` request needs ``Authorization: Bearer <api_key>``.
         limits: Per-request and per-server limits (:class:`ServeLimits`).
-        defaults: What a request gets for every option it leaves out (:class:`Defaults`).
+        defaults: Run options every strategy that takes them defaults to, e.g.
+            ``{"n": 8, "max_new_tokens": 192}``; otherwise each strategy's own defaults.
         verifier_options: Passed to :func:`ttc_graph.verifiers.load_verifier`.
 
     Example:
@@ -95,26 +95,27 @@ def create_app(
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code == 404 else None
-        error = APIError(exc.status_code, str(exc.detail), code=code)
-        return JSONResponse(error.body(), status_code=exc.status_code)
+        return error_response(APIError(exc.status_code, str(exc.detail), code=code))
 
     @app.exception_handler(Exception)
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:
-        error = from_exception(exc)
-        return JSONResponse(error.body(), status_code=error.status)
+        return error_response(from_exception(exc))
 
     def authorize(request: Request) -> None:
         if api_key is None:
             return
         header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            given.strip().encode(), api_key.encode()
+        scheme, space, given = header.partition(" ")
+        # Compared exactly: a key with a space or an NBSP added is another key.
+        if (
+            scheme.lower() != "bearer"
+            or not space
+            or not hmac.compare_digest(given.encode(), api_key.encode())
         ):
             raise APIError(
                 401,
@@ -147,22 +148,25 @@ def create_app(
                     "created": created,
                     "owned_by": "ttc-graph",
                     "ttc": {
-                        "needs_verifier": name in NEEDS_VERIFIER,
-                        "takes_n": name not in ("greedy", "self_refine"),
+                        "summary": spec.summary,
+                        "needs_verifier": spec.needs_verifier,
+                        "takes_n": spec.takes_n,
+                        "options": {
+                            k: engine.defaults.get(k, v) for k, v in spec.option_defaults().items()
+                        },
                     },
                 }
-                for name in STRATEGIES
+                for name, spec in SPECS.items()
             ],
         }
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> Response:
         authorize(request)
-        body = await read_json(request, engine.limits.max_body_bytes)
-        parsed = parse_request(
-            body, limits=engine.limits, defaults=engine.defaults, verifiers=verifiers
-        )
-        search = engine.start(parsed)
+        body = await read_json(request, engine.limits.max_body_bytes, engine.limits.timeout_s)
+        parsed = parse_request(body, limits=engine.limits, verifiers=verifiers)
+        graph, options = await engine.prepare(parsed)
+        search = engine.start(parsed, graph, options)
         if parsed.stream:
             return StreamingResponse(
                 stream_chunks(search, parsed),
@@ -175,17 +179,39 @@ def create_app(
     return app
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The request body as JSON; 413 past ``limit`` bytes (counted as it arrives), 400 if not
-    JSON."""
+def error_response(error: APIError) -> JSONResponse:
+    """The JSON response of an error. A search that timed out or failed says
+    ``x-should-retry: false``: OpenAI's clients retry 408 and 5xx by default, and would
+    silently run the same long search again."""
+    headers = {"x-should-retry": "false"} if error.code in NO_RETRY else None
+    return JSONResponse(error.body(), status_code=error.status, headers=headers)
+
+
+NO_RETRY = frozenset({"timeout", "search_failed", "internal_error"})
+"""Error codes of searches that ran and failed: retrying repeats the whole search."""
+
+
+async def read_json(request: Request, limit: int, timeout_s: float) -> Any:
+    """The request body as JSON; 413 past ``limit`` bytes (counted as it arrives), 408 if it
+    has not all arrived within ``timeout_s``, 400 if not JSON."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise _too_large(limit)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                data += chunk
+                if len(data) > limit:
+                    raise _too_large(limit)
+    except TimeoutError:
+        raise APIError(
+            408,
+            f"The request body did not arrive within the server's timeout of {timeout_s:g} s "
+            f"({len(data):,} bytes came); send it whole.",
+            type="timeout",
+            code="body_timeout",
+        ) from None
     if not data.strip():
         raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
     try:

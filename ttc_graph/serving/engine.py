@@ -18,25 +18,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.graph.state import CompiledStateGraph
 
-from ttc_graph.policy.base import Policy, SamplingParams
+from ttc_graph.errors import InputError
+from ttc_graph.policy.base import Policy
 from ttc_graph.serving.errors import APIError, bad_request
-from ttc_graph.serving.options import Defaults, ParsedRequest, SearchSpec, ServeLimits
-from ttc_graph.strategies import NEEDS_VERIFIER, build_strategy
+from ttc_graph.serving.options import ParsedRequest, ServeLimits
+from ttc_graph.strategies.options import OPTIONS, RunOptions
+from ttc_graph.strategies.registry import SPECS, get_spec
 from ttc_graph.verifiers.base import Verifier
 
 log = logging.getLogger(__name__)
-
-GRAPH_CACHE_SIZE = 128
-"""Compiled graphs kept for reuse, one per distinct set of search options."""
 
 Kind = Literal["event", "result", "error"]
 
@@ -84,6 +82,9 @@ class Search:
     """One admitted request's search: a task feeding ``(kind, item)`` pairs into a queue."""
 
     request: ParsedRequest
+    graph: CompiledStateGraph[Any, Any, Any, Any]
+    options: RunOptions
+    """The run's options, checked by the graph's context schema."""
     queue: asyncio.Queue[tuple[Kind, Any]] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     created: float = field(default_factory=time.monotonic)
@@ -117,8 +118,36 @@ class Search:
         raise APIError(500, "The search ended without a result.", type="server_error")
 
 
+def check_defaults(defaults: Mapping[str, Any], *, verifier: bool) -> None:
+    """Server-wide option defaults: each an option some strategy takes, and right for
+    every strategy that takes it (checked as its graph will check it; no model)."""
+    for name in defaults:
+        if name not in OPTIONS:
+            raise InputError(f"Unknown option {name!r}; options are: {', '.join(OPTIONS)}.")
+        if not any(name in spec.options.names for spec in SPECS.values()):
+            raise InputError(f"No strategy takes the option {name!r}.")
+    for spec in SPECS.values():
+        values = {k: v for k, v in defaults.items() if k in spec.options.names}
+        spec.check(values, verifier=verifier or spec.needs_verifier)
+
+
+def _param(exc: ValueError, request: ParsedRequest) -> str | None:
+    """The request field an option error is about (``ttc.beam_width``), if it names one."""
+    for name in request.context:
+        if f"'{name}'" in str(exc):
+            return (
+                "max_tokens"
+                if name == "max_new_tokens"
+                else (name if name in ("temperature", "top_p", "seed") else f"ttc.{name}")
+            )
+    return None
+
+
 class SearchEngine:
-    """The searches of one server: verifiers, cached graphs, admission and running tasks.
+    """The searches of one server: verifiers, graphs, admission and running tasks.
+
+    One compiled graph per strategy (and verifier a request names); a request's
+    options are its run's context, checked by that graph before the search is queued.
 
     Args:
         policy: The policy every search samples from (shared; its batches are merged).
@@ -127,7 +156,8 @@ class SearchEngine:
             strategies that need one get ``"auto"`` (as ``ttc-graph solve`` does) and
             the others get none.
         limits: Per-request and per-server limits.
-        defaults: What a request gets for every option it leaves out.
+        defaults: Run options every strategy that takes them defaults to (``n``,
+            ``max_new_tokens``, ...); the rest are each strategy's own defaults.
         verifier_options: Passed to :func:`~ttc_graph.verifiers.load_verifier`.
 
     Example:
@@ -140,12 +170,12 @@ class SearchEngine:
         policy: Policy,
         verifier: str | Verifier | None = None,
         limits: ServeLimits | None = None,
-        defaults: Defaults | None = None,
+        defaults: Mapping[str, Any] | None = None,
         verifier_options: dict[str, Any] | None = None,
     ) -> None:
         self.policy = policy
         self.limits = limits or ServeLimits()
-        self.defaults = defaults or Defaults()
+        self.defaults = dict(defaults or {})
         self.admission = Admission(self.limits.max_concurrent, self.limits.max_queue)
         self._explicit = verifier is not None
         self._default_spec = verifier if isinstance(verifier, str) else "auto"
@@ -155,7 +185,9 @@ class SearchEngine:
             self._verifiers["default"] = verifier
         self._verifier_options = dict(verifier_options or {})
         self._loading: dict[str, asyncio.Lock] = {}
-        self._graphs: OrderedDict[tuple[Any, ...], CompiledStateGraph] = OrderedDict()
+        self._graphs: dict[tuple[str, str | None], CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self._building: dict[tuple[str, str | None], asyncio.Lock] = {}
+        check_defaults(self.defaults, verifier=self._explicit)
         self._searches: set[Search] = set()
         self._executor: ThreadPoolExecutor | None = None
         self.finished: dict[str, int] = {
@@ -207,10 +239,27 @@ class SearchEngine:
 
     # -- requests ------------------------------------------------------------------
 
-    def start(self, request: ParsedRequest) -> Search:
+    async def prepare(
+        self, request: ParsedRequest
+    ) -> tuple[CompiledStateGraph[Any, Any, Any, Any], RunOptions]:
+        """The strategy's graph and the request's options, checked by it (a 400 if wrong)."""
+        graph = await self.graph(request.strategy, request.verifier)
+        try:
+            schema = cast(type[RunOptions], graph.context_schema)
+            options = schema(**request.context)
+        except ValueError as exc:
+            raise bad_request(str(exc), param=_param(exc, request)) from None
+        return graph, options
+
+    def start(
+        self,
+        request: ParsedRequest,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        options: RunOptions,
+    ) -> Search:
         """Admit a request and start its search, or raise a 429 :class:`APIError`."""
         self.admission.admit()
-        search = Search(request)
+        search = Search(request, graph, options)
         self._searches.add(search)
         search.task = asyncio.create_task(self._run(search))
         search.task.add_done_callback(partial(self._ended, search))
@@ -223,10 +272,11 @@ class SearchEngine:
             async with asyncio.timeout(remaining):
                 await self.admission.start()
                 search.started = True
-                graph = await self.graph(request.spec)
                 final: Any = {}
-                stream = graph.astream(
-                    {"question": request.messages}, stream_mode=["custom", "values"]
+                stream = search.graph.astream(
+                    {"question": request.messages},
+                    stream_mode=["custom", "values"],
+                    context=search.options,
                 )
                 async for mode, chunk in stream:
                     if mode == "custom":
@@ -271,40 +321,28 @@ class SearchEngine:
 
     # -- graphs and verifiers --------------------------------------------------------
 
-    async def graph(self, spec: SearchSpec) -> CompiledStateGraph:
-        """The compiled graph for ``spec`` (built once per distinct spec, then reused)."""
-        key = spec.graph_key()
-        cached = self._graphs.get(key)
-        if cached is not None:
-            self._graphs.move_to_end(key)
-            return cached
-        wanted = spec.verifier or (
-            self._default_spec if self._explicit or spec.strategy in NEEDS_VERIFIER else None
-        )
-        verifier = await self._verifier(wanted) if wanted else None
-        sampling = SamplingParams(
-            temperature=spec.temperature, top_p=spec.top_p, max_new_tokens=spec.max_tokens
-        )
-        try:
-            # Compiling takes milliseconds; off the event loop, other requests go on meanwhile.
-            graph = await asyncio.to_thread(
-                build_strategy,
-                spec.strategy,
-                policy=self.policy,
-                verifier=verifier,
-                n=spec.n,
-                beam_width=spec.beam_width,
-                max_steps=spec.max_steps,
-                sampling=sampling,
-                seed=spec.seed,
-                budget=spec.budget,
-            )
-        except ValueError as exc:
-            raise bad_request(str(exc)) from exc
-        self._graphs[key] = graph
-        while len(self._graphs) > GRAPH_CACHE_SIZE:
-            self._graphs.popitem(last=False)
-        return graph
+    async def graph(
+        self, strategy: str, verifier: str | None = None
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The compiled graph of ``strategy`` with ``verifier`` (the server's own when
+        ``None``), built on first use and then shared by every request."""
+        spec = get_spec(strategy)
+        wanted = verifier or (self._default_spec if self._explicit or spec.needs_verifier else None)
+        key = (strategy, wanted)
+        if key in self._graphs:
+            return self._graphs[key]
+        async with self._building.setdefault(key, asyncio.Lock()):
+            if key not in self._graphs:
+                loaded = await self._verifier(wanted) if wanted else None
+                defaults = {k: v for k, v in self.defaults.items() if k in spec.options.names}
+                try:
+                    # Compiling takes milliseconds; off the event loop all the same.
+                    self._graphs[key] = await asyncio.to_thread(
+                        spec.build, policy=self.policy, verifier=loaded, **defaults
+                    )
+                except ValueError as exc:
+                    raise bad_request(str(exc)) from exc
+        return self._graphs[key]
 
     async def _verifier(self, spec: str | None) -> Verifier | None:
         if spec is None:

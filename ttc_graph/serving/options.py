@@ -1,41 +1,45 @@
-"""What a chat-completions request asks for, checked and resolved into a :class:`SearchSpec`.
+"""What a chat-completions request asks for, checked and resolved into a :class:`ParsedRequest`.
 
 ``model`` names a strategy with an optional N (``weighted-8``, ``beam_search-16``);
-the extension field ``ttc`` (what ``extra_body={"ttc": {...}}`` sends) overrides it
-and adds search options. Everything is checked here, before a search is queued,
-against the server's :class:`ServeLimits` and the project's own limits
-(:mod:`ttc_graph.limits`), so a bad request costs no model time.
+the extension field ``ttc`` (what ``extra_body={"ttc": {...}}`` sends) overrides it,
+picks the verifier and may set any run option the strategy takes
+(:data:`ttc_graph.strategies.OPTIONS`: ``beam_width``, ``seed``, ``budget_tokens``,
+...). OpenAI's own ``max_tokens``, ``temperature``, ``top_p`` and ``seed`` are run
+options too. What the server limits is checked here against its
+:class:`ServeLimits`; the options themselves are then checked by the strategy's
+graph, exactly as for a Python caller, before a search is queued: a bad request
+costs no model time.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ttc_graph.limits import (
-    check_count,
-    check_finite,
-)
+from ttc_graph.limits import check_count
 from ttc_graph.serving.errors import APIError, bad_request
-from ttc_graph.serving.settings import Defaults, ServeLimits
+from ttc_graph.serving.settings import ServeLimits
 from ttc_graph.specs import NAMED_VERIFIERS
-from ttc_graph.strategies import STRATEGIES
-from ttc_graph.strategies.config import Budget
+from ttc_graph.strategies.options import OPTIONS, unknown_option
 from ttc_graph.strategies.prompts import to_messages
+from ttc_graph.strategies.registry import SPECS, get_spec
 
-_MODEL = re.compile(r"^(?P<strategy>[a-z_]+)(?:-(?P<n>\d+))?$")
-NO_N = frozenset({"greedy", "self_refine"})
-"""Strategies that take no N: one greedy sample; one draft refined in rounds."""
+_MODEL = re.compile(r"^(?P<strategy>[a-z][a-z0-9_]*)(?:-(?P<n>\d+))?$")
 MAX_STEPS = 64
-"""Most steps (search iterations) of a step-wise search."""
-STEPWISE = frozenset({"beam_search", "dvts"})
+"""Most steps (search iterations) of a step-wise search one request may ask for."""
 UNSUPPORTED = ("tools", "tool_choice", "functions", "function_call", "response_format", "stop")
 """Request fields a search cannot honour; refused rather than silently ignored."""
+
+
+def _no_bool(value: Any) -> Any:
+    # JSON true is not the number 1: pydantic's lax mode would take it as one.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
 
 
 class BudgetOptions(BaseModel):
@@ -45,18 +49,22 @@ class BudgetOptions(BaseModel):
     max_tokens: int | None = None
     max_seconds: float | None = None
 
+    _numbers = field_validator("max_tokens", "max_seconds", mode="before")(_no_bool)
+
+
+SERVER_FIELDS = ("strategy", "verifier", "budget", "content", "include_candidates")
+"""Keys of ``ttc`` that are the server's own; every other key is a run option."""
+
 
 class TTCOptions(BaseModel):
-    """The ``ttc`` extension field of a request: search options OpenAI has no field for."""
+    """The ``ttc`` extension field of a request: the strategy, its verifier, how to answer,
+    and run options (any other key, checked against the strategy's options)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
     strategy: str | None = None
-    n: int | None = None
-    beam_width: int | None = None
-    max_steps: int | None = None
     verifier: str | None = None
-    seed: int | None = None
     budget: BudgetOptions | None = None
+    """Shorthand of the run options ``budget_tokens`` and ``budget_seconds``."""
     content: Literal["solution", "answer"] = "solution"
     """What a choice's message holds: the full chosen solution, or only its final answer."""
     include_candidates: bool = False
@@ -85,44 +93,20 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     ttc: TTCOptions = Field(default_factory=TTCOptions)
 
-
-@dataclass(frozen=True)
-class SearchSpec:
-    """One resolved request: the graph to build (hashable, so graphs are cached) and its input."""
-
-    strategy: str
-    n: int
-    beam_width: int
-    max_steps: int
-    max_tokens: int
-    temperature: float
-    top_p: float
-    seed: int | None
-    verifier: str | None
-    """A verifier spec the server serves, or None for the server's choice."""
-    budget: Budget | None
-
-    def graph_key(self) -> tuple[Any, ...]:
-        """Everything that decides the graph (requests with equal keys share one)."""
-        return (
-            self.strategy,
-            self.n,
-            self.beam_width,
-            self.max_steps,
-            self.max_tokens,
-            self.temperature,
-            self.top_p,
-            self.seed,
-            self.verifier,
-            self.budget,
-        )
+    _numbers = field_validator(
+        "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n", mode="before"
+    )(_no_bool)
 
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """A checked request: the search, its messages and how to answer."""
+    """A checked request: the strategy, its run options, its messages and how to answer."""
 
-    spec: SearchSpec
+    strategy: str
+    verifier: str | None
+    """A verifier spec the server serves, or None for the server's choice."""
+    context: dict[str, Any]
+    """The run options the request sets (the graph's defaults fill in the rest)."""
     messages: list[BaseMessage]
     model: str
     choices: int
@@ -142,11 +126,11 @@ def parse_model(model: str) -> tuple[str, int | None]:
         ('majority', None)
     """
     match = _MODEL.match(model.strip()) if isinstance(model, str) else None
-    if match is None or match["strategy"] not in STRATEGIES:
+    if match is None or match["strategy"] not in SPECS:
         raise APIError(
             404,
             f"Unknown model {model!r}: the model names a strategy, optionally with N, e.g. "
-            f"'weighted-8' or 'beam_search-16'; served: {', '.join(STRATEGIES)} "
+            f"'weighted-8' or 'beam_search-16'; served: {', '.join(SPECS)} "
             "(GET /v1/models lists them).",
             param="model",
             code="model_not_found",
@@ -161,15 +145,12 @@ def validation_error(exc: ValidationError) -> APIError:
     if first.get("type") == "missing":
         return bad_request(f"The request has no {where!r} field; it is required.", param=where)
     if first.get("type") == "extra_forbidden":
-        allowed = ", ".join(TTCOptions.model_fields) if where.startswith("ttc.") else ""
-        hint = f" (ttc takes: {allowed}, budget: max_tokens, max_seconds)" if allowed else ""
-        return bad_request(f"Unknown field {where!r}{hint}.", param=where)
-    return bad_request(f"Field {where!r}: {first.get('msg')}.", param=where)
+        return bad_request(f"Unknown field {where!r}.", param=where)
+    message = str(first.get("msg", "")).removeprefix("Value error, ")
+    return bad_request(f"Field {where!r}: {message}.", param=where)
 
 
-def parse_request(
-    body: Any, *, limits: ServeLimits, defaults: Defaults, verifiers: frozenset[str]
-) -> ParsedRequest:
+def parse_request(body: Any, *, limits: ServeLimits, verifiers: frozenset[str]) -> ParsedRequest:
     """Check a decoded JSON body and resolve it into a :class:`ParsedRequest`.
 
     ``verifiers`` are the specs a request may name in ``ttc.verifier``. Raises
@@ -191,32 +172,59 @@ def parse_request(
         raise bad_request("logprobs are not supported by the search server.", param="logprobs")
     opts = req.ttc
     strategy, model_n = parse_model(opts.strategy or req.model)
-    n_param = "ttc.n" if opts.n is not None else "model"
-    n_value = opts.n if opts.n is not None else model_n
-    n = _count(n_value, n_param, limits.max_n, None, why="the server's --max-n")
-    if strategy in NO_N and n not in (None, 1):
-        raise bad_request(f"{strategy} takes no N (got {n}); drop it.", param=n_param)
-    n = n if n is not None else (1 if strategy in NO_N else defaults.n)
-    beam_width = _count(
-        opts.beam_width, "ttc.beam_width", n, defaults.beam_width, why="a width cannot exceed N"
-    )
-    if strategy in STEPWISE and n % min(beam_width, n):
-        raise bad_request(
-            f"n ({n}) must be a multiple of beam_width ({beam_width}) for {strategy}.",
-            param="ttc.beam_width",
-        )
-    max_steps = _count(
-        opts.max_steps, "ttc.max_steps", MAX_STEPS, defaults.max_steps, why="the server's limit"
-    )
+    spec = get_spec(strategy)
+    context: dict[str, Any] = {}
+    params: dict[str, str] = {}
+
+    def put(name: str, value: Any, param: str) -> None:
+        if value is None:
+            return
+        if name not in spec.options.names:
+            raise bad_request(unknown_option(strategy, name, spec.options.names), param=param)
+        context[name] = value
+        params[name] = param
+
+    for name, value in (opts.model_extra or {}).items():
+        if name not in OPTIONS:
+            raise bad_request(
+                f"Unknown field 'ttc.{name}': ttc takes {', '.join(SERVER_FIELDS)} and the run "
+                f"options of {strategy}: {', '.join(spec.options.names)}.",
+                param=f"ttc.{name}",
+            )
+        if isinstance(value, bool) and OPTIONS[name].type is not bool:
+            raise bad_request(
+                f"Field 'ttc.{name}' must be a {OPTIONS[name].type.__name__}, not a boolean.",
+                param=f"ttc.{name}",
+            )
+        put(name, value, f"ttc.{name}")
+    if model_n is not None and "n" not in context:
+        if not spec.takes_n:
+            raise bad_request(f"{strategy} takes no N (got {model_n}); drop it.", param="model")
+        put("n", model_n, "model")
     tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
-    max_tokens = _count(
-        tokens, "max_tokens", limits.max_tokens, defaults.max_tokens, why="the server's limit"
+    put("max_new_tokens", tokens, "max_tokens")
+    put("temperature", req.temperature, "temperature")
+    put("top_p", req.top_p, "top_p")
+    if "seed" not in context:
+        put("seed", req.seed, "seed")
+    if opts.budget is not None:
+        put("budget_tokens", opts.budget.max_tokens, "ttc.budget")
+        put("budget_seconds", opts.budget.max_seconds, "ttc.budget")
+    for name, limit, why in (
+        ("n", limits.max_n, "the server's --max-n"),
+        ("max_new_tokens", limits.max_tokens, "the server's --max-tokens"),
+        ("max_steps", MAX_STEPS, "the server's limit"),
+    ):
+        if name in context:
+            _limit(context[name], params[name], limit, why)
+    n = context.get("n", spec.default("n") if spec.takes_n else 1)
+    choices = _count(
+        req.n,
+        "n",
+        n if isinstance(n, int) else 1,
+        1,
+        why="a search returns at most N distinct answers",
     )
-    temperature = _number(req.temperature, "temperature", defaults.temperature, high=2.0)
-    top_p = _number(req.top_p, "top_p", 1.0, high=1.0)
-    if top_p <= 0:
-        raise bad_request("top_p must be in (0, 1].", param="top_p")
-    choices = _count(req.n, "n", n, 1, why="a search returns at most N distinct answers")
     verifier = opts.verifier
     if verifier is not None and verifier not in verifiers:
         raise bad_request(
@@ -224,33 +232,14 @@ def parse_request(
             f"{', '.join(sorted(verifiers))}.",
             param="ttc.verifier",
         )
-    budget = None
-    if opts.budget is not None:
-        try:
-            budget = Budget(max_tokens=opts.budget.max_tokens, max_seconds=opts.budget.max_seconds)
-        except ValueError as exc:
-            raise bad_request(str(exc), param="ttc.budget") from None
-        if budget.max_seconds is not None and not math.isfinite(budget.max_seconds):
-            raise bad_request("ttc.budget.max_seconds must be finite.", param="ttc.budget")
     try:
         messages = to_messages(req.messages)
     except ValueError as exc:
         raise bad_request(str(exc), param="messages") from None
-    seed = opts.seed if opts.seed is not None else req.seed
-    spec = SearchSpec(
-        strategy=strategy,
-        n=n,
-        beam_width=min(beam_width, n),
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        seed=seed,
-        verifier=verifier,
-        budget=budget,
-    )
     return ParsedRequest(
-        spec=spec,
+        strategy=strategy,
+        verifier=verifier,
+        context=context,
         messages=messages,
         model=req.model,
         choices=choices,
@@ -266,19 +255,18 @@ def served_verifiers(default: str | None) -> frozenset[str]:
     return frozenset({*NAMED_VERIFIERS, *([default] if default else [])})
 
 
-def _count(value: int | None, name: str, limit: int, default: int | None, *, why: str) -> Any:
+def _limit(value: Any, param: str, limit: int, why: str) -> None:
+    # Only the server's limit; the type and range are the strategy's own check.
+    if isinstance(value, int) and value > limit:
+        raise bad_request(
+            f"{param} is {value:,}, above the limit of {limit:,}: {why}.", param=param
+        )
+
+
+def _count(value: int | None, name: str, limit: int, default: int, *, why: str) -> int:
     if value is None:
         return default
     try:
         return check_count(value, name=name, limit=limit, why=why)
-    except ValueError as exc:
-        raise bad_request(str(exc), param=name) from None
-
-
-def _number(value: float | None, name: str, default: float, *, high: float) -> float:
-    if value is None:
-        return default
-    try:
-        return check_finite(value, name=name, low=0.0, high=high)
     except ValueError as exc:
         raise bad_request(str(exc), param=name) from None

@@ -16,12 +16,12 @@ import json
 import math
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from ttc_graph.answers import answers_equal
 from ttc_graph.serving.options import ParsedRequest
 from ttc_graph.strategies.registry import get_spec
-from ttc_graph.strategies.selection import select
+from ttc_graph.strategies.selection import Selection, select
 from ttc_graph.strategies.state import Candidate
 
 
@@ -55,7 +55,7 @@ def ranked_choices(result: dict[str, Any], strategy: str, count: int) -> list[Ca
         )
     picked = [first]
     # Best-of-N strategies rank the rest as they picked the first; the others by score.
-    selection = get_spec(strategy).selection or "vanilla"
+    selection = cast(Selection, get_spec(strategy).selection or "vanilla")
     while len(picked) < count:
         pool = [c for c in pool if not any(_same(c["answer"], p["answer"]) for p in picked)]
         if not pool:
@@ -100,11 +100,11 @@ def usage_of(result: dict[str, Any]) -> dict[str, int]:
 def ttc_summary(result: dict[str, Any], request: ParsedRequest) -> dict[str, Any]:
     """The ``ttc`` extension field of a response: what the search did and what it cost."""
     usage = result.get("usage") or {}
-    spec = request.spec
+    options = result.get("options") or {}
     summary: dict[str, Any] = {
-        "strategy": spec.strategy,
-        "n": spec.n,
-        "seed": spec.seed,
+        "strategy": request.strategy,
+        "n": options.get("n", 1),
+        "seed": options.get("seed"),
         "answer": result.get("answer"),
         "budget_limited": bool(result.get("budget_limited")),
         "usage": {
@@ -120,7 +120,7 @@ def ttc_summary(result: dict[str, Any], request: ParsedRequest) -> dict[str, Any
 
 def completion_body(result: dict[str, Any], request: ParsedRequest) -> dict[str, Any]:
     """The ``chat.completion`` body of a finished search."""
-    choices = ranked_choices(result, request.spec.strategy, request.choices)
+    choices = ranked_choices(result, request.strategy, request.choices)
     return {
         "id": new_id(),
         "object": "chat.completion",
@@ -168,7 +168,7 @@ class ChunkWriter:
         """The final answer as content deltas (one per step), a finish chunk per choice,
         the usage chunk when asked for (``stream_options.include_usage``)."""
         out: list[str] = []
-        choices = ranked_choices(result, self.request.spec.strategy, self.request.choices)
+        choices = ranked_choices(result, self.request.strategy, self.request.choices)
         for i, candidate in enumerate(choices):
             role = {"index": i, "delta": {"role": "assistant", "content": ""}}
             out.append(self._chunk([{**role, "logprobs": None, "finish_reason": None}]))

@@ -1,4 +1,4 @@
-"""The server's settings: address, limits and request defaults.
+"""The server's settings: address and limits (a request's defaults are the strategies' own).
 
 Apart from the request parsing in :mod:`ttc_graph.serving.options` (pydantic,
 LangChain) so that ``ttc-graph serve --help`` can show them without loading those.
@@ -48,14 +48,3 @@ class ServeLimits:
         check_count(self.max_body_bytes, name="max_body_bytes", limit=2**31, why="2 GiB cap")
         check_count(self.max_concurrent, name="max_concurrent", limit=1024, why="threads")
         check_count(self.max_queue, name="max_queue", limit=100_000, why="memory", minimum=0)
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """What a request gets for every option it leaves out (the CLI's defaults)."""
-
-    n: int = 4
-    beam_width: int = 2
-    max_steps: int = 6
-    max_tokens: int = 192
-    temperature: float = 0.8

@@ -90,7 +90,7 @@ def create_adaptive(
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "adaptive",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build an adaptive graph: rounds of samples routed by the verifier, under a budget.
 
     Args:
@@ -357,7 +357,7 @@ def _router(routing: RoutingPolicy, pool: TokenPool | None) -> Any:
     return route
 
 
-def _searcher(search: CompiledStateGraph, pool: TokenPool | None) -> Any:
+def _searcher(search: CompiledStateGraph[Any, Any, Any, Any], pool: TokenPool | None) -> Any:
     def run_search(state: SearchState, config: RunnableConfig) -> dict[str, Any]:
         cfg = config_of(state)
         reserved = state["routes"][-1]["reserved"]

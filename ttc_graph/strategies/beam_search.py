@@ -11,6 +11,8 @@ among the finished beams.
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
@@ -72,7 +74,7 @@ def create_beam_search(
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "beam_search",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a PRM-guided beam search graph.
 
     The plain-valued arguments are the defaults of the graph's per-run options: a run

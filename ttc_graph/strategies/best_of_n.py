@@ -61,7 +61,7 @@ def create_best_of_n(
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "best_of_n",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a best-of-N graph.
 
     The plain-valued arguments (and the fields of ``sampling``, ``budget`` and
@@ -136,7 +136,7 @@ def create_greedy(
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "greedy",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the baseline: one temperature-0 solution (scored when there is a verifier).
 
     Its options are the token limit, budget and prompt: there is nothing to sample

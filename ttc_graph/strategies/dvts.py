@@ -11,6 +11,8 @@ onto a few high-scoring prefixes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
@@ -76,7 +78,7 @@ def create_dvts(
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "dvts",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a DVTS graph: ``n / beam_width`` independent greedy-by-verifier subtrees.
 
     Arguments are those of :func:`ttc_graph.create_beam_search` (without lookahead);

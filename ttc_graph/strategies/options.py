@@ -557,6 +557,7 @@ class RunOptions:
     names the option and lists the strategy's options, raised before the graph runs.
     """
 
+    __dataclass_fields__: ClassVar[dict[str, Any]]
     strategy: ClassVar[str]
     option_set: ClassVar[OptionSet]
     fixed: ClassVar[Mapping[str, Any]]
@@ -568,19 +569,19 @@ class RunOptions:
         unknown = [key for key in values if key not in names]
         if unknown:
             raise InputError(unknown_option(self.strategy, unknown[0], names))
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             value = values.get(f.name, f.default)
             object.__setattr__(self, f.name, OPTIONS[f.name].check(f.name, value, self.strategy))
         self.option_set.check(self.config(), self.has_verifier)
 
     def config(self) -> SearchConfig:
         """The :class:`SearchConfig` of a run with these options."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return SearchConfig(strategy=self.strategy, **self.fixed, **values)
 
     def values(self) -> dict[str, Any]:
         """The options as a dict (every option the strategy takes)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def replace(self, **changes: Any) -> RunOptions:
         """These options with ``changes``, checked again."""
@@ -619,7 +620,7 @@ def context_schema(
         option = OPTIONS[name]
         kind: Any = option.type
         if option.choices:
-            kind = Literal[option.choices]  # type: ignore[valid-type]
+            kind = Literal[option.choices]
         if option.nullable:
             kind = kind | None
         limits: dict[str, Any] = {}

@@ -138,15 +138,13 @@ class StrategySpec:
     def check(self, values: Mapping[str, Any], *, verifier: bool) -> SearchConfig:
         """Check option ``values`` as a run would (names, types, how they combine),
         without building the graph or loading a model; returns the resolved config."""
-        schema = context_schema(
-            self.name, self.options, self.option_defaults(), verifier=verifier
-        )
+        schema = context_schema(self.name, self.options, self.option_defaults(), verifier=verifier)
         return schema(**values).config()
 
-    def load_factory(self) -> Callable[..., CompiledStateGraph]:
+    def load_factory(self) -> Callable[..., CompiledStateGraph[Any, Any, Any, Any]]:
         """The factory function (its module is imported now)."""
         module, _, function = self.factory.partition(":")
-        return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), function)
 
     def build(
         self,
@@ -154,7 +152,7 @@ class StrategySpec:
         policy: Policy,
         verifier: Verifier | None = None,
         **arguments: Any,
-    ) -> CompiledStateGraph:
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
         """Build the graph. ``arguments`` are option values (flat: ``temperature=0.5``),
         which become the graph's defaults, and other factory arguments
         (``checkpointer=...``, or the objects ``sampling=``, ``budget=``)."""
@@ -301,7 +299,7 @@ def build_strategy(
     policy: Policy,
     verifier: Verifier | None = None,
     **arguments: Any,
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a strategy's graph by name (see :data:`SPECS` and :meth:`StrategySpec.build`).
 
     Example:

@@ -206,7 +206,7 @@ def create_self_refine(
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
     checkpointer: Checkpointer = None,
     name: str = "self_refine",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a draft → critique → refine graph.
 
     The plain-valued arguments are the defaults of the per-run options

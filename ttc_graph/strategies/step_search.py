@@ -10,6 +10,8 @@ A step-wise strategy is this loop plus an :data:`~ttc_graph.strategies.config.Ex
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
@@ -38,7 +40,7 @@ def build_step_search(
     keep: KeepRule,
     checkpointer: Checkpointer,
     retry: RetryPolicy | None = DEFAULT_RETRY,
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The expand → score → prune loop shared by beam search and DVTS."""
     builder = new_builder(schema)
     builder.add_node("prepare", make_prepare(schema))

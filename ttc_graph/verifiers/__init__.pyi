@@ -1,7 +1,7 @@
 # The public names of ``ttc_graph.verifiers``, loaded on first use by ``__init__.py``
 # (lazy_loader reads this file): torch loads only with what needs it.
-from .arithmetic import ArithmeticVerifier
 from .aggregation import AGGREGATIONS, Aggregation, aggregate
+from .arithmetic import ArithmeticVerifier
 from .base import Verifier, VerifierInput
 from .claims import Claim, find_claims
 from .combined import CombinedVerifier
