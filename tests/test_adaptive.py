@@ -194,7 +194,7 @@ def test_pool_is_never_overdrawn_by_concurrent_rounds() -> None:
         ({"budget": 500}, "budget must be ttc_graph.Budget"),
         ({"budget": TokenPool(tokens_per_question=100, questions=2)}, "fewer than one first"),
         ({"routing": "posterior"}, "routing must be a function"),
-        ({"round_size": 0}, "round_size must be an integer >= 1"),
+        ({"round_size": 0}, "option 'round_size' must be >= 1"),
         ({"verifier": None}, "routes by the verifier's scores"),
     ],
 )
@@ -329,7 +329,7 @@ def test_registry_lists_adaptive() -> None:
     spec = SPECS["adaptive"]
     assert spec.needs_verifier
     assert spec.eval_mode == "budgeted"
-    assert spec.default_n == 16
+    assert spec.default("n") == 16
 
 
 # -- one real search with the embedded model ------------------------------------------------

@@ -17,8 +17,9 @@ import pytest
 
 from ttc_graph import create_best_of_n
 from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
-from ttc_graph.strategies import STRATEGIES, build_strategy
-from ttc_graph.strategies.common import resolve_aggregation, step_sampling
+from ttc_graph.strategies import SPECS, build_strategy
+from ttc_graph.strategies.common import aggregation_of
+from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ttc_graph"
@@ -66,10 +67,7 @@ class NoFirstIndex:
 
 
 def test_step_sampling_keeps_every_field_and_adds_the_delimiter_once() -> None:
-    # Every field set away from its default: a field dropped on the way shows up here.
-    custom = SamplingParams(
-        temperature=0.3, top_p=0.9, max_new_tokens=7, stop=("END",), seed=5, logprobs=True
-    )
+    # Every run option of sampling set away from its default: one dropped shows up here.
     assert {f.name for f in fields(SamplingParams)} == {
         "temperature",
         "top_p",
@@ -77,20 +75,26 @@ def test_step_sampling_keeps_every_field_and_adds_the_delimiter_once() -> None:
         "stop",
         "seed",
         "logprobs",
-    }, "a new SamplingParams field: set it in `custom` above"
-    stepped = step_sampling(custom, "\n\n")
-    assert stepped == replace(custom, stop=("END", "\n\n"))
-    assert step_sampling(stepped, "\n\n") == stepped, "the delimiter is added once"
-    assert step_sampling(None, "\n\n") == SamplingParams(stop=("\n\n",))
+    }, "a new SamplingParams field: give it a run option (strategies/options.py)"
+    cfg = SearchConfig(
+        strategy="s", temperature=0.3, top_p=0.9, max_new_tokens=7, stop=("END",), step_wise=True
+    )
+    assert cfg.sampling == SamplingParams(
+        temperature=0.3, top_p=0.9, max_new_tokens=7, stop=("END", "\n\n")
+    )
+    once = replace(cfg, stop=("\n\n",))
+    assert once.sampling.stop == ("\n\n",), "the delimiter is added once"
+    assert replace(cfg, step_wise=False).sampling.stop == ("END",)
+    assert replace(cfg, step_delimiter="###").sampling.stop == ("END", "###")
 
 
 # -- first_index is part of the Policy protocol -------------------------------------
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list(SPECS))
 def test_every_factory_refuses_a_policy_without_first_index(name: str) -> None:
     with pytest.raises(ValueError, match=r"NoFirstIndex\.sample\(\) must accept first_index"):
-        build_strategy(name, policy=NoFirstIndex(), verifier=ArithmeticVerifier(), n=4)  # type: ignore[arg-type]
+        build_strategy(name, policy=NoFirstIndex(), verifier=ArithmeticVerifier())  # type: ignore[arg-type]
 
 
 def test_a_policy_taking_any_keyword_is_accepted() -> None:
@@ -101,13 +105,15 @@ def test_a_policy_taking_any_keyword_is_accepted() -> None:
 # -- one aggregation rule ----------------------------------------------------------
 
 
-def test_aggregation_is_the_strategys_else_the_verifiers() -> None:
-    assert resolve_aggregation(None, StepScores(aggregation="min")) == "min"
-    assert resolve_aggregation("prod", StepScores(aggregation="min")) == "prod"
-    assert resolve_aggregation(None, StepScores()) == "last"
-    assert resolve_aggregation(None, None) == "last"
-    with pytest.raises(ValueError, match="Unknown aggregation 'max'"):
-        resolve_aggregation("max", StepScores())
+def test_aggregation_is_the_runs_else_the_verifiers() -> None:
+    cfg = SearchConfig(strategy="s")
+    assert aggregation_of(cfg, StepScores(aggregation="min")) == "min"
+    assert aggregation_of(replace(cfg, aggregation="prod"), StepScores(aggregation="min")) == "prod"
+    assert aggregation_of(cfg, StepScores()) == "last"
+    assert aggregation_of(cfg, None) == "last"
+    graph = create_best_of_n(policy=ScriptedPolicy(), verifier=StepScores(), n=2)
+    with pytest.raises(ValueError, match="option 'aggregation' must be one of last, min"):
+        graph.invoke({"question": QUESTION}, context={"aggregation": "max"})
 
 
 @pytest.mark.parametrize(

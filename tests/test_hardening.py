@@ -246,7 +246,7 @@ def test_one_n_limit_for_solve_eval_factories_and_policies(
     no_model: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     over = str(MAX_N + 1)
-    rc, _, err = run_cli(capsys, "solve", "x", "--n", over)
+    rc, _, err = run_cli(capsys, "solve", "x", "--strategy", "majority", "--n", over)
     assert rc == 2
     one_error_line(err, f"limit of {MAX_N:,}")
     rc, _, err = run_cli(
@@ -746,18 +746,18 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "self_refine": lambda **kw: create_self_refine(policy=P, **kw),
 }
 BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
-    ({"budget": Budget(max_tokens=math.nan)}, "Budget.max_tokens must be an integer"),  # type: ignore[arg-type]
-    ({"budget": Budget(max_tokens=10.5)}, "Budget.max_tokens must be an integer"),  # type: ignore[arg-type]
-    ({"budget": Budget(max_seconds=math.nan)}, "Budget.max_seconds must be a finite"),
-    ({"budget": Budget(max_seconds=math.inf)}, "Budget.max_seconds must be a finite"),
-    ({"step_delimiter": ""}, "step_delimiter must be a non-empty string"),
-    ({"step_delimiter": None}, "step_delimiter must be a non-empty string"),
+    ({"budget": Budget(max_tokens=math.nan)}, "option 'budget_tokens' must be an integer"),  # type: ignore[arg-type]
+    ({"budget": Budget(max_tokens=10.5)}, "option 'budget_tokens' must be an integer"),  # type: ignore[arg-type]
+    ({"budget": Budget(max_seconds=math.nan)}, "option 'budget_seconds' must be a finite"),
+    ({"budget": Budget(max_seconds=math.inf)}, "option 'budget_seconds' must be a finite"),
+    ({"step_delimiter": ""}, "option 'step_delimiter' must be a non-empty string"),
+    ({"step_delimiter": None}, "option 'step_delimiter' cannot be None"),
     ({"sampling": {"temperature": 0.5}}, "sampling must be"),
     ({"sampling": {}}, "sampling must be"),
-    ({"seed": "1"}, "seed must be an integer"),
-    ({"seed": 1.5}, "seed must be an integer"),
-    ({"seed": True}, "seed must be an integer"),
-    ({"system_prompt": 42}, "system_prompt must be a string"),
+    ({"seed": "1"}, "option 'seed' must be an integer"),
+    ({"seed": 1.5}, "option 'seed' must be an integer"),
+    ({"seed": True}, "option 'seed' must be an integer"),
+    ({"system_prompt": 42}, "option 'system_prompt' must be a string"),
 ]
 
 
@@ -799,8 +799,15 @@ def test_sampling_stop_list_is_frozen_to_a_tuple() -> None:
 @pytest.mark.parametrize(
     ("argv", "needles"),
     [
-        (["solve", "x", "--temperature", "nan"], ["--temperature must be a finite number"]),
-        (["solve", "x", "--temperature", "inf"], ["--temperature must be a finite number"]),
+        (
+            ["solve", "x", "--strategy", "majority", "--temperature", "nan"],
+            ["option 'temperature' must be a finite number"],
+        ),
+        (
+            ["solve", "x", "--strategy", "majority", "--temperature", "inf"],
+            ["option 'temperature' must be a finite number"],
+        ),
+        (["solve", "x", "--temperature", "0.5"], ["greedy takes no --temperature"]),
         (["solve", "x", "--max-new-tokens", "1000000000"], [f"limit of {MAX_NEW_TOKENS:,}"]),
         (["solve", "x", "--verifier", "nonsense"], ["Unknown verifier 'nonsense'"]),
         (["solve", "x", "--verifier", "Grounded"], ["did you mean 'grounded'"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -21,10 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
+from scripted import ScriptedPolicy
 
-from ttc_graph.errors import LimitError
-from ttc_graph.serving.langgraph_app import create_graph_factory, graph_options
-from ttc_graph.serving.settings import Defaults
+from ttc_graph.errors import InputError, LimitError
+from ttc_graph.serving.langgraph_app import GraphBuilder, create_graph_factory, langgraph_json
+from ttc_graph.strategies import SPECS
 
 # It starts `langgraph dev` as a process: not in the fast tier.
 pytestmark = pytest.mark.subprocess
@@ -32,7 +34,7 @@ pytestmark = pytest.mark.subprocess
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "What is 17 + 25?"
 # Small enough for a CPU test: two candidates of at most 12 tokens.
-RUN_CONFIG = {"configurable": {"n": 2, "max_new_tokens": 12, "seed": 0}}
+RUN_CONTEXT = {"n": 2, "max_new_tokens": 12, "seed": 0}
 STARTUP_S = 240.0
 
 HAVE_SERVER = all(
@@ -41,18 +43,34 @@ HAVE_SERVER = all(
 )
 
 
-def test_run_options_come_from_configurable() -> None:
-    defaults = Defaults()
-    options = graph_options("beam_search", {"n": 2, "thread_id": "t", "seed": 3}, defaults)
-    assert (options.n, options.seed, options.verifier) == (2, 3, "auto")
-    assert options.max_new_tokens == defaults.max_tokens, "unset options keep serve's defaults"
-    assert graph_options("majority", {}, defaults).verifier is None, "a vote needs no verifier"
+def test_one_graph_per_strategy_and_verifier() -> None:
+    builder = GraphBuilder(load=ScriptedPolicy)
+    graph = builder.graph("beam_search")
+    assert builder.graph("beam_search") is graph, "options come per run, not per graph"
+    assert builder.graph("beam_search", "arithmetic") is not graph
+    assert builder.graph("majority").get_name() == "majority"
     with pytest.raises(LimitError, match="your own module"):
-        graph_options("weighted", {"verifier": "/some/prm/dir"}, defaults)
-    with pytest.raises(LimitError, match="'n' must be an integer"):
-        graph_options("weighted", {"n": "8"}, defaults)
-    with pytest.raises(LimitError, match="Unknown strategy"):
+        builder.graph("weighted", "/some/prm/dir")
+    with pytest.raises(InputError, match="Unknown strategy"):
         create_graph_factory("best_of_eight")
+    result = graph.invoke(
+        {"messages": [{"role": "user", "content": QUESTION}]},
+        context={"n": 2, "beam_width": 2, "max_steps": 2},
+    )
+    assert result["messages"][-1].type == "ai"
+
+
+def test_langgraph_json_serves_every_strategy() -> None:
+    committed = json.loads((REPO_ROOT / "langgraph.json").read_text())
+    assert committed == langgraph_json(), (
+        "langgraph.json differs from the specs: rewrite it with python -c 'import json; from "
+        "ttc_graph.serving.langgraph_app import langgraph_json; print(json.dumps("
+        "langgraph_json(), indent=2))' > langgraph.json"
+    )
+    import ttc_graph.serving.langgraph_app as app
+
+    for name in committed["graphs"]:
+        assert callable(getattr(app, name))
 
 
 def free_port() -> int:
@@ -154,18 +172,14 @@ def client(server: str) -> Any:
 @pytest.mark.slow
 def test_every_strategy_is_served_with_its_schemas(client: Any) -> None:
     graphs = {a["graph_id"]: a for a in client.assistants.search(limit=50)}
-    assert set(graphs) >= {
-        "greedy",
-        "best_of_n",
-        "weighted",
-        "majority",
-        "beam_search",
-        "dvts",
-        "self_refine",
-    }
+    assert set(graphs) == set(SPECS)
     schemas = client.assistants.get_schemas(graphs["best_of_n"]["assistant_id"])
     # Clients see the graph's own input and output, not its working state.
-    assert set(schemas["input_schema"]["properties"]) == {"question"}
+    assert set(schemas["input_schema"]["properties"]) == {"question", "messages"}
+    # Studio shows the run options: the graph's context schema, with its defaults.
+    options = schemas["context_schema"]["properties"]
+    assert options["n"]["default"] == SPECS["best_of_n"].default("n")
+    assert "beam_width" not in options
     output = set(schemas["output_schema"]["properties"])
     assert {"answer", "solution", "candidates", "usage", "trace"} <= output
     assert "beams" not in output
@@ -175,7 +189,7 @@ def test_every_strategy_is_served_with_its_schemas(client: Any) -> None:
 def test_a_search_runs_and_streams_its_events(client: Any) -> None:
     thread = client.threads.create()
     result = client.runs.wait(
-        thread["thread_id"], "best_of_n", input={"question": QUESTION}, config=RUN_CONFIG
+        thread["thread_id"], "best_of_n", input={"question": QUESTION}, context=RUN_CONTEXT
     )
     assert len(result["candidates"]) == 2
     assert all(c["completion_tokens"] <= 12 for c in result["candidates"])
@@ -191,7 +205,7 @@ def test_a_search_runs_and_streams_its_events(client: Any) -> None:
         other["thread_id"],
         "best_of_n",
         input={"question": QUESTION},
-        config=RUN_CONFIG,
+        context=RUN_CONTEXT,
         stream_mode=["custom", "values"],
     ):
         if part.event == "custom":
@@ -207,3 +221,29 @@ def test_a_search_runs_and_streams_its_events(client: Any) -> None:
     assert [c["text"] for c in last_values["candidates"]] == [
         c["text"] for c in result["candidates"]
     ]
+
+
+@pytest.mark.slow
+def test_studio_chat_drives_a_graph_on_a_thread(client: Any) -> None:
+    # What LangGraph Studio's chat and Agent Chat UI send: messages, one turn at a time.
+    thread = client.threads.create()
+    first = client.runs.wait(
+        thread["thread_id"],
+        "majority",
+        input={"messages": [{"role": "user", "content": QUESTION}]},
+        context=RUN_CONTEXT,
+    )
+    second = client.runs.wait(
+        thread["thread_id"],
+        "majority",
+        input={"messages": [{"role": "user", "content": "What is 2 + 3?"}]},
+        context={**RUN_CONTEXT, "n": 3},
+    )
+    assert [m["type"] for m in first["messages"]] == ["human", "ai"]
+    assert [m["type"] for m in second["messages"]] == ["human", "ai", "human", "ai"]
+    assert second["messages"][-1]["content"] == second["solution"]
+    assert len(second["candidates"]) == 3, "each run takes its own options"
+    # A new question on the thread starts from fresh usage: 3 candidates' tokens only.
+    assert second["usage"]["completion_tokens"] == sum(
+        c["completion_tokens"] for c in second["candidates"]
+    )

@@ -19,10 +19,11 @@ from ttc_graph.errors import (
     TTCGraphError,
 )
 from ttc_graph.evaluation import create_evaluation
-from ttc_graph.evaluation.metrics import BUDGETED, SAMPLED, SEARCHED, SINGLE
+from ttc_graph.cli.options import given_options
+from ttc_graph.evaluation.metrics import COVERAGE, eval_mode
 from ttc_graph.policy import SamplingParams
 from ttc_graph.specs import VerifierSpecError
-from ttc_graph.strategies import NEEDS_VERIFIER, SPECS, STRATEGIES, build_strategy, defaults
+from ttc_graph.strategies import SPECS, build_strategy, defaults
 from ttc_graph.visualization.diagram import DiagramOnlyPolicy, DiagramOnlyVerifier
 
 
@@ -39,10 +40,30 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 
 def test_every_strategy_has_one_spec_read_by_eval() -> None:
-    assert tuple(SPECS) == STRATEGIES
-    assert set(SAMPLED) | set(SEARCHED) | set(SINGLE) | set(BUDGETED) == set(STRATEGIES)
-    assert {name for name, spec in SPECS.items() if spec.needs_verifier} == NEEDS_VERIFIER
-    assert {name: spec.selection for name, spec in SPECS.items() if spec.selection} == SAMPLED
+    assert {eval_mode(name) for name in SPECS} <= {"sample", "per_n", "single", "budgeted"}
+    assert eval_mode(COVERAGE) == "sample"
+    assert [n for n, s in SPECS.items() if s.eval_mode == "sample"] == [
+        "best_of_n",
+        "weighted",
+        "majority",
+    ]
+    assert {n: SPECS[n].selection for n in ("best_of_n", "weighted", "majority")} == {
+        "best_of_n": "vanilla",
+        "weighted": "weighted",
+        "majority": "majority",
+    }
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_each_specs_defaults_are_its_graphs(name: str) -> None:
+    spec = SPECS[name]
+    verifier = DiagramOnlyVerifier() if spec.needs_verifier else None
+    graph = spec.build(policy=DiagramOnlyPolicy(), verifier=verifier)
+    assert graph.context_schema().values() == spec.option_defaults()
+    schema = graph.get_context_jsonschema()
+    assert {k: v.get("default") for k, v in schema["properties"].items()} == {
+        k: v for k, v in spec.option_defaults().items()
+    }
 
 
 def test_cli_and_python_share_one_set_of_defaults() -> None:
@@ -51,19 +72,16 @@ def test_cli_and_python_share_one_set_of_defaults() -> None:
         _defaults(create_dvts),
         _defaults(create_best_of_n),
     )
-    assert beam["n"] == dvts["n"] == SPECS["beam_search"].default_n == defaults.SEARCH_N
+    assert beam["n"] == dvts["n"] == SPECS["beam_search"].default("n") == defaults.SEARCH_N
     assert beam["beam_width"] == dvts["beam_width"] == defaults.BEAM_WIDTH
     assert beam["max_steps"] == dvts["max_steps"] == defaults.MAX_STEPS
-    assert bon["n"] == SPECS["majority"].default_n == defaults.N
+    assert bon["n"] == SPECS["majority"].default("n") == defaults.N
     assert _defaults(create_self_refine)["max_rounds"] == defaults.MAX_ROUNDS
-    sampling = SamplingParams()
-    for argv in (["solve", "x"], ["eval", "--dataset", "arithmetic"]):
+    for argv in (["solve", "x"], ["eval", "--dataset", "arithmetic"], ["serve"]):
         args = _parse(*argv)
-        assert (args.beam_width, args.max_steps) == (defaults.BEAM_WIDTH, defaults.MAX_STEPS)
-        assert (args.max_new_tokens, args.temperature) == (
-            sampling.max_new_tokens,
-            sampling.temperature,
-        )
+        # Left out, every run option is the strategy's own default.
+        assert given_options(args, exclude=("n",) if argv[0] == "eval" else ()) == {}
+    sampling = SamplingParams()
     assert _defaults(create_evaluation)["beam_width"] == defaults.BEAM_WIDTH
     assert _defaults(create_evaluation)["max_new_tokens"] == sampling.max_new_tokens
 
@@ -75,7 +93,7 @@ def test_a_beam_wider_than_n_is_refused_everywhere(
     with pytest.raises(InputError, match="beam_width \\(4\\) cannot exceed n \\(2\\)"):
         build_strategy(name, policy=DiagramOnlyPolicy(), verifier=DiagramOnlyVerifier(), n=2)
     assert main(["solve", "x", "--strategy", name, "--n", "2"]) == 2
-    assert "--beam-width (4) cannot exceed --n (2)" in capsys.readouterr().err
+    assert f"{name}: beam_width (4) cannot exceed n (2)" in capsys.readouterr().err
 
 
 def test_eval_uses_width_n_below_the_beam_width(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from reliability_faults import FlakyPolicy
 
 from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
-from ttc_graph.strategies import STRATEGIES, build_strategy, defaults
+from ttc_graph.strategies import SPECS, build_strategy, defaults
 from ttc_graph.strategies.config import EarlyStop, answer_posterior
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
@@ -32,7 +32,7 @@ def build(name: str, policy: Any, verifier: Any, **kwargs: Any) -> Any:
     )
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list(SPECS))
 def test_every_strategy_stops_within_its_token_budget(
     name: str, policy: Any, verifier: ArithmeticVerifier
 ) -> None:

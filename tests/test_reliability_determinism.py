@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ttc_graph.policy import SamplingParams
-from ttc_graph.strategies import STRATEGIES, build_strategy
+from ttc_graph.strategies import SPECS, build_strategy
 from ttc_graph.verifiers import ArithmeticVerifier
 
 QUESTIONS = ["What is 9 + 6?", "Tom has 12 apples and eats 5. How many are left?"]
@@ -36,7 +36,7 @@ def comparable(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "usage": usage}
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list(SPECS))
 def test_same_seed_gives_the_same_result_alone_and_in_a_batch(name: str, policy: Any) -> None:
     graph = build(name, policy)
     alone = [comparable(graph.invoke({"question": q})) for q in QUESTIONS]

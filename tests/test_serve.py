@@ -27,12 +27,13 @@ from openai import OpenAI
 
 from ttc_graph.errors import InputError, InputTooLongError, LimitError, StrategyError
 from ttc_graph.policy import SamplingParams
-from ttc_graph.serving import APIError, Defaults, ServeLimits, create_app, parse_model
+from ttc_graph.serving import APIError, ServeLimits, create_app, parse_model
 from ttc_graph.serving.errors import from_exception
-from ttc_graph.serving.options import parse_request, served_verifiers
+from ttc_graph.serving.options import checked_options, parse_request, served_verifiers
 from ttc_graph.serving.responses import ranked_choices
 from ttc_graph.serving.server import serve_in_thread
-from ttc_graph.strategies import build_strategy
+from ttc_graph.strategies import SPECS, build_strategy
+from ttc_graph.strategies.options import context_schema
 from ttc_graph.verifiers import GroundedVerifier
 
 KEY = "test-key"
@@ -57,12 +58,15 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def parse(body: dict[str, Any], **limits: Any) -> Any:
-    return parse_request(
+    """The request parsed, and its options checked as the strategy's graph checks them."""
+    parsed = parse_request(
         body,
         limits=ServeLimits(**{"max_n": 8, "max_tokens": 32, **limits}),
-        defaults=Defaults(),
         verifiers=served_verifiers("grounded"),
     )
+    spec = SPECS[parsed.strategy]
+    schema = context_schema(spec.name, spec.options, spec.option_defaults(), verifier=True)
+    return parsed, checked_options(parsed, schema).config()
 
 
 def test_model_names_a_strategy_and_an_optional_n() -> None:
@@ -75,7 +79,7 @@ def test_model_names_a_strategy_and_an_optional_n() -> None:
 
 
 def test_request_options_resolve_with_ttc_overriding_the_model_name() -> None:
-    parsed = parse(
+    parsed, cfg = parse(
         {
             "model": "weighted-8",
             "messages": user(),
@@ -85,8 +89,7 @@ def test_request_options_resolve_with_ttc_overriding_the_model_name() -> None:
             "ttc": {"strategy": "beam_search", "n": 4, "beam_width": 2, "seed": 5},
         }
     )
-    spec = parsed.spec
-    assert (spec.strategy, spec.n, spec.beam_width, spec.max_tokens, spec.seed) == (
+    assert (cfg.strategy, cfg.n, cfg.beam_width, cfg.max_new_tokens, cfg.seed) == (
         "beam_search",
         4,
         2,
@@ -94,7 +97,8 @@ def test_request_options_resolve_with_ttc_overriding_the_model_name() -> None:
         5,
     )
     assert parsed.choices == 2
-    assert parse({"model": "majority", "messages": user()}).spec.n == Defaults().n
+    # What a request leaves out is the strategy's own default, as everywhere.
+    assert parse({"model": "majority", "messages": user()})[1].n == SPECS["majority"].default("n")
 
 
 @pytest.mark.parametrize(
@@ -114,6 +118,15 @@ def test_request_options_resolve_with_ttc_overriding_the_model_name() -> None:
         ({"model": "beam_search-4", "messages": user(), "ttc": {"beam_width": 3}}, 400, None),
         ({"model": "weighted-4", "messages": user(), "ttc": {"verifier": "x"}}, 400, None),
         ({"model": "weighted-4", "messages": user(), "ttc": {"bogus": 1}}, 400, "ttc.bogus"),
+        (
+            {"model": "majority", "messages": user(), "ttc": {"beam_width": 2}},
+            400,
+            "ttc.beam_width",
+        ),
+        ({"model": "weighted-4", "messages": user(), "max_tokens": True}, 400, "max_tokens"),
+        ({"model": "weighted-4", "messages": user(), "ttc": {"seed": True}}, 400, "ttc.seed"),
+        ({"model": "weighted-4", "messages": user(), "ttc": {"seed": "1"}}, 400, "ttc.seed"),
+        ({"model": "greedy", "messages": user(), "temperature": 0.5}, 400, "temperature"),
         ({"model": "weighted-4", "messages": user(), "tools": [{}]}, 400, "tools"),
         (
             {"model": "weighted-4", "messages": user(), "ttc": {"budget": {"max_tokens": 0}}},

@@ -16,7 +16,7 @@ from ttc_graph import (
     create_self_refine,
 )
 from ttc_graph.policy import SamplingParams
-from ttc_graph.strategies import STRATEGIES, build_strategy
+from ttc_graph.strategies import SPECS, build_strategy
 from ttc_graph.strategies.selection import select
 from ttc_graph.strategies.state import Candidate
 from ttc_graph.verifiers import ArithmeticVerifier
@@ -54,7 +54,7 @@ def _check_result(result: dict[str, Any], strategy: str) -> None:
     assert len(chosen_nodes) >= 2, "the chosen path runs from the root to a leaf"
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list(SPECS))
 def test_every_strategy_returns_a_well_formed_result(
     name: str, policy: Any, verifier: ArithmeticVerifier
 ) -> None:

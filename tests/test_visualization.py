@@ -22,7 +22,7 @@ from rich.console import Console
 from ttc_graph.cli import main
 from ttc_graph.errors import TTCGraphError
 from ttc_graph.policy.base import Policy
-from ttc_graph.strategies import STRATEGIES
+from ttc_graph.strategies import SPECS
 from ttc_graph.strategies.state import TraceNode
 from ttc_graph.visualization import (
     DiagramOnlyPolicy,
@@ -429,7 +429,7 @@ def test_view_reports_bad_input_in_one_line(tmp_path: Path, capsys: Any) -> None
 # --- diagrams (Mermaid; PNGs need Graphviz and are in the system tests) -------------
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list(SPECS))
 def test_graph_command_prints_mermaid_of_every_strategy(name: str, capsys: Any) -> None:
     assert main(["graph", "--strategy", name]) == 0
     out = capsys.readouterr().out

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ttc_graph import create_beam_search
 from ttc_graph.policy import SamplingParams
-from ttc_graph.strategies import STRATEGIES
+from ttc_graph.strategies import SPECS
 from ttc_graph.verifiers import ArithmeticVerifier
 from ttc_graph.visualization import (
     draw_png,
@@ -107,7 +107,7 @@ def _check_png(path: Path) -> tuple[int, int]:
         return image.size
 
 
-@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize("name", list(SPECS))
 def test_png_diagram_of_every_strategy_is_drawn_offline(name: str, tmp_path: Path) -> None:
     require_tools("dot")
     path = draw_png(strategy_graph(name), tmp_path / f"{name}.png", title=name)

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         limit=MAX_CONCURRENCY,
         why="each problem in flight holds a thread and its candidates in memory",
     )
-    given = given_options(args)
+    given = given_options(args, exclude=("n",))
     shared: dict[str, Any] = {name: given.pop(name) for name in SHARED if name in given}
     evaluation = create_evaluation(
         dataset=args.dataset,

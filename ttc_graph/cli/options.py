@@ -131,11 +131,16 @@ def add_run_options(p: argparse.ArgumentParser, *, exclude: tuple[str, ...] = ()
         )
 
 
-def given_options(args: argparse.Namespace) -> dict[str, object]:
-    """The run options given on the command line (a flag left out is not in it)."""
+def given_options(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) -> dict[str, object]:
+    """The run options given on the command line (a flag left out is not in it);
+    ``exclude`` as in :func:`add_run_options`."""
     from ttc_graph.strategies.options import OPTIONS
 
-    return {name: getattr(args, name) for name in OPTIONS if getattr(args, name, None) is not None}
+    return {
+        name: getattr(args, name)
+        for name in OPTIONS
+        if name not in exclude and getattr(args, name, None) is not None
+    }
 
 
 def run_options(strategy: str, given: dict[str, object]) -> dict[str, object]:

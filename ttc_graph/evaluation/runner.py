@@ -691,8 +691,9 @@ def _check_options(
             try:
                 spec.check(unit_context(spec, options, n), verifier=verifier)
             except ValueError as exc:
-                where = f"{name} at N={n}" if spec.takes_n else name
-                raise InputError(f"{where}: {exc}") from exc
+                if not spec.takes_n:
+                    raise
+                raise InputError(f"{str(exc).rstrip('.')} (at N={n}).") from exc
 
 
 def _verifier_identity(verifier: Any, model: Any) -> str | None:

@@ -29,7 +29,7 @@ from langgraph.graph.state import CompiledStateGraph
 from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy
 from ttc_graph.serving.errors import APIError, bad_request
-from ttc_graph.serving.options import ParsedRequest, ServeLimits
+from ttc_graph.serving.options import ParsedRequest, ServeLimits, checked_options
 from ttc_graph.strategies.options import OPTIONS, RunOptions
 from ttc_graph.strategies.registry import SPECS, get_spec
 from ttc_graph.verifiers.base import Verifier
@@ -129,18 +129,6 @@ def check_defaults(defaults: Mapping[str, Any], *, verifier: bool) -> None:
     for spec in SPECS.values():
         values = {k: v for k, v in defaults.items() if k in spec.options.names}
         spec.check(values, verifier=verifier or spec.needs_verifier)
-
-
-def _param(exc: ValueError, request: ParsedRequest) -> str | None:
-    """The request field an option error is about (``ttc.beam_width``), if it names one."""
-    for name in request.context:
-        if f"'{name}'" in str(exc):
-            return (
-                "max_tokens"
-                if name == "max_new_tokens"
-                else (name if name in ("temperature", "top_p", "seed") else f"ttc.{name}")
-            )
-    return None
 
 
 class SearchEngine:
@@ -244,12 +232,7 @@ class SearchEngine:
     ) -> tuple[CompiledStateGraph[Any, Any, Any, Any], RunOptions]:
         """The strategy's graph and the request's options, checked by it (a 400 if wrong)."""
         graph = await self.graph(request.strategy, request.verifier)
-        try:
-            schema = cast(type[RunOptions], graph.context_schema)
-            options = schema(**request.context)
-        except ValueError as exc:
-            raise bad_request(str(exc), param=_param(exc, request)) from None
-        return graph, options
+        return graph, checked_options(request, cast(type[RunOptions], graph.context_schema))
 
     def start(
         self,

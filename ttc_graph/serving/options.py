@@ -24,7 +24,7 @@ from ttc_graph.limits import check_count
 from ttc_graph.serving.errors import APIError, bad_request
 from ttc_graph.serving.settings import ServeLimits
 from ttc_graph.specs import NAMED_VERIFIERS
-from ttc_graph.strategies.options import OPTIONS, unknown_option
+from ttc_graph.strategies.options import OPTIONS, RunOptions, unknown_option
 from ttc_graph.strategies.prompts import to_messages
 from ttc_graph.strategies.registry import SPECS, get_spec
 
@@ -107,6 +107,8 @@ class ParsedRequest:
     """A verifier spec the server serves, or None for the server's choice."""
     context: dict[str, Any]
     """The run options the request sets (the graph's defaults fill in the rest)."""
+    sources: dict[str, str]
+    """The request field each option came from (``model`` for its N)."""
     messages: list[BaseMessage]
     model: str
     choices: int
@@ -240,6 +242,7 @@ def parse_request(body: Any, *, limits: ServeLimits, verifiers: frozenset[str]) 
         strategy=strategy,
         verifier=verifier,
         context=context,
+        sources=params,
         messages=messages,
         model=req.model,
         choices=choices,
@@ -248,6 +251,24 @@ def parse_request(body: Any, *, limits: ServeLimits, verifiers: frozenset[str]) 
         content=opts.content,
         include_candidates=opts.include_candidates,
     )
+
+
+def checked_options(request: ParsedRequest, schema: type[RunOptions]) -> RunOptions:
+    """The request's run options checked by the graph's context ``schema`` (as a Python
+    caller's are), or a 400 naming the request field at fault."""
+    try:
+        return schema(**request.context)
+    except ValueError as exc:
+        param = next((p for name, p in _fields(request).items() if f"'{name}'" in str(exc)), None)
+        raise bad_request(str(exc), param=param) from None
+
+
+def _fields(request: ParsedRequest) -> dict[str, str]:
+    """Where each run option of ``request`` came from: ``ttc.beam_width``, ``max_tokens``..."""
+    top = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p"}
+    return {
+        name: request.sources.get(name, top.get(name, f"ttc.{name}")) for name in request.context
+    }
 
 
 def served_verifiers(default: str | None) -> frozenset[str]:

@@ -94,8 +94,10 @@ class Option:
             relation = ">" if self.low_open else ">="
             raise LimitError(f"{label} must be {relation} {self.low:g}, got {value!r}.")
         if self.high is not None and value > self.high:
-            reason = f": {self.why}" if self.why else ""
-            raise LimitError(f"{label} must be <= {self.high:g}, got {value!r}{reason}.")
+            high = int(self.high) if float(self.high).is_integer() else self.high
+            if self.why:
+                raise LimitError(f"{label} is {value:,}, above the limit of {high:,}: {self.why}.")
+            raise LimitError(f"{label} must be <= {high:,}, got {value!r}.")
         return value
 
 

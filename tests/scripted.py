@@ -1,0 +1,107 @@
+"""A scripted policy and verifier: the real graphs driven in milliseconds, no model.
+
+:class:`ScriptedPolicy` writes fixed solutions, step by step as a model would: candidate
+``i`` of a request writes ``solutions[(i + seed) % len(solutions)]``, continued after the
+steps the request's prefix already holds, cut at the first stop string (kept, as the
+real policies keep it) or at ``max_new_tokens`` words (one word, one token). Every
+call is recorded, so a test can say what was asked of the policy and when.
+
+:class:`ScriptedVerifier` scores a step 0.9 when it contains ``right``, else 0.2.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
+from ttc_graph.verifiers import Verifier
+
+RIGHT = "$\\boxed{12}$"
+SOLUTIONS = (
+    "Sam has 7 pencils.\n\nHe buys 5 more: 7 + 5 = 12.\n\nThe final answer is $\\boxed{12}$.",
+    "Sam has 7 pencils.\n\nHe buys 5 more: 7 - 5 = 2.\n\nThe final answer is $\\boxed{2}$.",
+    "Sam has 7 pencils.\n\n7 + 5 = 12.\n\nThe final answer is $\\boxed{12}$.",
+    "He has 7 and buys 5.\n\n7 * 5 = 35.\n\nThe final answer is $\\boxed{35}$.",
+)
+"""Two of four right (12): a vote and a verifier both have something to pick from."""
+QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded policy call."""
+
+    requests: list[GenerationRequest]
+    n: int
+    params: SamplingParams
+    first_index: int
+
+
+def _steps(text: str) -> list[str]:
+    parts = text.split("\n\n")
+    return [p + "\n\n" for p in parts[:-1]] + [parts[-1]]
+
+
+class ScriptedPolicy:
+    """Writes :data:`SOLUTIONS` (or ``solutions``) as described in the module docs."""
+
+    model_id = "scripted"
+
+    def __init__(self, solutions: Sequence[str] = SOLUTIONS, *, prompt_tokens: int = 10) -> None:
+        self.solutions = list(solutions)
+        self.prompt_tokens = prompt_tokens
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    @property
+    def rows(self) -> int:
+        """Candidates written so far, over every call."""
+        return sum(len(c.requests) * c.n for c in self.calls)
+
+    def sample(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        n: int = 1,
+        params: SamplingParams | None = None,
+        config: Any = None,
+        first_index: int = 0,
+    ) -> list[list[Completion]]:
+        params = params or SamplingParams()
+        with self._lock:
+            self.calls.append(Call(list(requests), n, params, first_index))
+        return [
+            [self._complete(r, i, params) for i in range(first_index, first_index + n)]
+            for r in requests
+        ]
+
+    async def asample(
+        self, requests: Sequence[GenerationRequest], **kwargs: Any
+    ) -> list[list[Completion]]:
+        return self.sample(requests, **kwargs)
+
+    def _complete(self, request: GenerationRequest, index: int, params: SamplingParams) -> Completion:
+        seed = params.seed or 0
+        solution = self.solutions[(index + seed) % len(self.solutions)]
+        written = len(_steps(request.prefix)) if request.prefix else 0
+        text = "".join(_steps(solution)[written:]) or "The final answer is $\\boxed{0}$."
+        finish = "eos"
+        cuts = [text.index(s) + len(s) for s in params.stop if s in text]
+        if cuts and min(cuts) < len(text):
+            text, finish = text[: min(cuts)], "stop"
+        words = text.split(" ")
+        if len(words) > params.max_new_tokens:
+            text, finish = " ".join(words[: params.max_new_tokens]), "length"
+        return Completion(text, finish, len(text.split(" ")), self.prompt_tokens)  # type: ignore[arg-type]
+
+
+class ScriptedVerifier(Verifier):
+    """Scores a step 0.9 when it contains ``right``, else 0.2."""
+
+    right: str = "12"
+
+    def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
+        return [[0.9 if self.right in step else 0.2 for step in steps] for steps in candidates]
