@@ -382,7 +382,7 @@ def test_schedule_groups_alike_units_of_concurrent_problems(tmp_path: Path) -> N
         ({"ns": "1,two"}, "comma-separated integers"),
         (
             {"strategies": "beam_search", "ns": "4,6", "beam_width": 4},
-            r"n \\(6\\) must be a multiple of beam_width.*at N=6",
+            r"n \(6\) must be a multiple of beam_width.*at N=6",
         ),
         ({"strategies": "weighted", "verifier": None}, "need a verifier"),
         ({"max_new_tokens": 0}, "option 'max_new_tokens' must be >= 1"),
