@@ -83,8 +83,11 @@ class ScriptedPolicy:
     ) -> list[list[Completion]]:
         return self.sample(requests, **kwargs)
 
-    def _complete(self, request: GenerationRequest, index: int, params: SamplingParams) -> Completion:
-        seed = params.seed or 0
+    def _complete(
+        self, request: GenerationRequest, index: int, params: SamplingParams
+    ) -> Completion:
+        # Greedy decoding does not depend on the seed; sampling does.
+        seed = (params.seed or 0) if params.temperature > 0 else 0
         solution = self.solutions[(index + seed) % len(self.solutions)]
         written = len(_steps(request.prefix)) if request.prefix else 0
         text = "".join(_steps(solution)[written:]) or "The final answer is $\\boxed{0}$."
@@ -105,3 +108,16 @@ class ScriptedVerifier(Verifier):
 
     def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
         return [[0.9 if self.right in step else 0.2 for step in steps] for steps in candidates]
+
+
+def options_for(name: str, **values: Any) -> dict[str, Any]:
+    """``values`` that strategy ``name`` takes (a loop over every strategy passes each its own)."""
+    from ttc_graph.strategies import SPECS
+
+    return {k: v for k, v in values.items() if k in SPECS[name].options.names}
+
+
+def without_ids(result: dict[str, Any]) -> dict[str, Any]:
+    """A result with its messages as (type, content): message ids are fresh per run."""
+    messages = [(m.type, m.content) for m in result.get("messages", [])]
+    return {**result, "messages": messages}

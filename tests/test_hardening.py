@@ -222,7 +222,10 @@ def test_absurd_n_is_refused_up_front_in_little_memory(tmp_path: Path) -> None:
         """
         import json, resource, subprocess, sys
         done = subprocess.run(
-            [sys.executable, "-m", "ttc_graph", "solve", "What is 1 + 1?", "--n", "1000000000"],
+            [
+                sys.executable, "-m", "ttc_graph", "solve", "What is 1 + 1?",
+                "--strategy", "majority", "--n", "1000000000",
+            ],
             capture_output=True, text=True,
         )
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -235,7 +238,7 @@ def test_absurd_n_is_refused_up_front_in_little_memory(tmp_path: Path) -> None:
     )
     report = json.loads(done.stdout)
     assert report["rc"] == 2
-    line = one_error_line(report["err"], "--n is 1,000,000,000", f"limit of {MAX_N:,}")
+    line = one_error_line(report["err"], "'n' is 1,000,000,000", f"limit of {MAX_N:,}")
     assert "kept in memory" in line, "the message says why"
     # Only the imports (torch, transformers): no candidate was ever allocated. Before,
     # this grew past 4 GB in 40 s and ended in a MemoryError traceback.

@@ -11,6 +11,7 @@ import pytest
 
 from ttc_graph import create_beam_search, create_best_of_n, create_dvts, create_self_refine
 from ttc_graph.cli import build_parser, main
+from ttc_graph.cli.options import given_options
 from ttc_graph.errors import (
     InputError,
     LimitError,
@@ -19,7 +20,6 @@ from ttc_graph.errors import (
     TTCGraphError,
 )
 from ttc_graph.evaluation import create_evaluation
-from ttc_graph.cli.options import given_options
 from ttc_graph.evaluation.metrics import COVERAGE, eval_mode
 from ttc_graph.policy import SamplingParams
 from ttc_graph.specs import VerifierSpecError
@@ -61,9 +61,8 @@ def test_each_specs_defaults_are_its_graphs(name: str) -> None:
     graph = spec.build(policy=DiagramOnlyPolicy(), verifier=verifier)
     assert graph.context_schema().values() == spec.option_defaults()
     schema = graph.get_context_jsonschema()
-    assert {k: v.get("default") for k, v in schema["properties"].items()} == {
-        k: v for k, v in spec.option_defaults().items()
-    }
+    defaults = {k: v.get("default") for k, v in schema["properties"].items()}
+    assert defaults == spec.option_defaults()
 
 
 def test_cli_and_python_share_one_set_of_defaults() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from reliability_faults import FlakyPolicy
+from scripted import options_for
 
 from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
@@ -17,7 +18,7 @@ from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
 SAMPLING = SamplingParams(temperature=0.8, max_new_tokens=24)
-OPTIONS: dict[str, Any] = {"n": 4, "beam_width": 2, "max_steps": 3, "sampling": SAMPLING}
+OPTIONS: dict[str, Any] = {"n": 4, "beam_width": 2, "max_steps": 3, "max_rounds": 2, "seed": 5}
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,13 @@ def verifier() -> ArithmeticVerifier:
 
 
 def build(name: str, policy: Any, verifier: Any, **kwargs: Any) -> Any:
-    extra = {"max_rounds": 2} if name == "self_refine" else {}
     return build_strategy(
-        name, policy=policy, verifier=verifier, seed=5, **OPTIONS, **extra, **kwargs
+        name,
+        policy=policy,
+        verifier=verifier,
+        sampling=SAMPLING,
+        **options_for(name, **OPTIONS),
+        **kwargs,
     )
 
 
@@ -61,12 +66,16 @@ def test_every_strategy_stops_within_its_token_budget(
 def test_a_budget_that_does_not_bind_changes_nothing(
     name: str, policy: Any, verifier: ArithmeticVerifier
 ) -> None:
-    small = {"n": 2, "beam_width": 1, "max_steps": 2, "sampling": SamplingParams(max_new_tokens=8)}
-    extra = {"max_rounds": 1} if name == "self_refine" else {}
+    small = options_for(name, n=2, beam_width=1, max_steps=2, max_rounds=1, seed=5)
 
     def run(**kwargs: Any) -> dict[str, Any]:
         graph = build_strategy(
-            name, policy=policy, verifier=verifier, seed=5, **small, **extra, **kwargs
+            name,
+            policy=policy,
+            verifier=verifier,
+            sampling=SamplingParams(max_new_tokens=8),
+            **small,
+            **kwargs,
         )
         return graph.invoke({"question": QUESTION})
 

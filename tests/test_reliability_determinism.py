@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from scripted import options_for, without_ids
 
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy
@@ -16,24 +17,19 @@ SAMPLING = SamplingParams(temperature=0.8, max_new_tokens=8)
 
 
 def build(name: str, policy: Any, seed: int = 17) -> Any:
-    extra = {"max_rounds": 1} if name == "self_refine" else {}
     return build_strategy(
         name,
         policy=policy,
         verifier=ArithmeticVerifier(),
-        n=2,
-        beam_width=1,
-        max_steps=2,
         sampling=SAMPLING,
-        seed=seed,
-        **extra,
+        **options_for(name, n=2, beam_width=1, max_steps=2, max_rounds=1, seed=seed),
     )
 
 
 def comparable(result: dict[str, Any]) -> dict[str, Any]:
-    """Everything but the wall-clock time."""
+    """Everything but the wall-clock time and the messages' fresh ids."""
     usage = {k: v for k, v in result["usage"].items() if k != "seconds"}
-    return {**result, "usage": usage}
+    return {**without_ids(result), "usage": usage}
 
 
 @pytest.mark.parametrize("name", list(SPECS))

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from scripted import options_for
 
 from ttc_graph import (
     Budget,
@@ -62,12 +63,8 @@ def test_every_strategy_returns_a_well_formed_result(
         name,
         policy=policy,
         verifier=verifier,
-        n=4,
-        beam_width=2,
-        max_steps=2,
         sampling=SMALL,
-        seed=11,
-        **({"max_rounds": 1} if name == "self_refine" else {}),
+        **options_for(name, n=4, beam_width=2, max_steps=2, seed=11, max_rounds=1),
     )
     result = graph.invoke({"question": QUESTION})
     _check_result(result, name)
@@ -291,13 +288,13 @@ def test_budget_stops_the_search_with_the_best_so_far(
         (create_beam_search, {"n": 6, "beam_width": 4}, "multiple of beam_width"),
         (create_beam_search, {"n": 2, "beam_width": 4}, "cannot exceed n"),
         (create_beam_search, {"n": 4, "beam_width": 2, "max_steps": 0}, "max_steps"),
-        (create_dvts, {"n": 0, "beam_width": 1}, "n must be"),
+        (create_dvts, {"n": 0, "beam_width": 1}, "option 'n' must be >= 1"),
         (create_beam_search, {"n": 4, "beam_width": 2, "lookahead": -1}, "lookahead"),
         (create_self_refine, {"max_rounds": 0}, "max_rounds"),
         (create_self_refine, {"threshold": 1.5}, "threshold"),
-        (create_best_of_n, {"n": -1}, "n must be"),
-        (create_best_of_n, {"selection": "best"}, "Unknown selection"),
-        (create_best_of_n, {"aggregation": "max"}, "Unknown aggregation"),
+        (create_best_of_n, {"n": -1}, "option 'n' must be >= 1"),
+        (create_best_of_n, {"selection": "best"}, "option 'selection' must be one of"),
+        (create_best_of_n, {"aggregation": "max"}, "option 'aggregation' must be one of"),
     ],
 )
 def test_bad_arguments_fail_at_construction(

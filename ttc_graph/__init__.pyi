@@ -2,6 +2,7 @@
 # (lazy_loader reads this file): ``import ttc_graph`` and ``ttc-graph --help`` stay
 # fast, and torch is imported only by what needs it.
 from .answers import answers_equal, extract_answer
+from .chat_model import ChatTTC
 from .policy.loading import load_policy
 from .runnables import as_chain, as_tool
 from .strategies import (
@@ -20,6 +21,7 @@ from .verifiers import ArithmeticVerifier, GroundedVerifier, load_prm, load_veri
 __all__ = [
     "ArithmeticVerifier",
     "Budget",
+    "ChatTTC",
     "EarlyStop",
     "GroundedVerifier",
     "PosteriorRouting",

@@ -131,6 +131,7 @@ def create_greedy(
     max_new_tokens: int | None = None,
     sampling: SamplingParams | None = None,
     system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
+    seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,
     step_delimiter: str = DEFAULT_STEP_DELIMITER,
@@ -157,6 +158,7 @@ def create_greedy(
         retry=retry,
         values={
             "system_prompt": system_prompt,
+            "seed": seed,
             "step_delimiter": step_delimiter,
             **{k: v for k, v in values.items() if k in GREEDY.names},
         },

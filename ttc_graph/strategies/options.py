@@ -418,11 +418,6 @@ def check_adaptive(cfg: SearchConfig, verifier: bool) -> None:
             f"{cfg.strategy} routes by the verifier's scores; pass verifier=... "
             "(e.g. load_verifier('grounded'))."
         )
-    if cfg.beam_width > cfg.n:
-        raise InputError(
-            f"{cfg.strategy}: beam_width ({cfg.beam_width}) cannot exceed n ({cfg.n}), the most "
-            "samples; lower beam_width."
-        )
     if cfg.budget_seconds is not None:
         raise InputError(
             f"{cfg.strategy}'s budget is in tokens: set budget_tokens without budget_seconds "
@@ -452,10 +447,18 @@ COMMON = (
 EARLY_STOP = ("early_stop_round", "early_stop_agreement", "early_stop_by", "early_stop_prior")
 
 GREEDY = OptionSet(
-    ("max_new_tokens", "budget_tokens", "budget_seconds", "system_prompt", "step_delimiter"),
+    (
+        "seed",
+        "max_new_tokens",
+        "budget_tokens",
+        "budget_seconds",
+        "system_prompt",
+        "step_delimiter",
+    ),
     check_common,
 )
-"""One temperature-0 sample: nothing to sample, select or seed."""
+"""One temperature-0 sample: nothing to sample or select. ``seed`` changes nothing at
+temperature 0; it is taken so that one seed can go to every strategy."""
 BEST_OF_N = OptionSet(("n", "selection", *COMMON, *EARLY_STOP), check_best_of_n)
 BEAM_SEARCH = OptionSet(
     ("n", "beam_width", "max_steps", "lookahead", "selection", *COMMON), check_step_search
