@@ -5,7 +5,7 @@
 # For developers:
 #   make test-fast   the tests that load no model and start no Python process (<= 60 s):
 #                    pytest -m "not model and not subprocess and not slow"; see tests/conftest.py
-.PHONY: demo test test-fast lint bench setup
+.PHONY: demo test test-fast lint bench setup figures
 
 QUESTION ?= Tom has 12 apples and buys 30 more. How many apples does he have now?
 
@@ -39,3 +39,8 @@ lint:
 bench:
 	@scripts/setup.sh dev
 	.venv/bin/python benchmarks/run.py
+
+# Every generated table of README.md and docs/, from the specs and committed raw results.
+figures:
+	@scripts/setup.sh dev
+	.venv/bin/python scripts/figures.py

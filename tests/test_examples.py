@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ["lcel_chain.py", "agent_tool.py", "streaming.py"]
+EXAMPLES = ["lcel_chain.py", "agent_tool.py", "streaming.py", "chat_model.py"]
 
 
 @pytest.mark.subprocess
@@ -33,6 +33,11 @@ def test_example_runs(script: str) -> None:
     if script == "lcel_chain.py":
         assert "What is 15 + 27? ->" in out
         assert "votes:" in out
+    elif script == "chat_model.py":
+        assert "solution:" in out
+        assert "candidates)" in out
+        assert "quick:" in out
+        assert "chunk:" in out
     elif script == "agent_tool.py":
         assert "tool:" in out
         assert "reasoning tool" in out

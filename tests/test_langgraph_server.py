@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from scripted import ScriptedPolicy
 
+from scripted import ScriptedPolicy
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.serving.langgraph_app import GraphBuilder, create_graph_factory, langgraph_json
 from ttc_graph.strategies import SPECS

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from reliability_faults import FlakyPolicy
-from scripted import options_for
 
+from scripted import options_for
 from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy, defaults

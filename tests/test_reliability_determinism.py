@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scripted import options_for, without_ids
 
+from scripted import options_for, without_ids
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy
 from ttc_graph.verifiers import ArithmeticVerifier

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from scripted import options_for
 
+from scripted import options_for
 from ttc_graph import (
     Budget,
     create_beam_search,

@@ -27,7 +27,7 @@ from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig, ensure_config
-from pydantic import ConfigDict, Field, PrivateAttr, create_model, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, create_model
 
 from ttc_graph.errors import InputError, TTCGraphError
 from ttc_graph.strategies.options import OPTIONS, unknown_option
@@ -109,9 +109,10 @@ class ChatTTC(_ChatTTCFields):  # type: ignore[misc,valid-type]
     _loaded_policy: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    @model_validator(mode="after")
-    def _check(self) -> ChatTTC:
-        # Everything that needs no model is checked now, not at the first call.
+    def __init__(self, **fields: Any) -> None:
+        """Check everything that needs no model now, not at the first call (after
+        pydantic's validation, so that an error is the one-line ``InputError``)."""
+        super().__init__(**fields)
         self._settings({})
         if self.policy is not None and not (
             isinstance(self.policy, str | os.PathLike | BaseChatModel)
@@ -126,7 +127,6 @@ class ChatTTC(_ChatTTCFields):  # type: ignore[misc,valid-type]
             from ttc_graph.specs import check_verifier_spec
 
             check_verifier_spec(self.verifier)
-        return self
 
     @property
     def _llm_type(self) -> str:

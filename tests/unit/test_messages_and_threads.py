@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
-from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
 
+from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
 from ttc_graph import create_best_of_n
 from ttc_graph.errors import InputError
 from ttc_graph.strategies import SPECS, build_strategy

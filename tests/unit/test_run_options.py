@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
 
+from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
 from ttc_graph import Budget, EarlyStop, create_best_of_n
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.strategies import OPTIONS, SPECS, build_strategy

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from langgraph.graph import END, START
-from scripted import QUESTION, ScriptedPolicy
 
 import ttc_graph
+from scripted import QUESTION, ScriptedPolicy
 from ttc_graph.cli import main
 from ttc_graph.evaluation import create_evaluation
 from ttc_graph.serving import create_app, langgraph_app

@@ -212,6 +212,18 @@ async def read_json(request: Request, limit: int, timeout_s: float) -> Any:
             type="timeout",
             code="body_timeout",
         ) from None
+    except asyncio.CancelledError:
+        # The server is shutting down and its grace period ran out while the body was
+        # still arriving: answer as docs/serving.md says (503), not with a bare 500.
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        raise APIError(
+            503,
+            "The server is shutting down; the request body had not all arrived. Retry later.",
+            type="server_error",
+            code="shutting_down",
+        ) from None
     if not data.strip():
         raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
     try:

@@ -176,7 +176,7 @@ SPECS: dict[str, StrategySpec] = {
     for spec in (
         StrategySpec(
             "greedy",
-            "one temperature-0 sample",
+            "one temperature-0 solution: the baseline",
             "ttc_graph.strategies.best_of_n:create_greedy",
             GREEDY,
             needs_verifier=False,
@@ -185,7 +185,7 @@ SPECS: dict[str, StrategySpec] = {
         ),
         StrategySpec(
             "best_of_n",
-            "N samples, the top-scored one",
+            "N solutions; the one the verifier scores highest",
             "ttc_graph.strategies.best_of_n:create_best_of_n",
             BEST_OF_N,
             needs_verifier=True,
@@ -194,7 +194,7 @@ SPECS: dict[str, StrategySpec] = {
         ),
         StrategySpec(
             "weighted",
-            "N samples, the answer with the highest summed score",
+            "N solutions; the answer with the highest summed verifier score",
             "ttc_graph.strategies.best_of_n:create_best_of_n",
             BEST_OF_N,
             needs_verifier=True,
@@ -203,7 +203,7 @@ SPECS: dict[str, StrategySpec] = {
         ),
         StrategySpec(
             "majority",
-            "N samples, the most frequent answer",
+            "N solutions; the most frequent answer (no verifier needed)",
             "ttc_graph.strategies.best_of_n:create_best_of_n",
             BEST_OF_N,
             needs_verifier=False,
@@ -212,7 +212,7 @@ SPECS: dict[str, StrategySpec] = {
         ),
         StrategySpec(
             "beam_search",
-            "step-wise search, the best N / beam_width beams kept",
+            "step by step: N next steps scored, the best N / beam_width beams kept and expanded",
             "ttc_graph.strategies.beam_search:create_beam_search",
             BEAM_SEARCH,
             needs_verifier=True,
@@ -222,7 +222,7 @@ SPECS: dict[str, StrategySpec] = {
         ),
         StrategySpec(
             "dvts",
-            "N / beam_width independent subtrees, each keeping its best step",
+            "N / beam_width independent subtrees, each greedy by the verifier",
             "ttc_graph.strategies.dvts:create_dvts",
             DVTS,
             needs_verifier=True,
@@ -241,7 +241,7 @@ SPECS: dict[str, StrategySpec] = {
         ),
         StrategySpec(
             "self_refine",
-            "draft, critique, refine",
+            "draft, critique, refine; with a verifier the best-scored version wins",
             "ttc_graph.strategies.self_refine:create_self_refine",
             SELF_REFINE,
             needs_verifier=False,
