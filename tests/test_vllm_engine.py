@@ -22,6 +22,7 @@ from conftest import run_in_vllm_env
 from policy_contract import QUESTIONS, PolicyContract, long_question, request
 from test_hardening import one_error_line
 
+from scripted import options_for
 from ttc_graph import load_policy
 from ttc_graph.cli import main
 from ttc_graph.errors import InputError
@@ -107,11 +108,8 @@ def test_strategies_run_on_the_engine(vllm_policy: Any, name: str) -> None:
         name,
         policy=vllm_policy,
         verifier=GroundedVerifier() if SPECS[name].needs_verifier else None,
-        n=4,
-        beam_width=2,
-        max_steps=2,
         sampling=SamplingParams(temperature=0.7, max_new_tokens=16),
-        seed=0,
+        **options_for(name, n=4, beam_width=2, max_steps=2, seed=0),
     )
     result = graph.invoke({"question": "Sam has 7 pencils and buys 5 more. How many?"})
     again = graph.invoke({"question": "Sam has 7 pencils and buys 5 more. How many?"})

@@ -27,6 +27,7 @@ from langchain_openai import ChatOpenAI
 from policy_contract import PolicyContract, request
 from pydantic import SecretStr
 
+from scripted import options_for
 from ttc_graph.policy import ChatModelPolicy, SamplingParams
 from ttc_graph.policy.vllm_server import SERVED_NAME, server_command, vllm_server
 from ttc_graph.strategies.registry import SPECS, build_strategy
@@ -147,18 +148,15 @@ def test_every_strategy_runs_on_the_server(vllm_url: str, name: str) -> None:
         name,
         policy=_policy(vllm_url, recorder),
         verifier=GroundedVerifier() if spec.needs_verifier else None,
-        n=4 if spec.default_n > 1 else None,
-        beam_width=2,
-        max_steps=2,
         sampling=SamplingParams(temperature=0.7, max_new_tokens=16),
-        seed=0,
+        **options_for(name, n=4, beam_width=2, max_steps=2, seed=0),
     )
     result = graph.invoke({"question": QUESTION})
     assert result["candidates"]
     assert result["usage"]["completion_tokens"] > 0
     # One HTTP request per prompt of each policy call (a step search sends its beams).
     assert 1 <= result["usage"]["policy_calls"] <= len(recorder.bodies)
-    if spec.selection is not None:  # best-of-N: all N candidates from one request
+    if spec.eval_mode == "sample":  # best-of-N: all N candidates from one request
         assert [b.get("n") for b in recorder.bodies] == [4]
     if spec.steps:  # a step search: later steps continue the partial answers
         assert any(b.get("continue_final_message") for b in recorder.bodies), recorder.bodies

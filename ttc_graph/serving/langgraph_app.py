@@ -154,8 +154,13 @@ SHARED = GraphBuilder()
 """The builder behind this module's factories: the embedded model, loaded on first use."""
 
 
+# ``module:weighted`` in langgraph.json: a factory per strategy, as module variables
+# (a LangGraph server reads the module's ``__dict__``).
+globals().update({name: create_graph_factory(name) for name in SPECS})
+
+
 def __getattr__(name: str) -> GraphFactory:
-    # ``module:weighted`` in langgraph.json: a factory for every registered strategy.
+    # A strategy registered after this module was imported.
     if name in SPECS:
         factory = create_graph_factory(name)
         globals()[name] = factory
