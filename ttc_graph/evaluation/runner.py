@@ -522,7 +522,7 @@ def create_evaluation(
 
     Args:
         dataset: ``.jsonl`` path, ``"arithmetic"`` or a hub id (see :func:`load_problems`).
-        strategies: Names from :data:`ttc_graph.strategies.STRATEGIES`.
+        strategies: Names from :data:`ttc_graph.strategies.SPECS`, and ``coverage``.
         ns: Strictly increasing candidate counts, e.g. ``(1, 2, 4, 8, 16)``.
         out: Directory for ``results.sqlite`` and the curve files.
         limit: Evaluate only the first ``limit`` problems.

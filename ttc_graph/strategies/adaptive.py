@@ -100,7 +100,7 @@ def create_adaptive(
         budget: ``Budget(max_tokens=K)``: at most K completion tokens per question;
             a :class:`~ttc_graph.strategies.routing.TokenPool`: one budget shared by
             a batch (``graph.batch``), settled questions leave their share to open
-            ones; ``None``: only ``max_samples`` limits. A round never starts
+            ones; ``None``: only ``n`` limits. A round never starts
             unless every row of it fits (a row writes up to ``max_new_tokens``).
         routing: ``RoundSummary -> Decision | "stop" | "sample" | "search"``
             (default :class:`~ttc_graph.strategies.routing.PosteriorRouting`).
