@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.arithmetic import generate_problem
 from ttc_graph.evaluation.metrics import curve, outcomes
 from ttc_graph.evaluation.plot import plot_compute
@@ -167,6 +168,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--png", type=Path, default=None)
     args = parser.parse_args()
+    record = provenance.begin()
     budgets = tuple(int(b) for b in args.budgets.split(","))
     records = load(args.databases)
     if args.rescore:
@@ -205,6 +207,7 @@ def main() -> int:
             plot_compute(
                 pts, path=args.png, title=f"Accuracy vs compute ({len(problems)} problems)"
             )
+    result["provenance"] = provenance.finish(record)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

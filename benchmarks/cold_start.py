@@ -42,6 +42,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from measure import REPO, machine, machine_slug, median
 
+from ttc_graph.evaluation import provenance
+
 GOALS = {"help": 0.5, "refused": 0.5, "policy": 3.0}
 """Wall-second goals of issue #15, item 9."""
 
@@ -143,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     info = machine(torch.device(args.device if args.device != "auto" else "cpu"))
+    command = " ".join(["python", "benchmarks/cold_start.py", *(argv or sys.argv[1:])])
+    record = provenance.begin(command)
     started = dt.datetime.now(dt.UTC)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
     for _ in range(args.repeats):
@@ -152,10 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     baseline = median([r["seconds"] for r in runs["python"]])
     report: dict[str, Any] = {
         "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/cold_start.py", *(argv or sys.argv[1:])]),
+        "command": command,
         "machine": {**info, "load_average_end": list(os.getloadavg())},
         "goals_seconds": GOALS,
         "rows": {name: summarize(r, baseline) for name, r in runs.items()},
+        "provenance": provenance.finish(record),
     }
     path = args.output or (
         REPO / "benchmarks" / "results" / f"{started:%Y-%m-%d}-{machine_slug(info)}-cold-start.json"

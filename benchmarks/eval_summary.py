@@ -22,6 +22,7 @@ from typing import Any
 
 from verifier_table import questions_of, reread, rescored
 
+from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.strategies.selection import select
 from ttc_graph.verifiers import load_verifier
@@ -151,9 +152,11 @@ def main() -> int:
         "--dataset", type=Path, help="only the problems this JSONL lists (and their questions)"
     )
     args = parser.parse_args()
+    record = provenance.begin()
     summary = summarise(args.db, tuple(v for v in args.verifiers.split(",") if v), args.dataset)
     for level, row in summary["levels"].items():
         print(level, {k: round(v, 3) for k, v in row.items()})
+    summary["provenance"] = provenance.finish(record)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")
     if args.png:

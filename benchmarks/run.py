@@ -51,6 +51,7 @@ from measure import (
 )
 
 from ttc_graph import create_beam_search, create_best_of_n, load_policy
+from ttc_graph.evaluation import provenance
 from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParams
 from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT, with_system_prompt
 from ttc_graph.verifiers import ArithmeticVerifier
@@ -556,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
     questions = load_questions(max(args.questions, args.beam_pairs))
     if "bon" in sections:
         math_question()
+    command = " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
+    record = provenance.begin(command)  # before the model loads: the load it starts from
     policy = load_policy(device=args.device)
     ctx = Context(
         policy=policy,
@@ -572,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     report: dict[str, Any] = {
         "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
+        "command": command,
         "machine": info,
         "model": policy.model_id,
         "temperature": TEMPERATURE,
@@ -602,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     info["load_average_end"] = list(os.getloadavg())
     report["seconds_total"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    report["provenance"] = provenance.finish(record)
     path = args.output or (
         REPO
         / "benchmarks"

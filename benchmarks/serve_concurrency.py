@@ -36,6 +36,7 @@ import torch
 from openai import OpenAI
 
 from ttc_graph import load_policy
+from ttc_graph.evaluation import provenance
 from ttc_graph.policy import SamplingParams
 from ttc_graph.serving import ServeLimits, create_app, serve_in_thread
 from ttc_graph.strategies import build_strategy
@@ -198,6 +199,7 @@ def main() -> int:
     args = parser.parse_args()
 
     load_before = uptime()
+    record = provenance.begin()
     policy = load_policy(device="cpu")
     limits = ServeLimits(max_concurrent=max(16, args.clients), max_tokens=256)
     app = create_app(policy=policy, verifier="grounded", limits=limits)
@@ -223,6 +225,7 @@ def main() -> int:
         if args.only in (None, "streaming"):
             report["streaming"] = streaming(url)
     report["machine"]["uptime_after"] = uptime()
+    report["provenance"] = provenance.finish(record)
     out = args.out or RESULTS / f"serve-{date.today().isoformat()}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -34,6 +34,7 @@ from measure import REPO, in_worker, machine, machine_slug
 from run import Context, beam_pair, load_questions
 
 from ttc_graph import load_policy
+from ttc_graph.evaluation import provenance
 from ttc_graph.policy import HuggingFacePolicy
 from ttc_graph.verifiers import ArithmeticVerifier
 
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     question = load_questions(1)[0]  # before the model: missing data fails at once
+    command = " ".join(["python", "benchmarks/threads.py", *(argv or sys.argv[1:])])
+    record = provenance.begin(command)  # before the model loads: the load it starts from
     policy = load_policy(device="cpu")
     plain = HuggingFacePolicy(
         model=policy.model, tokenizer=policy.tokenizer, model_id=policy.model_id, prefix_cache_mb=0
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_end"] = list(os.getloadavg())
     report = {
         "date": started.isoformat(timespec="seconds"),
-        "command": " ".join(["python", "benchmarks/threads.py", *(argv or sys.argv[1:])]),
+        "command": command,
         "machine": info,
         "model": policy.model_id,
         "question": question,
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "back_to_back_ratio": back_to_back,
         "after_hand_loop_ratio": after_ratio,
         "seconds_total": (dt.datetime.now(dt.UTC) - started).total_seconds(),
+        "provenance": provenance.finish(record),
     }
     path = args.output or (
         REPO / "benchmarks" / "results" / f"{started:%Y-%m-%d}-{machine_slug(info)}-threads.json"

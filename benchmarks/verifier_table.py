@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.answers import extract_answer
+from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.strategies.selection import select
 from ttc_graph.verifiers import load_verifier
@@ -213,6 +214,7 @@ def main() -> int:
 
     from ttc_graph import load_policy
 
+    record = provenance.begin()
     ns = [int(v) for v in args.ns.split(",")]
     config, records = read_samples(args.db)
     questions = questions_of(records, args.dataset)
@@ -243,6 +245,7 @@ def main() -> int:
               f"changed {row['votes_changed']})  vanilla {row['vanilla']}")  # fmt: skip
     if "timing" in report:
         print(json.dumps(report["timing"], indent=1))
+    report["provenance"] = provenance.finish(record)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1, default=str) + "\n")

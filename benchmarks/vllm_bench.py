@@ -149,9 +149,11 @@ def main() -> int:
     import vllm
 
     from ttc_graph import load_policy
+    from ttc_graph.evaluation import provenance
     from ttc_graph.policy import ChatModelPolicy
     from ttc_graph.policy.vllm_server import SERVED_NAME, vllm_server
 
+    record = provenance.begin()
     result: dict[str, Any] = {
         "command": " ".join(["python", *sys.argv]),
         "settings": {"n": args.n, "tokens": args.tokens, "reps": args.reps},
@@ -217,6 +219,7 @@ def main() -> int:
                 if name != "vllm_server/vllm_n"
             },
         }
+    result["provenance"] = provenance.finish(record)
     out = args.out or REPO / "benchmarks" / "results" / f"vllm-{date.today().isoformat()}.json"
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=1))

@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.metrics import CurvePoint, eval_mode
 from ttc_graph.evaluation.plot import plot_compute, plot_curve
 from ttc_graph.evaluation.runner import EvalReport
@@ -20,6 +21,10 @@ CSV_NAME = "curve.csv"
 JSON_NAME = "curve.json"
 PLOT_NAME = "accuracy.png"
 TOKENS_PLOT_NAME = "accuracy-tokens.png"
+# The command line hands this module to an evaluation before it runs (``ttc-graph eval``
+# imports write_report first), so the load and time taken at import are the run's "before".
+_STARTED = provenance.begin()
+
 COLUMNS = ("strategy", "N", "level", "acc", "95% CI", "solved", "tokens", "calls P/V", "s/problem")
 
 
@@ -42,7 +47,13 @@ LATEST_NAMES = {
 """The unsuffixed names: a copy of the report written last into the directory."""
 
 
-def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dict[str, Path]:
+def write_report(
+    report: EvalReport,
+    out: str | Path,
+    *,
+    title: str = "",
+    started: dict[str, Any] | None = None,
+) -> dict[str, Path]:
     """Write the report into ``out``; return the paths of this configuration's files.
 
     Files are named by configuration (``curve-<hash>.csv``, ``curve-<hash>.json``,
@@ -52,8 +63,12 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
     written atomically (complete or not at all).
 
     The CSV has one row per strategy, N and level (``all`` first); the JSON adds the
-    configuration and its hash, the failed units with their reasons, so every
-    figure can be traced to its run.
+    configuration and its hash, the failed units with their reasons, and the
+    provenance (command, commit and whether the tree was dirty, machine, load
+    average before and after, dates; :mod:`ttc_graph.evaluation.provenance`), so
+    every figure can be traced to its run. ``started`` is a :func:`provenance.begin`
+    record taken before the run; by default, the one taken when this module was
+    first imported.
     """
     out_dir = Path(out)
     points = report.overall() + report.by_level()
@@ -75,6 +90,7 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
         ],
         "stopped": report.stopped,
         "points": [p.as_dict() for p in points],
+        "provenance": provenance.finish(started or _STARTED),
     }
     contents: dict[str, bytes] = {
         "csv": buffer.getvalue().encode("utf-8"),
@@ -96,7 +112,8 @@ def write_report(report: EvalReport, out: str | Path, *, title: str = "") -> dic
 
 def _png(figure: Any) -> bytes:
     png = io.BytesIO()
-    figure.savefig(png, format="png")
+    # No "Software" text chunk: the same points give the same bytes.
+    figure.savefig(png, format="png", metadata={"Software": None})
     return png.getvalue()
 
 
