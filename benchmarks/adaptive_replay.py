@@ -11,7 +11,10 @@ and per level, as JSON and an accuracy-vs-tokens plot:
 
     python benchmarks/adaptive_replay.py ../docs/data/eval-arith-seed0.sqlite \\
         ../docs/data/eval-arith-seed0-d3.sqlite --per-level 50 \\
-        --json ../docs/data/adaptive-arith-seed0.json --png ../docs/images/adaptive-arith-seed0.png
+        --json ../docs/data/adaptive-arith-seed0.json
+
+(the docs' tables and plot of that JSON are drawn by ``make figures``; ``--png``
+writes a quick plot elsewhere)
 
 ``--fit`` instead grid-searches :class:`PosteriorRouting` (``stop_at``, ``prior``)
 for the best mean accuracy over the budgets, on a *training* seed only
@@ -204,9 +207,8 @@ def main() -> int:
                 f"({p.correct}/{p.problems})  {p.mean_completion_tokens:6.0f} tokens"
             )
         if args.png:
-            plot_compute(
-                pts, path=args.png, title=f"Accuracy vs compute ({len(problems)} problems)"
-            )
+            figure = plot_compute(pts, title=f"Accuracy vs compute ({len(problems)} problems)")
+            figure.savefig(args.png, format="png", metadata={"Software": None})
     result["provenance"] = provenance.finish(record)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -4,11 +4,14 @@ Reads a ``ttc-graph eval`` results database that holds ``greedy`` and the shared
 sample (``samples``), keeps the problems that have both, and for N = 1, 4, 16
 reports coverage (any of the first N right), majority vote and weighted best-of-N
 with each verifier of ``--verifiers`` (re-scored here, offline; default the
-arithmetic and the grounded checker), per level and overall. Writes the JSON and
-a plot:
+arithmetic and the grounded checker), per level and overall. Writes the JSON (with
+its provenance) and, with ``--png``, a quick plot:
 
     python benchmarks/eval_summary.py docs/data/eval-arith-seed0.sqlite \\
-        --json docs/data/eval-arith-seed0-summary.json --png docs/images/eval-arith-seed0.png
+        --json docs/data/eval-arith-seed0-summary.json
+
+The docs' tables and plot of that JSON are drawn by ``make figures``
+(``scripts/figures.py``), not by ``--png``.
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ def plot(summary: dict[str, Any], png: Path) -> None:
     axes[-1].legend(fontsize=7)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=110, metadata={"Software": None})  # same summary, same bytes
 
 
 def main() -> int:
