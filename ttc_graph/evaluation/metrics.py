@@ -258,7 +258,8 @@ def budgeted_outcomes(
     live run gives, and the answer is the weighted vote over those taken.
     """
     from ttc_graph.evaluation.grading import grade
-    from ttc_graph.strategies.routing import PosteriorRouting, Sample, replay
+    from ttc_graph.evaluation.replay import Sample, replay
+    from ttc_graph.strategies.routing import PosteriorRouting
     from ttc_graph.strategies.selection import select
 
     if not records:

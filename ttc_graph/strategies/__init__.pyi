@@ -7,8 +7,9 @@ from .best_of_n import create_best_of_n, create_greedy
 from .config import Budget, EarlyStop
 from .dvts import create_dvts
 from .options import OPTIONS, OptionSet
+from .pool import TokenPool
 from .registry import SPECS, StrategySpec, build_strategy, get_spec, register_strategy
-from .routing import Decision, PosteriorRouting, RoundSummary, RoutingPolicy, TokenPool
+from .routing import Decision, PosteriorRouting, RoundSummary, RoutingPolicy
 from .self_refine import create_self_refine
 
 __all__ = [

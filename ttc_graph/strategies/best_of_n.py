@@ -1,48 +1,36 @@
 """Best-of-N: sample N full solutions, score them, pick one.
 
-prepare → generate → score → select        (vanilla / weighted)
-prepare → generate → select                (majority: no verifier needed)
+    prepare → generate → score → route ─┬→ generate   (early stop: not settled yet)
+                                        └→ select     (vanilla / weighted / majority)
 
-Greedy decoding is the same graph with one temperature-0 sample (:func:`create_greedy`).
+One round of N solutions; with early stopping, rounds until the answers agree (the
+rounds loop of :mod:`ttc_graph.strategies.rounds`). Without a verifier (majority)
+there is no score node. Greedy decoding is the same graph with one temperature-0
+sample (:func:`create_greedy`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from langgraph.graph import END, START
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.common import compile_graph, new_builder, run_options
-from ttc_graph.strategies.config import Budget, EarlyStop, Expansion
-from ttc_graph.strategies.nodes import (
-    base_request,
-    make_generate,
-    make_prepare,
-    make_score,
-    make_select,
-)
+from ttc_graph.strategies.common import run_options
+from ttc_graph.strategies.config import Budget, EarlyStop
 from ttc_graph.strategies.options import (
     BEST_OF_N,
     GREEDY,
-    RunOptions,
-    SearchConfig,
     Selection,
     fixed_config,
     option_defaults,
 )
-from ttc_graph.strategies.state import SearchState
+from ttc_graph.strategies.rounds import FixedRounds, build_rounds
 from ttc_graph.verifiers.aggregation import Aggregation
 from ttc_graph.verifiers.base import Verifier
-
-
-def plan_from_root(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
-    """All N candidates start from the question."""
-    return [Expansion(base_request(state, cfg), cfg.n, None)]
 
 
 def create_best_of_n(
@@ -121,7 +109,8 @@ def create_best_of_n(
         },
         fixed=fixed_config(sampling),
     )
-    return _build(policy, verifier, schema, retry, checkpointer)
+    rounds = FixedRounds(weighted=verifier is not None)
+    return build_rounds(policy, verifier, schema, rounds, retry=retry, checkpointer=checkpointer)
 
 
 def create_greedy(
@@ -169,31 +158,5 @@ def create_greedy(
             selection="majority" if verifier is None else "vanilla",
         ),
     )
-    return _build(policy, verifier, schema, retry, checkpointer)
-
-
-def _build(
-    policy: Policy,
-    verifier: Verifier | None,
-    schema: type[RunOptions],
-    retry: RetryPolicy | None,
-    checkpointer: Checkpointer,
-) -> CompiledStateGraph[Any, Any, Any, Any]:
-    builder = new_builder(schema)
-    builder.add_node("prepare", make_prepare(schema))
-    builder.add_node(
-        "generate",
-        make_generate(policy, plan_from_root, full=True, verifier=verifier),
-        retry_policy=retry,
-    )
-    builder.add_node("select", make_select())
-    builder.add_edge(START, "prepare")
-    builder.add_edge("prepare", "generate")
-    if verifier is not None:
-        builder.add_node("score", make_score(verifier), retry_policy=retry)
-        builder.add_edge("generate", "score")
-        builder.add_edge("score", "select")
-    else:
-        builder.add_edge("generate", "select")
-    builder.add_edge("select", END)
-    return compile_graph(builder, name=schema.strategy, supersteps=4, checkpointer=checkpointer)
+    rounds = FixedRounds(weighted=verifier is not None)
+    return build_rounds(policy, verifier, schema, rounds, retry=retry, checkpointer=checkpointer)

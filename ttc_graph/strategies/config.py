@@ -9,16 +9,16 @@ shared nodes. A run's options are :class:`~ttc_graph.strategies.options.SearchCo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from ttc_graph.answers import extract_answer
 from ttc_graph.errors import InputError
-from ttc_graph.policy.base import Completion, GenerationRequest
-from ttc_graph.strategies.options import SearchConfig
-from ttc_graph.strategies.selection import group_answers
-from ttc_graph.strategies.state import Beam, SearchState, Usage
+
+if TYPE_CHECKING:  # types only: the option table reads Budget and EarlyStop lazily
+    from ttc_graph.policy.base import GenerationRequest
+    from ttc_graph.strategies.options import SearchConfig
+    from ttc_graph.strategies.state import Beam, SearchState, Usage
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ class EarlyStop:
     - ``by="auto"`` (default): ``posterior`` when the search has a verifier.
 
     Candidate ``i`` is the same as without early stopping (per-row seeding), so an
-    early-stopped vote is exactly the full vote cut short.
+    early-stopped vote is exactly the full vote cut short. The value is
+    :func:`ttc_graph.strategies.routing.posterior`, the formula adaptive routes by.
     """
 
     round_size: int = 4
@@ -82,47 +83,6 @@ class EarlyStop:
         if not (isinstance(self.prior, int | float) and 0.0 <= self.prior < math.inf):
             raise InputError(f"EarlyStop.prior must be a finite number >= 0, got {self.prior!r}.")
 
-    def agreed(self, completions: Sequence[Completion]) -> float:
-        """Share of ``completions`` whose answer is the most common one (no answer never counts)."""
-        return answer_posterior([extract_answer(c.text) for c in completions], None, prior=0.0)
-
-    def posterior(self, completions: Sequence[Completion], scores: Sequence[float]) -> float:
-        """Verifier-weighted posterior of the leading answer (see the class docs)."""
-        answers = [extract_answer(c.text) for c in completions]
-        return answer_posterior(answers, scores, prior=self.prior)
-
-
-def answer_masses(
-    answers: Sequence[str | None], weights: Sequence[float]
-) -> tuple[list[float], str | None]:
-    """Summed weight of each distinct answer, largest first, and the leading answer.
-
-    Answers are grouped as math-verify equivalents; candidates without an answer
-    belong to no group. Ties go to the answer seen first (as the weighted vote).
-    """
-    mass: dict[int, float] = {}
-    first: dict[int, str] = {}
-    for g, w, a in zip(group_answers(answers), weights, answers, strict=True):
-        if g >= 0 and a is not None:
-            mass[g] = mass.get(g, 0.0) + w
-            first.setdefault(g, a)
-    order = sorted(mass, key=lambda g: (-mass[g], g))
-    return [mass[g] for g in order], (first[order[0]] if order else None)
-
-
-def answer_posterior(
-    answers: Sequence[str | None], scores: Sequence[float] | None, *, prior: float
-) -> float:
-    """The leading answer's share of the (score-weighted) mass, with ``prior`` pseudo-mass.
-
-    Without scores every candidate weighs 1 (and ``prior=0`` gives raw agreement).
-    Candidates without an answer add to the denominator only.
-    """
-    weights = list(scores) if scores is not None else [1.0] * len(answers)
-    masses, _ = answer_masses(answers, weights)
-    total = sum(weights) + prior
-    return masses[0] / total if masses and total > 0 else 0.0
-
 
 @dataclass(frozen=True)
 class Expansion:
@@ -136,6 +96,6 @@ class Expansion:
     base_node_ids: tuple[str, ...] = ()
 
 
-ExpansionPlan = Callable[[SearchState, SearchConfig], list[Expansion]]
-KeepRule = Callable[[list[Beam], SearchConfig], tuple[list[Beam], list[Beam], list[Beam]]]
+ExpansionPlan = Callable[["SearchState", "SearchConfig"], list[Expansion]]
+KeepRule = Callable[[list["Beam"], "SearchConfig"], tuple[list["Beam"], list["Beam"], list["Beam"]]]
 """Split scored candidates into (kept active, newly finished, pruned)."""

@@ -22,7 +22,6 @@ from langgraph.errors import GraphBubbleUp
 from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
 from ttc_graph.reliability import deadline_scope
-from ttc_graph.strategies.config import EarlyStop
 from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.state import SearchState, empty_usage
 
@@ -77,43 +76,6 @@ def sample_grouped(
         out.append(pools[key(request)][:count])
         del pools[key(request)][:count]
     return out, len(by_count)
-
-
-Settledness = Callable[[Sequence[Completion]], float]
-
-
-def sample_rounds(
-    request: GenerationRequest,
-    n: int,
-    params: SamplingParams,
-    stop: EarlyStop,
-    deadline: float | None = None,
-    settled: Settledness | None = None,
-) -> Generator[SampleCall, list[list[Completion]], tuple[list[Completion], int, float | None]]:
-    """Sample up to ``n`` candidates in rounds until ``settled(got) >= stop.agreement``.
-
-    ``settled`` defaults to raw agreement (see :class:`EarlyStop`). Each round
-    continues the candidate numbering, so the candidates are those of one call
-    with ``n`` rows, cut short. Returns them, the number of calls and the last
-    settledness measured (``None`` if none was: out of time, or every row sampled),
-    so that a caller reporting it need not score the candidates again.
-    """
-    measure = settled or stop.agreed
-    got: list[Completion] = []
-    calls = 0
-    while len(got) < n:
-        size = min(stop.round_size, n - len(got))
-        (batch,) = yield SampleCall([request], size, params, len(got), deadline)
-        got.extend(batch)
-        calls += 1
-        if len(got) >= n:
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            return got, calls, None
-        value = measure(got)
-        if value >= stop.agreement:
-            return got, calls, value
-    return got, calls, None
 
 
 def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import random
 import re
 import time
 import warnings
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -29,18 +29,16 @@ from ttc_graph.answers import extract_answer, find_boxed
 from ttc_graph.errors import InputError, InputTooLongError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
 from ttc_graph.strategies.common import aggregation_of
-from ttc_graph.strategies.config import EarlyStop, Expansion, ExpansionPlan, KeepRule
+from ttc_graph.strategies.config import Expansion, ExpansionPlan, KeepRule
 from ttc_graph.strategies.driver import (
     PolicyWork,
     SampleCall,
-    Settledness,
     budgeted,
     config_of,
     cut_by_budget,
     policy_node,
     reported,
     sample_grouped,
-    sample_rounds,
 )
 from ttc_graph.strategies.options import RunOptions, SearchConfig
 from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
@@ -113,25 +111,6 @@ def extend(beam: Beam, state: SearchState, cfg: SearchConfig, count: int) -> Exp
         base_steps=tuple(beam["steps"]),
         base_node_ids=tuple(beam["node_ids"]),
     )
-
-
-def settledness(
-    stop: EarlyStop, verifier: Verifier | None, question: str, cfg: SearchConfig
-) -> Settledness:
-    """How settled a round of candidates is, as ``stop.by`` asks (posterior needs a verifier)."""
-    if stop.by == "agreement" or (stop.by == "auto" and verifier is None):
-        return stop.agreed
-    if verifier is None:
-        raise InputError("EarlyStop(by='posterior') needs a verifier; pass verifier=... .")
-
-    how = aggregation_of(cfg, verifier)
-
-    def posterior(completions: Sequence[Completion]) -> float:
-        steps = [split_steps(c.text, cfg.step_delimiter) for c in completions]
-        scores = verifier.invoke({"question": question, "candidates": steps})
-        return stop.posterior(completions, [aggregate(s, how) for s in scores])
-
-    return posterior
 
 
 # -- nodes -----------------------------------------------------------------------
@@ -211,18 +190,14 @@ def make_prepare(schema: type[RunOptions]) -> NodeFn:
 
 
 def make_generate(
-    policy: Policy,
-    plan: ExpansionPlan,
-    *,
-    full: bool,
-    verifier: Verifier | None = None,
+    policy: Policy, plan: ExpansionPlan, *, full: bool
 ) -> Runnable[SearchState, dict[str, Any]]:
     """Node: run the expansion plan as one batched policy call; new beams go to ``pending``.
 
     With ``full=True`` each completion is a whole solution (split into steps for
     the verifier); otherwise it is the next step of its parent beam. A budget caps
     each row's tokens to its share of what is left and stops generation at the
-    deadline; a vote with :class:`EarlyStop` samples in rounds.
+    deadline. (Sampling whole solutions in rounds is :mod:`ttc_graph.strategies.rounds`.)
     """
 
     def generate(state: SearchState, cfg: SearchConfig) -> PolicyWork:
@@ -234,18 +209,9 @@ def make_generate(
             params, deadline = budgeted(state, cfg, rows, cfg.sampling)
             params = replace(params, seed=call_seed(state))
             try:
-                if cfg.early_stop is not None and len(expansions) == 1:
-                    (only,) = expansions
-                    measure = settledness(cfg.early_stop, verifier, state["question_text"], cfg)
-                    sampled, calls, settled = yield from sample_rounds(
-                        only.request, only.count, params, cfg.early_stop, deadline, measure
-                    )
-                    results = [sampled]
-                    _report_early_stop(only.count, sampled, settled, measure)
-                else:
-                    results, calls = yield from sample_grouped(
-                        [(e.request, e.count) for e in expansions], params, deadline
-                    )
+                results, calls = yield from sample_grouped(
+                    [(e.request, e.count) for e in expansions], params, deadline
+                )
             except InputTooLongError:
                 if full or not state.get("beams"):
                     raise
@@ -256,7 +222,7 @@ def make_generate(
             trace: dict[str, TraceNode] = {}
             for e, completions in zip(expansions, results, strict=True):
                 for c in completions:
-                    beam = _new_beam(e, c, cfg, iteration, len(pending), full, trace)
+                    beam = new_beam(e, c, cfg, iteration, len(pending), full, trace)
                     pending.append(beam)
                     usage["completion_tokens"] += c.completion_tokens
                     usage["prompt_tokens"] += c.prompt_tokens
@@ -301,27 +267,7 @@ def _context_full(state: SearchState, usage: Usage) -> dict[str, Any]:
     }
 
 
-def _report_early_stop(
-    n: int, sampled: Sequence[Completion], settled: float | None, measure: Settledness
-) -> None:
-    """Announce an early stop with the estimated tokens it saved (nothing if all were sampled).
-
-    ``settled`` is the value that stopped the rounds; a stop by the deadline measures it
-    here, once."""
-    if len(sampled) >= n:
-        return
-    mean = sum(c.completion_tokens for c in sampled) / max(1, len(sampled))
-    emit(
-        "early_stopped",
-        sampled=len(sampled),
-        n=n,
-        agreement=settled if settled is not None else measure(sampled),
-        saved_candidates=n - len(sampled),
-        saved_tokens_estimate=round(mean * (n - len(sampled))),
-    )
-
-
-def _new_beam(
+def new_beam(
     e: Expansion,
     c: Completion,
     cfg: SearchConfig,
@@ -330,6 +276,11 @@ def _new_beam(
     full: bool,
     trace: dict[str, TraceNode],
 ) -> Beam:
+    """The beam of completion ``c`` of expansion ``e``, its steps added to ``trace``.
+
+    ``full``: ``c`` is a whole solution (split into steps), else the next step of
+    ``e.parent``. Node ids are ``{iteration}.{index}`` (``.{k}`` for a solution's
+    earlier steps)."""
     new_steps = split_steps(c.text, cfg.step_delimiter) if full else [c.text]
     parent = e.base_node_ids[-1] if e.base_node_ids else ROOT
     node_ids = list(e.base_node_ids)

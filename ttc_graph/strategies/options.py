@@ -412,16 +412,11 @@ def check_step_search(cfg: SearchConfig, verifier: bool) -> None:
 
 
 def check_adaptive(cfg: SearchConfig, verifier: bool) -> None:
-    """Adaptive: a token budget (no time limit) that holds one first round."""
+    """Adaptive: a verifier to route by, and a token budget that holds one first round."""
     if not verifier:
         raise InputError(
             f"{cfg.strategy} routes by the verifier's scores; pass verifier=... "
             "(e.g. load_verifier('grounded'))."
-        )
-    if cfg.budget_seconds is not None:
-        raise InputError(
-            f"{cfg.strategy}'s budget is in tokens: set budget_tokens without budget_seconds "
-            "(rounds are shared out by tokens, not time)."
         )
     first = min(cfg.round_size, cfg.n) * cfg.max_new_tokens
     if cfg.budget_tokens is not None and cfg.budget_tokens < first:
@@ -464,16 +459,7 @@ BEAM_SEARCH = OptionSet(
     ("n", "beam_width", "max_steps", "lookahead", "selection", *COMMON), check_step_search
 )
 DVTS = OptionSet(("n", "beam_width", "max_steps", "selection", *COMMON), check_step_search)
-ADAPTIVE = OptionSet(
-    (
-        "n",
-        "round_size",
-        "beam_width",
-        "max_steps",
-        *(name for name in COMMON if name != "budget_seconds"),
-    ),
-    check_adaptive,
-)
+ADAPTIVE = OptionSet(("n", "round_size", *COMMON), check_adaptive)
 SELF_REFINE = OptionSet(("max_rounds", "threshold", *COMMON), check_common)
 
 
