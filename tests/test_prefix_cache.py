@@ -135,7 +135,7 @@ def test_beam_search_is_unchanged_and_encodes_the_question_once(policy: Any) -> 
 
 
 def _system_prompt() -> str:
-    from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+    from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 
     return DEFAULT_SYSTEM_PROMPT
 

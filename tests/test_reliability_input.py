@@ -16,7 +16,7 @@ from pydantic import Field
 from ttc_graph import answers_equal, as_tool, create_beam_search, create_best_of_n
 from ttc_graph.errors import InputTooLongError, StrategyError
 from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParams
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies.selection import group_answers, select
 from ttc_graph.strategies.state import Candidate
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier

@@ -24,8 +24,8 @@ from ttc_graph.cli import main
 from ttc_graph.errors import ModelLoadError, VerifierTrainingError
 from ttc_graph.evaluation import create_evaluation
 from ttc_graph.policy import SamplingParams
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies import create_beam_search, create_best_of_n
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers import load_verifier
 from ttc_graph.verifiers.trained import (
     CARD_NAME,

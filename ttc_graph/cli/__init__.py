@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def error_line(exc: BaseException) -> str:
     """One terminal-safe line for an error: its message, whitespace collapsed, cut if long."""
-    from ttc_graph.visualization.escape import terminal_safe
+    from ttc_graph.escape import terminal_safe
 
     text = " ".join(str(exc).split()) or type(exc).__name__
     if len(text) > MAX_ERROR_CHARS:

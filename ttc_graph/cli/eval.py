@@ -115,9 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from ttc_graph.errors import TTCGraphError
+    from ttc_graph.escape import terminal_safe
     from ttc_graph.evaluation import create_evaluation, print_report, write_report
     from ttc_graph.limits import MAX_CONCURRENCY, check_count
-    from ttc_graph.visualization.escape import terminal_safe
 
     # Every input check happens here, before a model is loaded.
     check_count(
@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
         device=args.device,
         engine=args.engine,
+        dtype=args.dtype,
         on_long_input=args.on_long_input,
         trust_remote_code=args.trust_remote_code,
         budgets=args.budget_tokens_per_problem,

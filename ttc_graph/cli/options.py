@@ -71,7 +71,8 @@ def add_trust_remote_code(p: argparse.ArgumentParser) -> None:
 
 
 def add_engine_option(p: argparse.ArgumentParser) -> None:
-    """``--engine``: which library generates (see :func:`ttc_graph.load_policy`)."""
+    """``--engine`` and ``--dtype``: what generates, in which precision (see
+    :func:`ttc_graph.load_policy`)."""
     from ttc_graph.policy.base import ENGINES
 
     p.add_argument(
@@ -81,6 +82,13 @@ def add_engine_option(p: argparse.ArgumentParser) -> None:
         help="transformers (default); vllm: vLLM in process, with prefix caching "
         "(pip install 'ttc-graph[vllm]'; docs/vllm.md); auto: vLLM when it loads the "
         "model, else transformers",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default=None,
+        help="precision of the model (default auto: bfloat16 on cuda and on CPUs with native "
+        "bfloat16, AMX or AVX512-BF16; float32 on other CPUs)",
     )
 
 

@@ -161,11 +161,15 @@ def check_defaults(limits: Any, defaults: dict[str, Any], *, verifier: bool) -> 
 def run(args: argparse.Namespace) -> int:
     """Load the policy and serve until interrupted."""
     limits, defaults, api_key = _settings(args)
-    from ttc_graph import load_policy
+    from ttc_graph.policy.loading import load_policy
     from ttc_graph.serving import create_app, serve
 
     policy = load_policy(
-        args.model, engine=args.engine, device=args.device, on_long_input=args.on_long_input
+        args.model,
+        engine=args.engine,
+        device=args.device,
+        dtype=args.dtype,
+        on_long_input=args.on_long_input,
     )
     options = {"trust_remote_code": True} if args.trust_remote_code else {}
     app = create_app(

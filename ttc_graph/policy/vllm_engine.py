@@ -77,7 +77,7 @@ def engine_arguments(device: torch.device, dtype: str | torch.dtype | None) -> d
     (float32 on CPU: bfloat16 without native bf16 instructions ran several times
     slower under vLLM here; bfloat16 on cuda) and, on CPU, sets :func:`vllm_cpu_env`.
     """
-    from ttc_graph.policy.loading import resolve_dtype
+    from ttc_graph.policy.devices import resolve_dtype
 
     if device.type not in ("cpu", "cuda"):
         raise InputError(f"engine='vllm' runs on cpu or cuda, not {device}.")

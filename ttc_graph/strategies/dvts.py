@@ -17,6 +17,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER, Policy, SamplingParams
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import run_options
@@ -71,7 +72,7 @@ def create_dvts(
     selection: Selection = "weighted",
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,

@@ -28,6 +28,7 @@ from langgraph.types import Overwrite
 from ttc_graph.answers import extract_answer, find_boxed
 from ttc_graph.errors import InputError, InputTooLongError
 from ttc_graph.policy.base import Completion, GenerationRequest, Policy, SamplingParams
+from ttc_graph.policy.messages import question_text, to_messages, with_system_prompt
 from ttc_graph.strategies.common import aggregation_of
 from ttc_graph.strategies.config import Expansion, ExpansionPlan, KeepRule
 from ttc_graph.strategies.driver import (
@@ -41,7 +42,6 @@ from ttc_graph.strategies.driver import (
     sample_grouped,
 )
 from ttc_graph.strategies.options import RunOptions, SearchConfig
-from ttc_graph.strategies.prompts import question_text, to_messages, with_system_prompt
 from ttc_graph.strategies.selection import select
 from ttc_graph.strategies.state import Beam, Candidate, SearchState, TraceNode, Usage, empty_usage
 from ttc_graph.verifiers.aggregation import aggregate

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from ttc_graph.errors import InputError, LimitError
 from ttc_graph.limits import MAX_N, MAX_NEW_TOKENS, N_WHY, TOKENS_WHY
 from ttc_graph.policy.base import DEFAULT_STEP_DELIMITER
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.defaults import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers.aggregation import AGGREGATIONS
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ from ttc_graph.policy.base import (
     Policy,
     SamplingParams,
 )
+from ttc_graph.prompts import CRITIQUE_PROMPT, DEFAULT_SYSTEM_PROMPT, REFINE_PROMPT
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import compile_graph, new_builder, run_options
@@ -64,7 +65,6 @@ from ttc_graph.strategies.options import (
     fixed_config,
     option_defaults,
 )
-from ttc_graph.strategies.prompts import CRITIQUE_PROMPT, REFINE_PROMPT
 from ttc_graph.strategies.state import (
     Beam,
     Candidate,
@@ -199,7 +199,7 @@ def create_self_refine(
     threshold: float = 0.9,
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
-    system_prompt: str | None = defaults.DEFAULT_SYSTEM_PROMPT,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
     seed: int | None = None,
     budget: Budget | None = None,
     retry: RetryPolicy | None = DEFAULT_RETRY,

@@ -7,9 +7,10 @@ from .claims import Claim, find_claims
 from .combined import CombinedVerifier
 from .grounded import CHECKER_FEATURES, GroundedVerifier
 from .judge import LLMJudgeVerifier
-from .loading import detect_prm_format, load_prm, load_verifier
+from .loading import load_prm, load_verifier
 from .pooling import PoolingPRMVerifier, VLLMPRMVerifier, vllm_prm_args
 from .prm import PRM_FORMATS, BasePRMVerifier, PRMFormat, PRMVerifier
+from .prm_source import detect_prm_format
 
 __all__ = [
     "AGGREGATIONS",

@@ -25,7 +25,7 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import torch
@@ -34,9 +34,7 @@ from pydantic import Field, PrivateAttr
 from ttc_graph.errors import InputError, ModelLoadError, ServerError
 from ttc_graph.verifiers.forward import ReadRow
 from ttc_graph.verifiers.prm import BasePRMVerifier, PRMFormat
-
-if TYPE_CHECKING:
-    from ttc_graph.verifiers.loading import PRMSource
+from ttc_graph.verifiers.prm_source import PRMSource, prm_source
 
 __all__ = [
     "PoolingPRMVerifier",
@@ -76,8 +74,6 @@ def vllm_prm_args(model: str | os.PathLike[str], **load_options: Any) -> list[st
     ['--runner', 'pooling',
      '--pooler-config', '{"task": "token_classify", "tok_pooling_type": "ALL"}']
     """
-    from ttc_graph.verifiers.loading import prm_source
-
     src = prm_source(model, weights=False, **load_options)
     kwargs = vllm_overrides(src.format, src.tokenizer, src.token_ids()[0])
     args = ["--runner", kwargs["runner"], "--pooler-config", json.dumps(kwargs["pooler_config"])]
@@ -256,8 +252,6 @@ def connect_prm(
     config are read from ``model`` or that path here. Construction scores one probe
     solution on the server, so a wrong URL or model fails now, not mid-search.
     """
-    from ttc_graph.verifiers.loading import prm_source
-
     if not isinstance(timeout_s, int | float) or not timeout_s > 0:
         raise InputError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}.")
     info = server_model_info(url, timeout_s=min(30.0, float(timeout_s)))

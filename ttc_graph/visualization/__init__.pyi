@@ -1,5 +1,7 @@
 # The public names of ``ttc_graph.visualization``, loaded on first use by ``__init__.py``
 # (lazy_loader reads this file): an error line's escaping loads no diagram code.
+from ttc_graph.escape import terminal_safe
+
 from .diagram import (
     DiagramOnlyPolicy,
     DiagramOnlyVerifier,
@@ -8,7 +10,6 @@ from .diagram import (
     draw_png,
     strategy_graph,
 )
-from .escape import terminal_safe
 from .html import html_document, render_html
 from .terminal import build_tree, print_tree
 from .trace import (

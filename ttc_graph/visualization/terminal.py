@@ -11,8 +11,8 @@ from rich.text import Text
 from rich.tree import Tree as RichTree
 
 from ttc_graph.errors import InputError
+from ttc_graph.escape import terminal_safe
 from ttc_graph.strategies.state import TraceNode
-from ttc_graph.visualization.escape import terminal_safe
 from ttc_graph.visualization.layout import Tree, score_color, usage_items
 from ttc_graph.visualization.trace import as_trace
 

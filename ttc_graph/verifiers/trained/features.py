@@ -25,7 +25,7 @@ from typing import Any, cast
 import torch
 
 from ttc_graph.errors import VerifierTrainingError
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers.trained.choices import DEFAULT_FEATURES, FEATURE_GROUPS, FeatureGroup
 from ttc_graph.verifiers.trained.readout import PromptCache, check_local_policy, read_prefixes
 

@@ -32,8 +32,9 @@ from transformers.cache_utils import DynamicLayer
 
 from ttc_graph.errors import InputError, InputTooLongError, ModelLoadError
 from ttc_graph.policy.base import GenerationRequest
+from ttc_graph.policy.messages import to_messages, with_system_prompt
 from ttc_graph.policy.prefix_cache import _cache_kwarg, supports_prefix_reuse
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT, to_messages, with_system_prompt
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers.forward import input_device
 
 __all__ = ["PrefixReadout", "PromptCache", "check_local_policy", "read_prefixes"]

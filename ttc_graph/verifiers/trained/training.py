@@ -38,7 +38,7 @@ from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import SAMPLES_UNIT
 from ttc_graph.evaluation.problems import Problem
 from ttc_graph.evaluation.runner import Evaluation, create_evaluation
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers.trained.card import (
     CARD_NAME,
     PolicyIdentity,

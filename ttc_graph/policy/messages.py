@@ -1,4 +1,5 @@
-"""Prompts and message handling shared by all strategies."""
+"""Chat messages of a question: read, cleaned, given the system prompt (policy-side, so
+that verifiers reading the policy's hidden states build the same prompt)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,6 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, convert_to_messages
 
 from ttc_graph.errors import InputError
-from ttc_graph.strategies.defaults import (  # noqa: F401  (re-exported)
-    CRITIQUE_PROMPT,
-    DEFAULT_SYSTEM_PROMPT,
-    REFINE_PROMPT,
-)
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
