@@ -41,6 +41,16 @@ def policy():  # type: ignore[no-untyped-def]
     return load_policy(device="cpu")
 
 
+@pytest.fixture(scope="session")
+def policy_fp32():  # type: ignore[no-untyped-def]
+    """The embedded policy in float32, for tests of numerical equivalence (batched against
+    alone): ``policy`` runs in bfloat16 on CPUs with native bf16, where batching and
+    padding change the last digits of a forward pass."""
+    from ttc_graph import load_policy
+
+    return load_policy(device="cpu", dtype="float32")
+
+
 SHARED_FILES = ("math500.jsonl", "gsm8k_train_500.jsonl")
 """What the tests read from ``../shared/data`` (where it comes from: README, "Test and
 benchmark data")."""
@@ -114,7 +124,7 @@ def run_in_vllm_env(test_file: str, *, at_least: int, timeout_s: int) -> None:
     assert int(passed.group(1)) >= at_least, tail
 
 
-MODEL_FIXTURES = frozenset({"policy"})
+MODEL_FIXTURES = frozenset({"policy", "policy_fp32"})
 """Fixtures that load a real model: a test using one is in the ``model`` tier."""
 
 

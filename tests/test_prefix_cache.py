@@ -52,7 +52,8 @@ def _texts(results: list[list[Any]]) -> list[list[tuple[str, str, int, int]]]:
     ],
     ids=["greedy", "seeded-sampling"],
 )
-def test_reuse_gives_the_same_completions(policy: Any, params: SamplingParams) -> None:
+def test_reuse_gives_the_same_completions(policy_fp32: Any, params: SamplingParams) -> None:
+    policy = policy_fp32
     prompts = _prompts(policy)
     counts = [2, 1, 1]
     plain = generate_candidates(policy.model, policy.tokenizer, prompts, n=counts, params=params)
@@ -75,7 +76,8 @@ def test_reuse_gives_the_same_completions(policy: Any, params: SamplingParams) -
     assert cache.stats.encoded_tokens < cache.stats.prompt_tokens / 2
 
 
-def test_chunked_batches_share_the_cache(policy: Any) -> None:
+def test_chunked_batches_share_the_cache(policy_fp32: Any) -> None:
+    policy = policy_fp32
     params = SamplingParams(temperature=0.7, max_new_tokens=6, seed=1)
     prompts = _prompts(policy)[:1]
     plain = generate_candidates(policy.model, policy.tokenizer, prompts, n=3, params=params)
@@ -94,7 +96,8 @@ def test_chunked_batches_share_the_cache(policy: Any) -> None:
     assert cache.stats.reused_tokens == length - 1, "the second chunk reuses the first one's prefix"
 
 
-def test_beam_search_is_unchanged_and_encodes_the_question_once(policy: Any) -> None:
+def test_beam_search_is_unchanged_and_encodes_the_question_once(policy_fp32: Any) -> None:
+    policy = policy_fp32
     reusing = HuggingFacePolicy(model=policy.model, tokenizer=policy.tokenizer, model_id="reuse")
     plain = HuggingFacePolicy(
         model=policy.model, tokenizer=policy.tokenizer, model_id="plain", prefix_cache_mb=0

@@ -26,30 +26,29 @@ from ttc_graph.evaluation import create_evaluation
 from ttc_graph.policy import SamplingParams
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.strategies import create_beam_search, create_best_of_n
+from ttc_graph.training import train_verifier
+from ttc_graph.training.export import LabelledCandidate, trl_rows
+from ttc_graph.training.fit import fit_head
+from ttc_graph.training.labels import fault_features, first_fault, step_labels
+from ttc_graph.training.validation import (
+    ProblemSample,
+    auroc,
+    grouped_folds,
+    out_of_fold,
+    selection_accuracy,
+)
 from ttc_graph.verifiers import load_verifier
-from ttc_graph.verifiers.trained import (
+from ttc_graph.verifiers.trained import TrainedVerifier, load_trained_verifier
+from ttc_graph.verifiers.trained.card import (
     CARD_NAME,
     WEIGHTS_NAME,
-    LabelledCandidate,
-    TrainedVerifier,
-    auroc,
-    feature_names,
-    first_fault,
-    fit_head,
-    grouped_folds,
-    load_trained_verifier,
-    parse_feature_groups,
     read_card,
-    read_prefixes,
-    selection_accuracy,
-    step_labels,
     tokenizer_fingerprint,
-    train_verifier,
-    trl_rows,
+    write_card,
+    write_head,
 )
-from ttc_graph.verifiers.trained.card import write_card, write_head
-from ttc_graph.verifiers.trained.labels import fault_features
-from ttc_graph.verifiers.trained.validation import ProblemSample, out_of_fold
+from ttc_graph.verifiers.trained.features import feature_names, parse_feature_groups
+from ttc_graph.verifiers.trained.readout import read_prefixes
 
 # Easy enough that the 135M model gets some right and some wrong at N=4: a
 # verifier needs both (the seeded sample of this set holds both classes).
@@ -322,7 +321,10 @@ def test_training_on_a_stored_sample_labels_steps_and_replaces_the_directory(
 # -- loading and using it -------------------------------------------------------------------
 
 
-def test_load_verifier_scores_every_step_batched(trained: dict[str, Any], policy: Any) -> None:
+def test_load_verifier_scores_every_step_batched(
+    trained: dict[str, Any], policy_fp32: Any
+) -> None:
+    policy = policy_fp32
     verifier = load_verifier(str(trained["out"]), policy=policy)
     assert isinstance(verifier, TrainedVerifier)
     assert verifier.policy is policy
@@ -586,7 +588,8 @@ def test_out_that_is_not_a_verifier_is_not_overwritten(tmp_path: Path) -> None:
 # -- the policy readout ---------------------------------------------------------------------
 
 
-def test_readout_matches_a_plain_forward_pass(policy: Any) -> None:
+def test_readout_matches_a_plain_forward_pass(policy_fp32: Any) -> None:
+    policy = policy_fp32
     from ttc_graph.verifiers.trained.readout import _prompt
 
     question = "What is 2 + 3?"

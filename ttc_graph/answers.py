@@ -10,8 +10,6 @@ from typing import Any
 
 from math_verify import parse, verify
 
-__all__ = ["answers_equal", "extract_answer", "find_boxed"]
-
 _FINAL_ANSWER = re.compile(
     r"final answer\s*(?:is|:)?\s*:?\s*(?P<ans>.+?)\s*(?:\.\s|\.$|$|\n|I hope)",
     re.IGNORECASE,

@@ -32,17 +32,6 @@ from langgraph.types import RetryPolicy
 
 from ttc_graph.errors import InputError, StrategyError
 
-__all__ = [
-    "DEFAULT_RETRY",
-    "StopSignal",
-    "check_retry",
-    "current_deadline",
-    "deadline_scope",
-    "free_accelerator_memory",
-    "is_transient",
-    "transient_retry",
-]
-
 _RETRYABLE_STATUS = frozenset({408, 429})
 
 

@@ -17,8 +17,8 @@ EXAMPLE = (
 
 def register(sub: Any) -> None:
     """Add the ``train-verifier`` subcommand."""
+    from ttc_graph.training.labels import LABEL_MODES
     from ttc_graph.verifiers.trained.choices import DEFAULT_FEATURES, FEATURE_GROUPS, HEAD_KINDS
-    from ttc_graph.verifiers.trained.labels import LABEL_MODES
 
     p = sub.add_parser(
         "train-verifier",
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         check_max_new_tokens,
         check_n_limit,
     )
-    from ttc_graph.verifiers.trained.training import train_verifier
+    from ttc_graph.training import train_verifier
 
     # The shared limits, checked before any model loads (see ttc_graph.limits).
     check_count(

@@ -126,6 +126,14 @@ def to_candidates(raw: Sequence[Mapping[str, Any]]) -> list[Candidate]:
     return out
 
 
+def replay_selection(candidates: Sequence[Mapping[str, Any]], selection: str) -> int | None:
+    """The candidate ``selection`` picks among stored candidate dicts: the one replay of a
+    selection over stored candidates (curves at each N, a trained head's validation)."""
+    from ttc_graph.strategies.selection import select
+
+    return select(to_candidates(candidates), selection)  # type: ignore[arg-type]
+
+
 def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n: int) -> Outcome:
     """The result a direct run of ``strategy`` at ``n`` would give, from a larger sample.
 
@@ -133,7 +141,6 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
     candidates (or the first answer when none is right).
     """
     from ttc_graph.evaluation.grading import grade
-    from ttc_graph.strategies.selection import select
 
     candidates = to_candidates(record["candidates"])
     if n > len(candidates):
@@ -148,7 +155,7 @@ def subset_outcome(record: Mapping[str, Any], problem: Problem, strategy: str, n
         scored = False
     else:
         selection = SPECS[strategy].selection
-        index = select(subset, selection)  # type: ignore[arg-type]
+        index = replay_selection(record["candidates"][:n], str(selection))
         answer = subset[index]["answer"] if index is not None else None
         scored = selection != "majority"
     tokens = sum(c["completion_tokens"] for c in subset)

@@ -14,8 +14,6 @@ from ttc_graph.evaluation.metrics import COVERAGE
 from ttc_graph.limits import check_n_limit
 from ttc_graph.strategies.registry import SPECS
 
-__all__ = ["check_out_dir", "eval_strategies", "parse_budgets", "parse_ns", "parse_strategies"]
-
 
 def eval_strategies() -> tuple[str, ...]:
     """What ``--strategies`` accepts: every registered strategy, and the pass@N ceiling."""

@@ -539,9 +539,11 @@ def create_evaluation(
         difficulty, data_seed: Arithmetic generator settings.
         split: Hub dataset split.
         device: Where to load the model (``cpu``, ``cuda``).
-        dtype: The policy's precision (default: :func:`~ttc_graph.policy.devices.resolve_dtype`);
-            another precision samples other candidates, so it is part of the configuration
-            hash (when it is not float32).
+        dtype: The policy's precision (default float32, not the faster bfloat16 that
+            ``load_policy`` picks on CPUs with native bf16: in float32 a candidate is the
+            same whatever ``concurrency`` batches it with, so a stored run is reproducible
+            by rerunning it). Another precision samples other candidates, so it is part of
+            the configuration hash (when it is not float32).
         engine: What generates: ``"transformers"``, ``"vllm"`` or ``"auto"`` (see
             :func:`ttc_graph.load_policy`); another engine samples other candidates,
             so it is part of the configuration hash.
@@ -640,6 +642,7 @@ def create_evaluation(
     if on_long_input != "error":
         # Only when it changes the prompts, so earlier configurations keep their hash.
         config["on_long_input"] = on_long_input
+    dtype = "float32" if dtype in (None, "auto") and not _is_loaded(model) else dtype
     precision = _precision(model, device, dtype)
     if precision != "float32":
         # Only then: the float32 runs recorded so far keep their hash.
@@ -661,6 +664,10 @@ def create_evaluation(
         budgets=budget_list,
         verifier_options={"trust_remote_code": True} if trust_remote_code else None,
     )
+
+
+def _is_loaded(model: Any) -> bool:
+    return model is not None and not isinstance(model, (str, os.PathLike))
 
 
 def _precision(model: Any, device: str | None, dtype: str | None) -> str:

@@ -87,7 +87,8 @@ def supports_prefix_reuse(model: torch.nn.Module) -> bool:
     )
 
 
-def _cache_kwarg(model: torch.nn.Module) -> str:
+def cache_kwarg(model: torch.nn.Module) -> str:
+    """The name of the KV-cache argument of ``model.forward``."""
     # transformers 5.x renames ``past_key_values`` to ``cache``; accept both.
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
@@ -170,6 +171,25 @@ class PrefixCache:
             _, old = self._entries.popitem(last=False)
             self._bytes -= old.nbytes
 
+    # -- encoding ------------------------------------------------------------
+
+    def encode(self, model: torch.nn.Module, ids: Sequence[int]) -> KV | None:
+        """Keys and values of all of ``ids`` (per layer ``[heads, length, dim]``): the
+        longest cached prefix reused, the rest encoded once and stored. ``None`` where the
+        model's cache layout cannot be reused (:meth:`usable`).
+
+        Scoring reads these too (a trained verifier's readout of the policy): the question
+        a search encoded to generate is not encoded again to score.
+        """
+        if not ids or not self.usable(model):
+            return None
+        device = next(model.parameters()).device
+        # _prefix_kvs encodes all but a prompt's last token: give it one more.
+        prompt = torch.tensor([*ids, 0], dtype=torch.long)
+        with self._lock, torch.inference_mode():
+            kvs = self._prefix_kvs(model, [prompt], device, cache_kwarg(model))
+        return None if kvs is None else kvs[0]
+
     # -- batch preparation ---------------------------------------------------
 
     def prepare(
@@ -183,7 +203,7 @@ class PrefixCache:
         if any(len(ids) == 0 for ids in prompt_ids):
             raise ValueError("Every prompt needs at least one token.")
         device = next(model.parameters()).device
-        kwarg = _cache_kwarg(model)
+        kwarg = cache_kwarg(model)
         with self._lock, torch.inference_mode():
             distinct: dict[tuple[int, ...], int] = {}
             rows = [distinct.setdefault(tuple(ids), len(distinct)) for ids in prompt_ids]

@@ -166,6 +166,3 @@ def __getattr__(name: str) -> GraphFactory:
         globals()[name] = factory
         return factory
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["SERVED_VERIFIERS", "GraphBuilder", "create_graph_factory", "langgraph_json"]

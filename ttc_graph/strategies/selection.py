@@ -17,8 +17,6 @@ from ttc_graph.verifiers.claims import parse_number
 if TYPE_CHECKING:
     from ttc_graph.strategies.state import Candidate
 
-__all__ = ["SELECTIONS", "Selection", "check_selection", "group_answers", "select"]
-
 
 def check_selection(selection: str) -> Selection:
     """Validate a selection name."""

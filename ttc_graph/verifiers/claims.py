@@ -27,8 +27,6 @@ from typing import Literal
 
 from ttc_graph.verifiers.word_claims import find_word_claims, relations_as_equals
 
-__all__ = ["Claim", "find_claims", "parse_number"]
-
 Kind = Literal["num", "op", "lp", "rp", "eq", "approx", "pct", "cur", "word", "cmd", "other"]
 
 _MATH = {"num", "op", "lp", "rp", "eq", "approx", "pct", "cur"}

@@ -14,8 +14,6 @@ from typing import Any
 
 import torch
 
-__all__ = ["ReadRow", "input_device", "read_logits"]
-
 
 @dataclass(frozen=True)
 class ReadRow:

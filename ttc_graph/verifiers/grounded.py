@@ -39,8 +39,6 @@ from ttc_graph.verifiers.base import Verifier
 from ttc_graph.verifiers.claims import Claim, find_claims, parse_number
 from ttc_graph.verifiers.grounding import QuestionFacts, question_facts
 
-__all__ = ["CHECKER_FEATURES", "GroundedVerifier"]
-
 # Numbers any calculation may use without grounding ("x 1", "/ 100" for percentages).
 _FREE = frozenset({Fraction(0), Fraction(1), Fraction(100)})
 

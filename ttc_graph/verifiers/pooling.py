@@ -36,16 +36,6 @@ from ttc_graph.verifiers.forward import ReadRow
 from ttc_graph.verifiers.prm import BasePRMVerifier, PRMFormat
 from ttc_graph.verifiers.prm_source import PRMSource, prm_source
 
-__all__ = [
-    "PoolingPRMVerifier",
-    "VLLMPRMVerifier",
-    "connect_prm",
-    "load_vllm_prm",
-    "server_root",
-    "vllm_prm_args",
-]
-
-
 # Every token's output, not only those of vLLM's step tag (Qwen2ForProcessRewardModel
 # defaults to STEP pooling on token 151651): the step positions are found here, from
 # character offsets, and a chat PRM is read one token before its marker.

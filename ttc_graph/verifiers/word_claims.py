@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["WordClaim", "find_word_claims", "relations_as_equals"]
-
 # A number as a model writes it: "1,200", "3.5", "$12"; an optional unit word after it.
 _NUM = r"\$?(\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?|\d+(?:\.\d+)?)"
 _UNIT = r"(?:\s+(?!and\b|to\b|from\b|by\b|is\b|equals\b|gives\b|makes\b)[a-z]+)?"

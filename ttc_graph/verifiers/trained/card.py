@@ -24,20 +24,6 @@ from ttc_graph.errors import ModelLoadError
 from ttc_graph.specs import CARD_NAME
 from ttc_graph.verifiers.trained.head import HEAD_KINDS, HeadKind, Standardizer, TrainedHead
 
-__all__ = [
-    "CARD_NAME",
-    "FORMAT_VERSION",
-    "WEIGHTS_NAME",
-    "PolicyIdentity",
-    "VerifierCard",
-    "is_trained_verifier_dir",
-    "read_card",
-    "read_head",
-    "tokenizer_fingerprint",
-    "write_card",
-    "write_head",
-]
-
 # CARD_NAME (verifier.json) lives in ttc_graph.specs, which checks specs without torch.
 WEIGHTS_NAME = "head.safetensors"
 FORMAT_VERSION = 1

@@ -25,26 +25,17 @@ from typing import Any, cast
 import torch
 
 from ttc_graph.errors import VerifierTrainingError
+from ttc_graph.policy.prefix_cache import PrefixCache
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.verifiers.trained.choices import DEFAULT_FEATURES, FEATURE_GROUPS, FeatureGroup
-from ttc_graph.verifiers.trained.readout import PromptCache, check_local_policy, read_prefixes
-
-__all__ = [
-    "CONFIDENCE_FEATURES",
-    "DEFAULT_FEATURES",
-    "FEATURE_GROUPS",
-    "POLICY_GROUPS",
-    "FeatureExtractor",
-    "FeatureGroup",
-    "checker_features",
-    "feature_names",
-    "parse_feature_groups",
-    "policy_hidden_size",
-]
+from ttc_graph.verifiers.trained.choices import FEATURE_GROUPS, FeatureGroup
+from ttc_graph.verifiers.trained.readout import check_local_policy, read_prefixes
 
 POLICY_GROUPS: frozenset[str] = frozenset({"confidence", "hidden"})
 """Groups that need the policy at scoring time."""
 CONFIDENCE_FEATURES: tuple[str, ...] = ("mean_logprob", "min_logprob", "tokens")
+
+_PROMPT_CACHE_BYTES = 64 * 2**20
+"""Encoded prompts kept for a policy whose own prefix cache is off."""
 
 
 def parse_feature_groups(spec: str | Sequence[str]) -> tuple[FeatureGroup, ...]:
@@ -141,8 +132,10 @@ class FeatureExtractor:
         self._checker_names = checker_features() if "checker" in self.groups else ()
         self._checker: Any = None
         # Beam search scores the same question every step; training shares the system
-        # prompt across questions: neither is encoded again from its start.
-        self._prompts = PromptCache(size=4)
+        # prompt across questions: neither is encoded again from its start. The policy's
+        # own cache, which generation fills too; a private one where it has none.
+        own = getattr(policy, "prefix_cache", None) if policy is not None else None
+        self._prefixes = own if own is not None else PrefixCache(max_bytes=_PROMPT_CACHE_BYTES)
 
     def extract(self, question: str, candidates: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """One float32 ``(steps, len(names))`` matrix per candidate."""
@@ -157,7 +150,7 @@ class FeatureExtractor:
                 candidates,
                 batch_size=self.batch_size,
                 system_prompt=self.system_prompt,
-                prompt_cache=self._prompts,
+                prefix_cache=self._prefixes,
             )
             for i, r in enumerate(readouts):
                 if "confidence" in self.groups:

@@ -14,30 +14,27 @@ where step *k* ends (tokenizer offset mapping), so a token that straddles a step
 boundary counts for the step it begins in. Sequences are right-padded so every
 token keeps the position it has alone: a candidate reads the same alone or in
 any batch. The prompt that all candidates share is run once and its keys and
-values reused for every candidate (on CPU it is often longer than a solution).
+values reused for every candidate (on CPU it is often longer than a solution): from
+the policy's own :class:`~ttc_graph.policy.prefix_cache.PrefixCache`, so a question
+the search already encoded to generate is not encoded again to score.
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
 
 from ttc_graph.errors import InputError, InputTooLongError, ModelLoadError
 from ttc_graph.policy.base import GenerationRequest
 from ttc_graph.policy.messages import to_messages, with_system_prompt
-from ttc_graph.policy.prefix_cache import _cache_kwarg, supports_prefix_reuse
+from ttc_graph.policy.prefix_cache import KV, PrefixCache, cache_kwarg
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers.forward import input_device
-
-__all__ = ["PrefixReadout", "PromptCache", "check_local_policy", "read_prefixes"]
 
 _LOGIT_CHUNK = 256
 """Completion positions sent through the LM head at once (bounds vocab-sized memory)."""
@@ -135,7 +132,7 @@ def read_prefixes(
     *,
     batch_size: int = 8,
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
-    prompt_cache: PromptCache | None = None,
+    prefix_cache: PrefixCache | None = None,
 ) -> list[PrefixReadout]:
     """Read every step prefix of every candidate from batched forward passes.
 
@@ -145,9 +142,10 @@ def read_prefixes(
         candidates: Each candidate as its steps; their concatenation is the text.
         batch_size: Candidates per forward pass.
         system_prompt: The system prompt the candidates were sampled under.
-        prompt_cache: Keeps encoded prompts between calls, so that a question scored
+        prefix_cache: Keeps encoded prompts between calls, so that a question scored
             again (every beam-search step) or one sharing the system prompt with the
-            last (training) is not encoded again from its start.
+            last (training) is not encoded again from its start; default the policy's
+            own (``policy.prefix_cache``), which generation fills too.
 
     Example:
         >>> from ttc_graph import load_policy
@@ -177,14 +175,12 @@ def read_prefixes(
                 f"policy's context of {context}; it cannot be read in one pass. Sample with a "
                 "lower max_new_tokens."
             )
-    shared = _shared_prefix(model, tokenizer, prompt, rows)
+    cache = prefix_cache if prefix_cache is not None else getattr(policy, "prefix_cache", None)
+    shared = _shared_prefix(model, tokenizer, prompt, rows) if cache is not None else 0
     out: list[PrefixReadout | None] = [None] * len(rows)
     order = sorted(range(len(rows)), key=lambda r: len(rows[r].ids), reverse=True)
     with torch.inference_mode():
-        prefix = None
-        if shared:
-            cache = prompt_cache if prompt_cache is not None else PromptCache(size=0)
-            prefix = cache.encode(model, rows[0].ids[:shared])
+        prefix = cache.encode(model, rows[0].ids[:shared]) if cache and shared else None
         for begin in range(0, len(order), batch_size):
             chunk = order[begin : begin + batch_size]
             sequences = [rows[r].ids for r in chunk]
@@ -197,74 +193,24 @@ def read_prefixes(
     return [r for r in out if r is not None]
 
 
-@dataclass(frozen=True)
-class _Prefix:
-    """The shared prompt, run once: its hidden states and its keys and values per layer."""
-
-    hidden: torch.Tensor
-    """(length, hidden)"""
-    kv: list[tuple[torch.Tensor, torch.Tensor]]
-    """Per layer (keys, values), each ``[1, heads, length, dim]``."""
-
-
 def _shared_prefix(model: Any, tokenizer: Any, prompt: str, rows: Sequence[_Row]) -> int:
     """Tokens every row shares with the prompt alone, run once instead of once per candidate.
 
-    Zero (no reuse) for models whose KV cache is not a plain full-attention one. It
-    depends on the candidates only where one's first token merges with the prompt's
-    last, and then only through float rounding: positions and attention are the same.
+    Zero (no reuse) for a model without a separable body. It depends on the candidates
+    only where one's first token merges with the prompt's last, and then only through
+    float rounding: positions and attention are the same. Every row keeps its last
+    prompt token for the second pass, whose hidden state the readout reads (only keys
+    and values of the shared part are kept).
     """
     base = getattr(model, "base_model", model)
-    if base is model or not supports_prefix_reuse(model) or not rows:
+    if base is model or not rows:
         return 0
     prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     shared = len(prompt_ids)
     for row in rows:
         common = _common_length(prompt_ids, row.ids)
-        # Every row keeps at least one token of its own for the second pass.
-        shared = min(shared, common, len(row.ids) - 1)
+        shared = min(shared, common, row.completion_start - 1)
     return max(shared, 0)
-
-
-class PromptCache:
-    """The last few encoded prompts (hidden states, keys and values), reused by prefix.
-
-    A new prompt is encoded only past its longest common token prefix with a
-    cached one. Thread-safe; entries are never modified, only replaced.
-
-    Example:
-        >>> cache = PromptCache(size=4)
-        >>> read_prefixes(policy, question, candidates, prompt_cache=cache)  # doctest: +SKIP
-    """
-
-    def __init__(self, size: int = 4) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[int, ...], _Prefix] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def encode(self, model: Any, ids: list[int]) -> _Prefix | None:
-        """The prefix for ``ids``, encoded from the longest cached prefix on."""
-        key = tuple(ids)
-        with self._lock:
-            best, reuse, best_key = 0, None, None
-            for cached_ids, entry in self._entries.items():
-                common = _common_length(cached_ids, key)
-                if common > best:
-                    best, reuse, best_key = common, entry, cached_ids
-            if best_key is not None:
-                self._entries.move_to_end(best_key)
-            if reuse is not None and best == len(key):
-                return _Prefix(
-                    reuse.hidden[:best], [(k[:, :, :best], v[:, :, :best]) for k, v in reuse.kv]
-                )
-        prefix = _encode_prefix(model, ids, reuse, best)
-        if prefix is not None and self.size > 0:
-            with self._lock:
-                self._entries[key] = prefix
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
-        return prefix
 
 
 def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -276,34 +222,11 @@ def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def _encode_prefix(
-    model: Any, ids: list[int], reuse: _Prefix | None = None, reused: int = 0
-) -> _Prefix | None:
-    """Run ``ids`` through the body, continuing from the first ``reused`` tokens of ``reuse``."""
-    device = input_device(model)
-    base = model.base_model
-    kwargs: dict[str, Any] = {}
-    if reuse is not None and reused:
-        kwargs[_cache_kwarg(base)] = DynamicCache(
-            ddp_cache_data=[(k[:, :, :reused], v[:, :, :reused]) for k, v in reuse.kv]
-        )
-        kwargs["position_ids"] = torch.arange(reused, len(ids), device=device)[None]
-    else:
-        reused = 0
-    output = base(input_ids=torch.tensor([ids[reused:]], device=device), use_cache=True, **kwargs)
-    cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
-    layers = getattr(cache, "layers", None)
-    if not layers or not all(type(layer) is DynamicLayer for layer in layers):
-        return None  # an unexpected cache layout: read every sequence in full instead
-    hidden = output[0][0]
-    if reused and reuse is not None:
-        hidden = torch.cat([reuse.hidden[:reused].to(hidden.device), hidden])
-    return _Prefix(hidden, [(layer.keys, layer.values) for layer in layers])
+def _last_hidden_after(model: Any, prefix: KV, suffixes: list[list[int]]) -> torch.Tensor:
+    """Hidden states of ``prefix + suffix`` rows, the prefix's keys and values reused.
 
-
-def _last_hidden_after(model: Any, prefix: _Prefix, suffixes: list[list[int]]) -> torch.Tensor:
-    """Hidden states of ``prefix + suffix`` rows, the prefix's keys and values reused."""
-    shared, count = prefix.hidden.shape[0], len(suffixes)
+    The prefix's own positions are zeros: the readout reads none of them."""
+    shared, count = prefix[0][0].shape[1], len(suffixes)
     width = max(len(ids) for ids in suffixes)
     input_ids = torch.zeros((count, width), dtype=torch.long)
     mask = torch.zeros((count, shared + width), dtype=torch.long)
@@ -316,7 +239,7 @@ def _last_hidden_after(model: Any, prefix: _Prefix, suffixes: list[list[int]]) -
     past = DynamicCache(
         ddp_cache_data=[
             (k.expand(count, -1, -1, -1).contiguous(), v.expand(count, -1, -1, -1).contiguous())
-            for k, v in prefix.kv
+            for k, v in ((k[None], v[None]) for k, v in prefix)
         ]
     )
     positions = torch.arange(shared, shared + width).expand(count, -1)
@@ -326,10 +249,10 @@ def _last_hidden_after(model: Any, prefix: _Prefix, suffixes: list[list[int]]) -
         attention_mask=mask.to(device),
         position_ids=positions.to(device),
         use_cache=True,
-        **{_cache_kwarg(base): past},
+        **{cache_kwarg(base): past},
     )
     suffix_hidden = torch.as_tensor(output[0])
-    head = prefix.hidden.to(suffix_hidden.device).expand(count, -1, -1)
+    head = suffix_hidden.new_zeros((count, shared, suffix_hidden.shape[-1]))
     return torch.cat([head, suffix_hidden], dim=1)
 
 

@@ -29,8 +29,6 @@ from ttc_graph.verifiers.trained.features import (
 from ttc_graph.verifiers.trained.head import TrainedHead
 from ttc_graph.verifiers.trained.readout import check_local_policy
 
-__all__ = ["TrainedVerifier", "load_trained_verifier"]
-
 logger = logging.getLogger(__name__)
 
 

@@ -18,8 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LabelledCandidate", "trl_rows", "write_trl_jsonl"]
-
 
 @dataclass(frozen=True)
 class LabelledCandidate:

@@ -32,17 +32,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
-__all__ = [
-    "FAULT_MARKERS",
-    "LABEL_MODES",
-    "LABEL_RULES",
-    "LabelMode",
-    "fault_features",
-    "first_fault",
-    "outcome_labels",
-    "step_labels",
-]
-
 LabelMode = Literal["outcome", "steps"]
 LABEL_MODES: tuple[LabelMode, ...] = get_args(LabelMode)
 
