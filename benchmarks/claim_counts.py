@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.evaluation import provenance
-from ttc_graph.verifiers import ArithmeticVerifier, find_claims
+from ttc_graph.verifiers import ArithmeticVerifier
+from ttc_graph.verifiers.claims import find_claims
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SOURCES = {"gsm8k_train_500.jsonl": "answer", "math500.jsonl": "solution"}

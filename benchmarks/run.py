@@ -53,7 +53,8 @@ from measure import (
 from ttc_graph import create_beam_search, create_best_of_n, load_policy
 from ttc_graph.evaluation import provenance
 from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParams
-from ttc_graph.strategies.prompts import DEFAULT_SYSTEM_PROMPT, with_system_prompt
+from ttc_graph.policy.messages import with_system_prompt
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.verifiers import ArithmeticVerifier
 
 DATA = REPO.parent / "shared" / "data"

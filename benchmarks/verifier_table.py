@@ -179,8 +179,8 @@ def timing(
     policy: Any, verifiers: dict[str, Any], questions: list[str], config: dict[str, Any], n: int
 ) -> Any:
     """Seconds to generate N candidates for K questions vs seconds to score them."""
+    from ttc_graph import create_best_of_n
     from ttc_graph.policy import SamplingParams
-    from ttc_graph.strategies import create_best_of_n
 
     sampling = SamplingParams(max_new_tokens=config["sampling"]["max_new_tokens"])
     graph = create_best_of_n(policy=policy, n=n, selection="majority", sampling=sampling, seed=1)

@@ -76,7 +76,8 @@ def strategies() -> str:
 
 def run_options() -> str:
     """The run option table: each option, its default per strategy and who takes it."""
-    from ttc_graph.strategies import OPTIONS, SPECS
+    from ttc_graph.strategies import SPECS
+    from ttc_graph.strategies.options import OPTIONS
 
     rows = ["| option | meaning | default | taken by |", "|---|---|---|---|"]
     for name, option in OPTIONS.items():

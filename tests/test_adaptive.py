@@ -426,7 +426,8 @@ def test_live_adaptive_equals_its_replay_from_a_best_of_n_sample(policy: Any) ->
 def test_viewer_and_terminal_show_each_routing_decision(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from ttc_graph.visualization import html_document, load_trace, print_tree, save_trace
+    from ttc_graph.visualization import load_trace, print_tree, save_trace
+    from ttc_graph.visualization.html import html_document
 
     routes = [
         {"round": 1, "route": "sample", "reason": "open: posterior 0.03 < 0.50", "rows": 4},

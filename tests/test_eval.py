@@ -11,20 +11,14 @@ from typing import Any
 
 import pytest
 
-from ttc_graph.evaluation import (
-    CurvePoint,
-    ResultStore,
-    create_evaluation,
-    generate_problems,
-    grade,
-    grade_completion,
-    load_problems,
-    plot_curve,
-    wilson_interval,
-)
-from ttc_graph.evaluation.metrics import outcomes, subset_outcome
+from ttc_graph.evaluation import create_evaluation, load_problems
+from ttc_graph.evaluation.arithmetic import generate_problems
+from ttc_graph.evaluation.grading import grade, grade_completion
+from ttc_graph.evaluation.metrics import CurvePoint, outcomes, subset_outcome, wilson_interval
 from ttc_graph.evaluation.options import parse_ns, parse_strategies
+from ttc_graph.evaluation.plot import plot_curve
 from ttc_graph.evaluation.problems import Problem
+from ttc_graph.evaluation.store import ResultStore
 
 # -- arithmetic generator ----------------------------------------------------------
 

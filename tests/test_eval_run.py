@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from ttc_graph.evaluation import create_evaluation, plot_curve, write_report
+from ttc_graph.evaluation import create_evaluation, write_report
 from ttc_graph.evaluation.metrics import SAMPLES_UNIT, outcomes
+from ttc_graph.evaluation.plot import plot_curve
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import build_strategy
 from ttc_graph.verifiers import ArithmeticVerifier

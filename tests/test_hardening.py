@@ -29,7 +29,7 @@ from langchain_core.messages import HumanMessage
 
 import ttc_graph
 import ttc_graph.policy
-from ttc_graph import Budget, create_beam_search, create_best_of_n, create_dvts
+from ttc_graph import Budget, create_beam_search, create_best_of_n, create_dvts, create_self_refine
 from ttc_graph.cli import main
 from ttc_graph.errors import (
     InputTooLongError,
@@ -40,6 +40,7 @@ from ttc_graph.errors import (
     ResultStoreError,
     StrategyError,
 )
+from ttc_graph.escape import terminal_safe
 from ttc_graph.evaluation import create_evaluation, write_report
 from ttc_graph.evaluation.problems import load_problems
 from ttc_graph.evaluation.store import DB_NAME, ResultStore
@@ -49,15 +50,9 @@ from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParam
 from ttc_graph.policy import loading as policy_loading
 from ttc_graph.policy.generation import row_chunks
 from ttc_graph.specs import check_verifier_spec
-from ttc_graph.strategies import create_self_refine
-from ttc_graph.visualization import (
-    DiagramOnlyPolicy,
-    DiagramOnlyVerifier,
-    html_document,
-    load_trace,
-    save_trace,
-    terminal_safe,
-)
+from ttc_graph.visualization import load_trace, save_trace
+from ttc_graph.visualization.diagram import DiagramOnlyPolicy, DiagramOnlyVerifier
+from ttc_graph.visualization.html import html_document
 
 # Everything a terminal acts on: clear screen, window title, OSC 52 clipboard write,
 # a C1 CSI, bell, carriage return (overwrites the line), backspace, a bidi override.

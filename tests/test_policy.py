@@ -148,7 +148,7 @@ def test_the_bfloat16_path_runs_a_search_on_cpu(policy: Any) -> None:
     result as in float32."""
     import torch
 
-    from ttc_graph.strategies import create_best_of_n
+    from ttc_graph import create_best_of_n
     from ttc_graph.verifiers import GroundedVerifier
 
     bf16 = load_policy(device="cpu", dtype="bfloat16")

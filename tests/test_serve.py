@@ -27,13 +27,13 @@ from openai import OpenAI
 
 from ttc_graph.errors import InputError, InputTooLongError, LimitError, StrategyError
 from ttc_graph.policy import SamplingParams
-from ttc_graph.serving import APIError, ServeLimits, create_app, parse_model
-from ttc_graph.serving.errors import from_exception
-from ttc_graph.serving.options import checked_options, parse_request, served_verifiers
+from ttc_graph.serving import ServeLimits, create_app
+from ttc_graph.serving.errors import APIError, from_exception
+from ttc_graph.serving.options import checked_options, parse_model, parse_request, served_verifiers
 from ttc_graph.serving.responses import ranked_choices
 from ttc_graph.serving.server import serve_in_thread
 from ttc_graph.strategies import SPECS, build_strategy
-from ttc_graph.strategies.options import context_schema
+from ttc_graph.strategies.context import context_schema
 from ttc_graph.verifiers import GroundedVerifier
 
 KEY = "test-key"

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import torch
 
+from ttc_graph import create_beam_search, create_best_of_n
 from ttc_graph.cli import main
 from ttc_graph.errors import ModelLoadError, VerifierTrainingError
 from ttc_graph.evaluation import create_evaluation
 from ttc_graph.policy import SamplingParams
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.strategies import create_beam_search, create_best_of_n
 from ttc_graph.training import train_verifier
 from ttc_graph.training.export import LabelledCandidate, trl_rows
 from ttc_graph.training.fit import fit_head
@@ -321,9 +321,7 @@ def test_training_on_a_stored_sample_labels_steps_and_replaces_the_directory(
 # -- loading and using it -------------------------------------------------------------------
 
 
-def test_load_verifier_scores_every_step_batched(
-    trained: dict[str, Any], policy_fp32: Any
-) -> None:
+def test_load_verifier_scores_every_step_batched(trained: dict[str, Any], policy_fp32: Any) -> None:
     policy = policy_fp32
     verifier = load_verifier(str(trained["out"]), policy=policy)
     assert isinstance(verifier, TrainedVerifier)

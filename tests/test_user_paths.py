@@ -27,7 +27,8 @@ from ttc_graph import Budget, create_beam_search, create_best_of_n, create_self_
 from ttc_graph.cli import main
 from ttc_graph.policy import GenerationRequest, SamplingParams, load_policy
 from ttc_graph.policy import loading as policy_loading
-from ttc_graph.verifiers import ArithmeticVerifier, aggregate
+from ttc_graph.verifiers import ArithmeticVerifier
+from ttc_graph.verifiers.aggregation import aggregate
 from ttc_graph.visualization import load_trace
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"

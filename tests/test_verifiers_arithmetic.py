@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ttc_graph.verifiers import ArithmeticVerifier, find_claims
-from ttc_graph.verifiers.claims import parse_number
+from ttc_graph.verifiers import ArithmeticVerifier
+from ttc_graph.verifiers.claims import find_claims, parse_number
 
 QUESTION = "Work it out."
 OPERATION = re.compile(r"\d\)?\s*[-+*/]\s*\(?\d")

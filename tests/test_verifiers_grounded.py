@@ -12,7 +12,9 @@ from fractions import Fraction
 
 import pytest
 
-from ttc_graph.verifiers import CHECKER_FEATURES, GroundedVerifier, find_claims
+from ttc_graph.verifiers import GroundedVerifier
+from ttc_graph.verifiers.claims import find_claims
+from ttc_graph.verifiers.grounded import CHECKER_FEATURES
 from ttc_graph.verifiers.grounding import question_facts
 from ttc_graph.verifiers.word_claims import find_word_claims, relations_as_equals
 

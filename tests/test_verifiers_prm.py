@@ -27,11 +27,12 @@ from transformers import (
     Qwen2ForTokenClassification,
 )
 
+from ttc_graph import create_best_of_n
 from ttc_graph.errors import ModelLoadError
 from ttc_graph.policy import SamplingParams
-from ttc_graph.strategies import create_best_of_n
-from ttc_graph.verifiers import PRMVerifier, detect_prm_format, load_prm, load_verifier
+from ttc_graph.verifiers import PRMVerifier, load_prm, load_verifier
 from ttc_graph.verifiers.prm import QWEN_PRM_SYSTEM_PROMPT
+from ttc_graph.verifiers.prm_source import detect_prm_format
 
 QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have?"
 CANDIDATES = [

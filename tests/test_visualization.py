@@ -25,20 +25,19 @@ from ttc_graph.policy.base import Policy
 from ttc_graph.strategies import SPECS
 from ttc_graph.strategies.state import TraceNode
 from ttc_graph.visualization import (
-    DiagramOnlyPolicy,
-    GraphvizNotFoundError,
-    build_tree,
     draw_mermaid,
     draw_png,
-    html_document,
     load_trace,
     print_tree,
     render_html,
     save_trace,
     strategy_graph,
-    trace_from_result,
 )
+from ttc_graph.visualization.diagram import DiagramOnlyPolicy, GraphvizNotFoundError
+from ttc_graph.visualization.html import html_document
 from ttc_graph.visualization.layout import Tree, layout, score_color
+from ttc_graph.visualization.terminal import build_tree
+from ttc_graph.visualization.trace import trace_from_result
 
 EVIL = '<img src=x onerror="document.body.dataset.pwned=1"></script><script>alert(1)</script>'
 MARKUP = "[bold red]not markup[/bold red]"

@@ -25,18 +25,13 @@ from conftest import run_in_vllm_env, vllm_python
 from prm_models import VLLM_SIZES, config, save, save_qwen_prm, tokenizer
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from ttc_graph import create_beam_search
 from ttc_graph.errors import InputError, ModelLoadError, ServerError
 from ttc_graph.policy import SamplingParams
 from ttc_graph.policy.loading import resolve_model_source
 from ttc_graph.policy.vllm_server import free_port, vllm_server
-from ttc_graph.strategies import create_beam_search
-from ttc_graph.verifiers import (
-    PoolingPRMVerifier,
-    PRMVerifier,
-    load_prm,
-    load_verifier,
-    vllm_prm_args,
-)
+from ttc_graph.verifiers import PRMVerifier, load_prm, load_verifier
+from ttc_graph.verifiers.pooling import PoolingPRMVerifier, vllm_prm_args
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 in_vllm_env = pytest.mark.skipif(
@@ -238,7 +233,7 @@ def test_vllm_prm_args_per_layout(prm_dirs: dict[str, Path]) -> None:
 @pytest.mark.model
 @pytest.mark.parametrize("fmt", ["classifier", "step_tag", "chat"])
 def test_in_process_scores_equal_transformers(prm_dirs: dict[str, Path], fmt: str) -> None:
-    from ttc_graph.verifiers import VLLMPRMVerifier
+    from ttc_graph.verifiers.pooling import VLLMPRMVerifier
 
     prm = load_prm(
         prm_dirs[fmt], engine="vllm", device="cpu", engine_options={"max_model_len": 1024}

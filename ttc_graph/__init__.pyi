@@ -5,18 +5,17 @@ from .answers import answers_equal, extract_answer
 from .chat_model import ChatTTC
 from .policy.loading import load_policy
 from .runnables import as_chain, as_tool
-from .strategies import (
-    Budget,
-    EarlyStop,
-    PosteriorRouting,
-    TokenPool,
-    create_adaptive,
-    create_beam_search,
-    create_best_of_n,
-    create_dvts,
-    create_self_refine,
-)
-from .verifiers import ArithmeticVerifier, GroundedVerifier, load_prm, load_verifier
+from .strategies.adaptive import create_adaptive
+from .strategies.beam_search import create_beam_search
+from .strategies.best_of_n import create_best_of_n
+from .strategies.config import Budget, EarlyStop
+from .strategies.dvts import create_dvts
+from .strategies.pool import TokenPool
+from .strategies.routing import PosteriorRouting
+from .strategies.self_refine import create_self_refine
+from .verifiers.arithmetic import ArithmeticVerifier
+from .verifiers.grounded import GroundedVerifier
+from .verifiers.loading import load_prm, load_verifier
 
 __all__ = [
     "ArithmeticVerifier",
@@ -39,4 +38,3 @@ __all__ = [
     "load_prm",
     "load_verifier",
 ]
-__version__: str

@@ -30,7 +30,8 @@ from langchain_core.runnables import RunnableConfig, ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, create_model
 
 from ttc_graph.errors import InputError, TTCGraphError
-from ttc_graph.strategies.options import OPTIONS, unknown_option
+from ttc_graph.strategies.context import unknown_option
+from ttc_graph.strategies.options import OPTIONS
 from ttc_graph.strategies.registry import SPECS, get_spec
 
 _RENAMED = {"max_new_tokens": "max_tokens"}

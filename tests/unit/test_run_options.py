@@ -13,7 +13,8 @@ import pytest
 from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
 from ttc_graph import Budget, EarlyStop, create_best_of_n
 from ttc_graph.errors import InputError, LimitError
-from ttc_graph.strategies import OPTIONS, SPECS, build_strategy
+from ttc_graph.strategies import SPECS, build_strategy
+from ttc_graph.strategies.options import OPTIONS
 
 
 def graph_of(name: str, policy: ScriptedPolicy, **arguments: Any) -> Any:

@@ -22,8 +22,8 @@ from ttc_graph.serving import create_app, langgraph_app
 from ttc_graph.strategies import SPECS, OptionSet, StrategySpec, register_strategy
 from ttc_graph.strategies.common import compile_graph, new_builder, run_options
 from ttc_graph.strategies.config import Expansion
+from ttc_graph.strategies.context import check_common
 from ttc_graph.strategies.nodes import base_request, make_generate, make_prepare, make_select
-from ttc_graph.strategies.options import check_common
 
 # -- the toy strategy: its module ---------------------------------------------------------
 

@@ -47,7 +47,7 @@ def verifier_choice(args: argparse.Namespace, strategy: str) -> str | None:
     strategy that cannot run without one.
     """
     from ttc_graph.specs import check_verifier_spec
-    from ttc_graph.strategies import get_spec
+    from ttc_graph.strategies.registry import get_spec
 
     spec = get_spec(strategy)
     if args.no_verifier:
@@ -153,7 +153,7 @@ def given_options(args: argparse.Namespace, *, exclude: tuple[str, ...] = ()) ->
 
 def run_options(strategy: str, given: dict[str, object]) -> dict[str, object]:
     """``given`` options, each one ``strategy`` takes; else an error naming the flag."""
-    from ttc_graph.strategies import get_spec
+    from ttc_graph.strategies.registry import get_spec
 
     names = get_spec(strategy).options.names
     for name in given:

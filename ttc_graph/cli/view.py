@@ -36,7 +36,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load, validate and show one trace."""
     from ttc_graph.escape import terminal_safe
-    from ttc_graph.visualization import check_output_path, load_trace, print_tree, render_html
+    from ttc_graph.visualization import load_trace, print_tree, render_html
+    from ttc_graph.visualization.trace import check_output_path
 
     trace = load_trace(args.trace)
     output = args.output

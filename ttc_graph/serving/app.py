@@ -14,9 +14,17 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+except ImportError as exc:  # the `serve` extra is optional
+    from ttc_graph.errors import TTCGraphError
+
+    raise TTCGraphError(
+        f"ttc-graph serve needs FastAPI and uvicorn ({exc}); install them with "
+        "pip install 'ttc-graph[serve]'."
+    ) from exc
 
 from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy

@@ -30,7 +30,8 @@ from ttc_graph.errors import InputError
 from ttc_graph.policy.base import Policy
 from ttc_graph.serving.errors import APIError, bad_request
 from ttc_graph.serving.options import ParsedRequest, ServeLimits, checked_options
-from ttc_graph.strategies.options import OPTIONS, RunOptions
+from ttc_graph.strategies.context import RunOptions
+from ttc_graph.strategies.options import OPTIONS
 from ttc_graph.strategies.registry import SPECS, get_spec
 from ttc_graph.verifiers.base import Verifier
 

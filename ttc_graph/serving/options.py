@@ -25,7 +25,8 @@ from ttc_graph.policy.messages import to_messages
 from ttc_graph.serving.errors import APIError, bad_request
 from ttc_graph.serving.settings import ServeLimits
 from ttc_graph.specs import NAMED_VERIFIERS
-from ttc_graph.strategies.options import OPTIONS, RunOptions, unknown_option
+from ttc_graph.strategies.context import RunOptions, unknown_option
+from ttc_graph.strategies.options import OPTIONS
 from ttc_graph.strategies.registry import SPECS, get_spec
 
 _MODEL = re.compile(r"^(?P<strategy>[a-z][a-z0-9_]*)(?:-(?P<n>\d+))?$")

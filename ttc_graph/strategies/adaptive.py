@@ -31,7 +31,7 @@ from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import run_options
 from ttc_graph.strategies.config import Budget
-from ttc_graph.strategies.options import ADAPTIVE, fixed_config, option_defaults
+from ttc_graph.strategies.context import ADAPTIVE, fixed_config, option_defaults
 from ttc_graph.strategies.pool import TokenPool
 from ttc_graph.strategies.rounds import RoutedRounds, build_rounds
 from ttc_graph.strategies.routing import PosteriorRouting, RoutingPolicy

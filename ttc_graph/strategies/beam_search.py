@@ -22,14 +22,9 @@ from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import run_options
 from ttc_graph.strategies.config import Budget, Expansion
+from ttc_graph.strategies.context import BEAM_SEARCH, fixed_config, option_defaults
 from ttc_graph.strategies.nodes import base_request, extend
-from ttc_graph.strategies.options import (
-    BEAM_SEARCH,
-    SearchConfig,
-    Selection,
-    fixed_config,
-    option_defaults,
-)
+from ttc_graph.strategies.options import SearchConfig, Selection
 from ttc_graph.strategies.state import Beam, SearchState
 from ttc_graph.strategies.step_search import build_step_search
 from ttc_graph.verifiers.aggregation import Aggregation

@@ -22,13 +22,8 @@ from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import run_options
 from ttc_graph.strategies.config import Budget, EarlyStop
-from ttc_graph.strategies.options import (
-    BEST_OF_N,
-    GREEDY,
-    Selection,
-    fixed_config,
-    option_defaults,
-)
+from ttc_graph.strategies.context import BEST_OF_N, GREEDY, fixed_config, option_defaults
+from ttc_graph.strategies.options import Selection
 from ttc_graph.strategies.rounds import FixedRounds, build_rounds
 from ttc_graph.verifiers.aggregation import Aggregation
 from ttc_graph.verifiers.base import Verifier

@@ -10,7 +10,8 @@ from langgraph.types import Checkpointer
 
 from ttc_graph.errors import InputError
 from ttc_graph.reliability import check_retry
-from ttc_graph.strategies.options import OptionSet, RunOptions, SearchConfig, context_schema
+from ttc_graph.strategies.context import OptionSet, RunOptions, context_schema
+from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.state import InputState, OutputState, SearchState
 from ttc_graph.verifiers.aggregation import Aggregation
 from ttc_graph.verifiers.base import Verifier

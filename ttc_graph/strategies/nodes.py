@@ -31,6 +31,7 @@ from ttc_graph.policy.base import Completion, GenerationRequest, Policy, Samplin
 from ttc_graph.policy.messages import question_text, to_messages, with_system_prompt
 from ttc_graph.strategies.common import aggregation_of
 from ttc_graph.strategies.config import Expansion, ExpansionPlan, KeepRule
+from ttc_graph.strategies.context import RunOptions
 from ttc_graph.strategies.driver import (
     PolicyWork,
     SampleCall,
@@ -41,7 +42,7 @@ from ttc_graph.strategies.driver import (
     reported,
     sample_grouped,
 )
-from ttc_graph.strategies.options import RunOptions, SearchConfig
+from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.selection import select
 from ttc_graph.strategies.state import Beam, Candidate, SearchState, TraceNode, Usage, empty_usage
 from ttc_graph.verifiers.aggregation import aggregate

@@ -24,20 +24,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ttc_graph.errors import InputError
 from ttc_graph.strategies import defaults
-from ttc_graph.strategies.options import (
+from ttc_graph.strategies.context import (
     ADAPTIVE,
     BEAM_SEARCH,
     BEST_OF_N,
     DVTS,
     GREEDY,
-    OPTIONS,
     SELF_REFINE,
     OptionSet,
-    SearchConfig,
     context_schema,
     factory_arguments,
     unknown_option,
 )
+from ttc_graph.strategies.options import OPTIONS, SearchConfig
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -39,6 +39,7 @@ from ttc_graph.policy.base import Policy, SamplingParams
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import compile_graph, new_builder
 from ttc_graph.strategies.config import Expansion
+from ttc_graph.strategies.context import RunOptions
 from ttc_graph.strategies.driver import (
     PolicyWork,
     SampleCall,
@@ -59,7 +60,7 @@ from ttc_graph.strategies.nodes import (
     timed,
     to_candidate,
 )
-from ttc_graph.strategies.options import RunOptions, SearchConfig
+from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.pool import TokenPool
 from ttc_graph.strategies.routing import (
     Decision,

@@ -35,6 +35,7 @@ from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies import defaults
 from ttc_graph.strategies.common import compile_graph, new_builder, run_options
 from ttc_graph.strategies.config import Budget, Expansion
+from ttc_graph.strategies.context import SELF_REFINE, RunOptions, fixed_config, option_defaults
 from ttc_graph.strategies.driver import (
     PolicyWork,
     SampleCall,
@@ -57,14 +58,7 @@ from ttc_graph.strategies.nodes import (
     settle,
     timed,
 )
-from ttc_graph.strategies.options import (
-    MAX_ROUNDS,
-    SELF_REFINE,
-    RunOptions,
-    SearchConfig,
-    fixed_config,
-    option_defaults,
-)
+from ttc_graph.strategies.options import MAX_ROUNDS, SearchConfig
 from ttc_graph.strategies.state import (
     Beam,
     Candidate,

@@ -20,6 +20,7 @@ from ttc_graph.policy.base import Policy
 from ttc_graph.reliability import DEFAULT_RETRY
 from ttc_graph.strategies.common import compile_graph, new_builder
 from ttc_graph.strategies.config import ExpansionPlan, KeepRule
+from ttc_graph.strategies.context import RunOptions
 from ttc_graph.strategies.nodes import (
     make_generate,
     make_prepare,
@@ -28,7 +29,7 @@ from ttc_graph.strategies.nodes import (
     make_score,
     make_select,
 )
-from ttc_graph.strategies.options import MAX_STEPS, RunOptions
+from ttc_graph.strategies.options import MAX_STEPS
 from ttc_graph.verifiers.base import Verifier
 
 

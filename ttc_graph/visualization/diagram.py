@@ -21,7 +21,8 @@ from langchain_core.runnables.graph import Graph
 from ttc_graph.errors import InputError, TTCGraphError
 from ttc_graph.outputs import write_atomic
 from ttc_graph.policy.base import Completion, GenerationRequest, SamplingParams
-from ttc_graph.strategies import build_strategy, get_spec
+from ttc_graph.strategies import build_strategy
+from ttc_graph.strategies.registry import get_spec
 from ttc_graph.verifiers.base import Verifier
 from ttc_graph.visualization.trace import check_output_path
 
