@@ -24,7 +24,7 @@ import sys
 
 from verifier_table import questions_of
 
-from ttc_graph.evaluation.runner import create_evaluation
+from ttc_graph.evaluation.options import create_evaluation
 from ttc_graph.verifiers.grounded import GroundedVerifier
 
 

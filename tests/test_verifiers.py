@@ -233,7 +233,7 @@ def test_bad_shipped_head_or_combination_specs(spec: str, policy: Any, message: 
 
 
 def test_eval_names_the_shipped_head_by_its_card_not_its_install_path() -> None:
-    from ttc_graph.evaluation.runner import _verifier_identity
+    from ttc_graph.evaluation.options import _verifier_identity
 
     identity = _verifier_identity("grounded + trained", None)
     assert re.fullmatch(r"grounded\+trained#[0-9a-f]{12}", str(identity)), identity

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ttc_graph.verifiers import ArithmeticVerifier
-from ttc_graph.verifiers.claims import find_claims, parse_number
+from ttc_graph.verifiers.claims import find_claims
+from ttc_graph.verifiers.tokens import parse_number
 
 QUESTION = "Work it out."
 OPERATION = re.compile(r"\d\)?\s*[-+*/]\s*\(?\d")

@@ -23,7 +23,8 @@ from ttc_graph.strategies import SPECS, OptionSet, StrategySpec, register_strate
 from ttc_graph.strategies.common import compile_graph, new_builder, run_options
 from ttc_graph.strategies.config import Expansion
 from ttc_graph.strategies.context import check_common
-from ttc_graph.strategies.nodes import base_request, make_generate, make_prepare, make_select
+from ttc_graph.strategies.nodes import base_request, make_generate, make_select
+from ttc_graph.strategies.prepare import make_prepare
 
 # -- the toy strategy: its module ---------------------------------------------------------
 

@@ -12,6 +12,7 @@ from ttc_graph.cli.options import (
     add_engine_option,
     add_run_options,
     add_trust_remote_code,
+    difficulty_list,
     given_options,
 )
 from ttc_graph.evaluation.metrics import COVERAGE
@@ -25,15 +26,6 @@ EXAMPLE = (
     "example: ttc-graph eval --dataset arithmetic --strategies greedy,majority,weighted "
     "--n 1,2,4,8 --limit 20 --max-new-tokens 96 --out runs/arith"
 )
-
-
-def _difficulty(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"difficulty must be an integer or a list like 1,2,3, got {text!r}"
-        ) from exc
 
 
 def register(sub: Any) -> None:
@@ -81,7 +73,7 @@ def register(sub: Any) -> None:
     add_trust_remote_code(p)
     p.add_argument(
         "--difficulty",
-        type=_difficulty,
+        type=difficulty_list,
         default=[1],
         help="arithmetic set: operations per problem, 1-5, or a list like 1,2,3 (default 1)",
     )

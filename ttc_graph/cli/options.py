@@ -170,3 +170,13 @@ def strategy_help() -> str:
     from ttc_graph.strategies import SPECS
 
     return "; ".join(f"{name}: {spec.summary}" for name, spec in SPECS.items())
+
+
+def difficulty_list(text: str) -> list[int]:
+    """``--difficulty``: one level or a comma-separated list (``1,2,3``)."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"difficulty must be an integer or a list like 1,2,3, got {text!r}"
+        ) from exc

@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.cli.eval import _difficulty
+from ttc_graph.cli.options import difficulty_list
 
 EXAMPLE = (
     "example: ttc-graph train-verifier --dataset arithmetic --difficulty 1,2 --limit 100 "
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--difficulty",
-        type=_difficulty,
+        type=difficulty_list,
         default=[1],
         help="arithmetic set: operations per problem, 1-5, or a list like 1,2 (default 1)",
     )

@@ -1,7 +1,8 @@
 # The public names of ``ttc_graph.evaluation``, loaded on first use by ``__init__.py``.
+from .options import create_evaluation
 from .problems import load_problems
 from .report import print_report, write_report
-from .runner import Evaluation, create_evaluation
+from .runner import Evaluation
 
 __all__ = [
     "Evaluation",

@@ -53,7 +53,6 @@ from ttc_graph.strategies.nodes import (
     base_request,
     call_seed,
     emit,
-    make_prepare,
     make_score,
     make_select,
     new_beam,
@@ -62,6 +61,7 @@ from ttc_graph.strategies.nodes import (
 )
 from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.pool import TokenPool
+from ttc_graph.strategies.prepare import make_prepare
 from ttc_graph.strategies.routing import (
     Decision,
     RoundSummary,

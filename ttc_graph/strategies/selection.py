@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ttc_graph.answers import answers_equal
 from ttc_graph.errors import InputError
 from ttc_graph.strategies.options import SELECTIONS, Selection
-from ttc_graph.verifiers.claims import parse_number
+from ttc_graph.verifiers.tokens import parse_number
 
 if TYPE_CHECKING:
     from ttc_graph.strategies.state import Candidate

@@ -52,13 +52,13 @@ from ttc_graph.strategies.nodes import (
     call_seed,
     emit,
     make_generate,
-    make_prepare,
     make_score,
     make_select,
     settle,
     timed,
 )
 from ttc_graph.strategies.options import MAX_ROUNDS, SearchConfig
+from ttc_graph.strategies.prepare import make_prepare
 from ttc_graph.strategies.state import (
     Beam,
     Candidate,

@@ -23,13 +23,13 @@ from ttc_graph.strategies.config import ExpansionPlan, KeepRule
 from ttc_graph.strategies.context import RunOptions
 from ttc_graph.strategies.nodes import (
     make_generate,
-    make_prepare,
     make_prune,
     make_route,
     make_score,
     make_select,
 )
 from ttc_graph.strategies.options import MAX_STEPS
+from ttc_graph.strategies.prepare import make_prepare
 from ttc_graph.verifiers.base import Verifier
 
 

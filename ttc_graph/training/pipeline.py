@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.errors import VerifierTrainingError
-from ttc_graph.evaluation.runner import create_evaluation
+from ttc_graph.evaluation.options import create_evaluation
 from ttc_graph.training.export import LabelledCandidate, write_trl_jsonl
 from ttc_graph.training.fit import fit_head
 from ttc_graph.training.labels import LABEL_MODES, LabelMode

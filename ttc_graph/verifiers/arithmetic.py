@@ -10,7 +10,8 @@ from typing import Any
 from ttc_graph.answers import extract_answer, find_boxed
 from ttc_graph.errors import InputError
 from ttc_graph.verifiers.base import Verifier
-from ttc_graph.verifiers.claims import Claim, find_claims, parse_number
+from ttc_graph.verifiers.claims import Claim, find_claims
+from ttc_graph.verifiers.tokens import parse_number
 
 # An explicit final answer; extract_answer alone would also accept "the last number".
 _ANSWER_MARKER = re.compile(r"answer\s*(?:is|:)|####", re.IGNORECASE)

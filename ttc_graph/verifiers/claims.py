@@ -23,14 +23,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
 
+from ttc_graph.verifiers.tokens import (
+    MATH,
+    VALUE_END,
+    Tok,
+    evaluate,
+    normalize,
+    number,
+    starts_value,
+    tokenize,
+)
 from ttc_graph.verifiers.word_claims import find_word_claims, relations_as_equals
 
-Kind = Literal["num", "op", "lp", "rp", "eq", "approx", "pct", "cur", "word", "cmd", "other"]
-
-_MATH = {"num", "op", "lp", "rp", "eq", "approx", "pct", "cur"}
-_VALUE_END = {"num", "rp", "pct"}
 # Words that, right before a number, make the left side of "=" incomplete or not
 # arithmetic at all ("half of 10 = 5", "4 squared = 16", "log 100 = 2").
 _CONNECTORS = {
@@ -52,39 +57,8 @@ _NOT_UNITS = _CONNECTORS | {
     "billion", "billions", "trillion", "percent", "and", "or", "plus", "minus", "is",
     "are", "was", "equals", "equal", "gives", "makes", "then", "so", "the", "a", "an",
 }  # fmt: skip
-_WORD_OPS = {"times": "×", "plus": "+", "minus": "-"}
-_TWO_WORD_OPS = {("divided", "by"): "/", ("multiplied", "by"): "×"}
 _SAFE_GLUE = set("\"'“”‘’*[]#")
-_MAX_EXPONENT = 64
-
-_TOKEN = re.compile(
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-    r"|(?P<word>[^\W\d_]+)"
-    r"|(?P<cmd>\\[A-Za-z]+)"
-    r"|(?P<pow>\*\*)"
-    r"|(?P<op>[+\-*/×÷^·])"
-    r"|(?P<eq>=)"
-    r"|(?P<approx>≈)"
-    r"|(?P<lp>\()"
-    r"|(?P<rp>\))"
-    r"|(?P<pct>%)"
-    r"|(?P<cur>[$€£])"
-    r"|(?P<space>\s+)"
-    r"|(?P<other>.)",
-    re.DOTALL,
-)
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
-_MIXED = re.compile(r"(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}")
-_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_BOXED = re.compile(r"\\(?:boxed|fbox|text|mathrm|textbf|mbox)\s*\{([^{}]*)\}")
-_LIST_MARKER = re.compile(r"(?m)^(\s*)\d+[.)](?=\s)")
-_REPLACEMENTS = (
-    ("\\times", "×"), ("\\cdot", "×"), ("\\div", "÷"), ("\\approx", "≈"), ("\\$", "$"),
-    ("\\%", "%"), ("{,}", ","), ("\\left", ""), ("\\right", ""), ("\\,", ""), ("\\!", ""),
-    ("\\;", " "), ("\\ ", " "), ("\\(", " "), ("\\)", " "), ("\\[", " "), ("\\]", " "),
-    ("−", "-"), ("∙", "×"), ("⋅", "×"), ("\\neq", "≠"), ("\\leq", "≤"), ("\\geq", "≥"),
-    ("\\le", "≤"), ("\\ge", "≥"), ("\\lt", "<"), ("\\gt", ">"),
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,19 +76,10 @@ class Claim:
 
 
 @dataclass
-class _Tok:
-    kind: Kind
-    text: str
-    start: int
-    end: int
-    percent_of: bool = False  # an "of" after "%", read as ×
-
-
-@dataclass
 class _Side:
     """One side of an equation: its tokens and what they evaluate to."""
 
-    toks: list[_Tok]
+    toks: list[Tok]
     exact: Fraction | None  # % as /100
     plain: Fraction | None  # % ignored
     has_pct: bool
@@ -129,9 +94,9 @@ def find_claims(text: str) -> list[Claim]:
     """Every arithmetic claim in ``text`` that can be read unambiguously, checked."""
     found: list[Claim] = []
     for inner in _ANNOTATION.findall(text):
-        found.extend(_claims_in(_normalize(inner)))
+        found.extend(_claims_in(normalize(inner)))
     prose = relations_as_equals(_ANNOTATION.sub("", text))
-    found.extend(_claims_in(_normalize(prose)))
+    found.extend(_claims_in(normalize(prose)))
     symbolic = {(c.left, c.right) for c in found}
     for w in find_word_claims(prose):
         if (w.left, w.right) not in symbolic:  # "the sum of 2 and 3 is 2 + 3 = 5"
@@ -143,105 +108,19 @@ def find_claims(text: str) -> list[Claim]:
     return list(unique.values())
 
 
-def parse_number(text: str) -> Fraction | None:
-    """Value of a short answer such as ``"42"``, ``"$1,200"``, ``"\\frac{3}{4}"``, ``"12.5%"``.
-
-    Trailing words (units) are ignored; anything else that is not plain arithmetic
-    gives ``None``.
-    """
-    toks = [t for t in _tokenize(_normalize(text)) if t.kind != "cur"]
-    while toks and toks[-1].kind in ("word", "other"):
-        toks.pop()
-    if not toks or any(t.kind not in _MATH for t in toks):
-        return None
-    return _evaluate(toks, percent=True)
-
-
-# -- text to tokens ------------------------------------------------------------
-
-
-def _normalize(text: str) -> str:
-    for old, new in _REPLACEMENTS:
-        text = text.replace(old, new)
-    text = _MIXED.sub(r"((\1)+(\2)/(\3))", text)  # 1\frac{1}{4} is one and a quarter
-    previous = None
-    while previous != text:  # innermost first, so nested fractions unfold
-        previous = text
-        text = _FRAC.sub(r"((\1)/(\2))", text)
-        text = _BOXED.sub(r" \1 ", text)
-    text = text.replace("{", "(").replace("}", ")")
-    return _LIST_MARKER.sub(r"\1", text)
-
-
-def _tokenize(text: str) -> list[_Tok]:
-    toks: list[_Tok] = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "space" or kind is None:
-            continue
-        value = m.group()
-        if kind == "pow":
-            # "**" is markdown bold unless it sits between two numbers ("2**3").
-            glued = bool(toks) and toks[-1].kind == "num" and toks[-1].end == m.start()
-            nxt = text[m.end() : m.end() + 1]
-            kind, value = ("op", "^") if glued and nxt.isdigit() else ("other", "**")
-        elif kind == "op" and value in "*·":
-            value = "×"
-        toks.append(_Tok(kind, value, m.start(), m.end()))  # type: ignore[arg-type]
-    return _word_operators(toks)
-
-
-def _word_operators(toks: list[_Tok]) -> list[_Tok]:
-    """Turn "x", "times", "divided by", "% of" between numbers into operators."""
-    out: list[_Tok] = []
-    i = 0
-    while i < len(toks):
-        tok = toks[i]
-        # "60 students x 2/3": an operator may follow a number's unit word too.
-        after_value = bool(out) and (
-            out[-1].kind in _VALUE_END
-            or (
-                out[-1].kind == "word" and len(out) > 1 and out[-2].kind in _VALUE_END
-                and out[-2].end < out[-1].start and tok.text.lower() in ("x", "times")
-            )
-        )  # fmt: skip
-        if tok.kind == "word" and after_value:
-            word = tok.text.lower()
-            pair = (word, toks[i + 1].text.lower()) if i + 1 < len(toks) else None
-            if pair in _TWO_WORD_OPS and _starts_value(toks, i + 2):
-                out.append(_Tok("op", _TWO_WORD_OPS[pair], tok.start, toks[i + 1].end))
-                i += 2
-                continue
-            percent_of = word == "of" and out[-1].kind == "pct"
-            symbol = "×" if word == "x" or percent_of else _WORD_OPS.get(word)
-            if symbol is not None and _starts_value(toks, i + 1):
-                out.append(_Tok("op", symbol, tok.start, tok.end, percent_of))
-                i += 1
-                continue
-        out.append(tok)
-        i += 1
-    return out
-
-
-def _starts_value(toks: list[_Tok], i: int) -> bool:
-    while i < len(toks) and toks[i].kind == "cur":
-        i += 1
-    return i < len(toks) and toks[i].kind in ("num", "lp")
-
-
 # -- spans, sides and claims ---------------------------------------------------
 
 
 def _claims_in(text: str) -> list[Claim]:
-    toks = _tokenize(text)
+    toks = tokenize(text)
     claims: list[Claim] = []
     i = 0
     while i < len(toks):
-        if toks[i].kind not in _MATH:
+        if toks[i].kind not in MATH:
             i += 1
             continue
         j = i
-        while j < len(toks) and toks[j].kind in _MATH:
+        while j < len(toks) and toks[j].kind in MATH:
             j += 1
         if any(t.kind in ("eq", "approx") for t in toks[i:j]):
             found, j = _check_span(text, toks, i, j)
@@ -250,14 +129,14 @@ def _claims_in(text: str) -> list[Claim]:
     return claims
 
 
-def _check_span(text: str, toks: list[_Tok], i: int, j: int) -> tuple[list[Claim], int]:
+def _check_span(text: str, toks: list[Tok], i: int, j: int) -> tuple[list[Claim], int]:
     """Claims of the span ``toks[i:j]`` (widened over unit words), and where it ends."""
     i, j, units = _widen_over_units(toks, i, j)
     if units is None:
         return [], j  # mixed units ("2 hours + 30 minutes"): not arithmetic we can judge
     span = [t for t in toks[i:j] if t.kind != "word"]
     relations: list[str] = []
-    groups: list[list[_Tok]] = [[]]
+    groups: list[list[Tok]] = [[]]
     for tok in span:
         if tok.kind in ("eq", "approx"):
             relations.append(tok.kind)
@@ -280,7 +159,7 @@ def _check_span(text: str, toks: list[_Tok], i: int, j: int) -> tuple[list[Claim
     return claims, j
 
 
-def _widen_over_units(toks: list[_Tok], i: int, j: int) -> tuple[int, int, str | None]:
+def _widen_over_units(toks: list[Tok], i: int, j: int) -> tuple[int, int, str | None]:
     """Widen a span over unit words; ``None`` units when they differ.
 
     Spans break at words, so "12 apples + 30 apples = 42" arrives as three spans;
@@ -290,15 +169,15 @@ def _widen_over_units(toks: list[_Tok], i: int, j: int) -> tuple[int, int, str |
     # Extend the span leftwards and rightwards over "number unit operator" patterns.
     units: set[str] = set()
     start, end = i, j
-    while start >= 2 and _is_unit(toks, start - 1) and toks[start - 2].kind in _MATH:
+    while start >= 2 and _is_unit(toks, start - 1) and toks[start - 2].kind in MATH:
         first = start - 2
-        while first > 0 and toks[first - 1].kind in _MATH:
+        while first > 0 and toks[first - 1].kind in MATH:
             first -= 1
         units.add(_unit_key(toks[start - 1]))
         start = first
-    while end + 1 < len(toks) and _is_unit(toks, end) and toks[end + 1].kind in _MATH:
+    while end + 1 < len(toks) and _is_unit(toks, end) and toks[end + 1].kind in MATH:
         last = end + 1
-        while last < len(toks) and toks[last].kind in _MATH:
+        while last < len(toks) and toks[last].kind in MATH:
             last += 1
         units.add(_unit_key(toks[end]))
         end = last
@@ -312,7 +191,7 @@ def _widen_over_units(toks: list[_Tok], i: int, j: int) -> tuple[int, int, str |
     return start, end, next(iter(units), "")
 
 
-def _is_unit(toks: list[_Tok], k: int) -> bool:
+def _is_unit(toks: list[Tok], k: int) -> bool:
     """A word between a number and an operator or "=" that can be dropped."""
     tok = toks[k]
     if tok.kind != "word" or len(tok.text) < 2 or tok.text.lower() in _NOT_UNITS:
@@ -323,17 +202,17 @@ def _is_unit(toks: list[_Tok], k: int) -> bool:
     return prev_ok and next_ok and not (toks[k + 1].text == "-" and _is_glued(toks, k + 1))
 
 
-def _unit_key(tok: _Tok) -> str:
+def _unit_key(tok: Tok) -> str:
     word = tok.text.lower()
     return word[:-1] if word.endswith("s") and len(word) > 2 else word
 
 
-def _is_glued(toks: list[_Tok], k: int) -> bool:
+def _is_glued(toks: list[Tok], k: int) -> bool:
     """True when token ``k`` touches the token before it (no space between)."""
     return k > 0 and toks[k - 1].end == toks[k].start
 
 
-def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
+def _left_is_complete(toks: list[Tok], i: int, span: list[Tok]) -> bool:
     first = span[0]
     prev = toks[i - 1] if i > 0 else None
     if first.kind == "op":
@@ -356,11 +235,11 @@ def _left_is_complete(toks: list[_Tok], i: int, span: list[_Tok]) -> bool:
     # after it ("add 41 and 25, 25 + 41 = 66") it only ends a clause.
     return not (
         prev.kind == "other" and prev.text in ":,.;" and i >= 2 and toks[i - 2].end == prev.start
-        and toks[i - 2].kind in _VALUE_END and glued
+        and toks[i - 2].kind in VALUE_END and glued
     )  # fmt: skip
 
 
-def _names_a_result(toks: list[_Tok], k: int) -> bool:
+def _names_a_result(toks: list[Tok], k: int) -> bool:
     """Token ``k`` is the "of" of "a total of", "the result of": a name for what follows,
     not a scaling ("half of 10 = 5", "3/4 of 12 = 9"), so "a total of 2 x 2 = 4" is read."""
     return (
@@ -371,7 +250,7 @@ def _names_a_result(toks: list[_Tok], k: int) -> bool:
     )
 
 
-def _right_is_complete(toks: list[_Tok], j: int, span: list[_Tok]) -> bool:
+def _right_is_complete(toks: list[Tok], j: int, span: list[Tok]) -> bool:
     if span[-1].kind in ("op", "eq", "approx", "lp"):
         return False
     nxt = toks[j] if j < len(toks) else None
@@ -382,7 +261,7 @@ def _right_is_complete(toks: list[_Tok], j: int, span: list[_Tok]) -> bool:
         return False
     if nxt.kind == "word" and (glued or nxt.text.lower() in _CONNECTORS):
         # "= 3/4 of the pizza" is complete; "= 3/4 of 12" is not.
-        return nxt.text.lower() == "of" and not _starts_value(toks, j + 1)
+        return nxt.text.lower() == "of" and not starts_value(toks, j + 1)
     if nxt.kind == "other" and glued:
         if nxt.text in "!^_'":
             return False
@@ -393,13 +272,13 @@ def _right_is_complete(toks: list[_Tok], j: int, span: list[_Tok]) -> bool:
     return True
 
 
-def _side(group: list[_Tok]) -> _Side | None:
+def _side(group: list[Tok]) -> _Side | None:
     toks = _balance(group)
     core = [t for t in toks if t.kind != "cur"]
     if not core:
         return None
-    exact = _evaluate(core, percent=True)
-    plain = _evaluate(core, percent=False)
+    exact = evaluate(core, percent=True)
+    plain = evaluate(core, percent=False)
     if exact is None and plain is None:
         return None
     # A leading sign ("-12") is part of a number, not a calculation.
@@ -410,7 +289,7 @@ def _side(group: list[_Tok]) -> _Side | None:
         decimals = len(core[0].text.partition(".")[2])
     leading = None
     if len(core) >= 3 and core[0].kind == "num" and core[1].kind == "op":
-        leading = _number(core[0].text)
+        leading = number(core[0].text)
     return _Side(
         toks=toks,
         exact=exact,
@@ -424,7 +303,7 @@ def _side(group: list[_Tok]) -> _Side | None:
     )
 
 
-def _balance(group: list[_Tok]) -> list[_Tok]:
+def _balance(group: list[Tok]) -> list[Tok]:
     """Drop an unmatched "(" at the start or ")" at the end: "(2 + 3 = 5)"."""
     toks = list(group)
     while toks and toks[0].kind == "lp" and _depth(toks) > 0:
@@ -434,7 +313,7 @@ def _balance(group: list[_Tok]) -> list[_Tok]:
     return toks
 
 
-def _depth(toks: list[_Tok]) -> int:
+def _depth(toks: list[Tok]) -> int:
     return sum(1 for t in toks if t.kind == "lp") - sum(1 for t in toks if t.kind == "rp")
 
 
@@ -468,7 +347,7 @@ def _compare(text: str, left: _Side, right: _Side, *, approx: bool) -> Claim | N
 
 def _parts(side: _Side) -> tuple[tuple[Fraction, ...], tuple[str, ...]]:
     """The numbers and operators a side is computed from."""
-    operands = tuple(_number(t.text) for t in side.toks if t.kind == "num")
+    operands = tuple(number(t.text) for t in side.toks if t.kind == "num")
     ops = tuple(t.text for t in side.toks if t.kind in ("op", "pct"))
     return operands, ops
 
@@ -483,107 +362,3 @@ def _holds(value: Fraction, claimed: Fraction, right: _Side, *, approx: bool) ->
         return error <= max(unit, abs(value) / 100)
     # A written decimal may round the exact value: 10 / 3 = 3.33.
     return decimals is not None and decimals > 0 and error * 2 <= Fraction(1, 10**decimals)
-
-
-# -- expressions ---------------------------------------------------------------
-
-
-def _number(text: str) -> Fraction:
-    return Fraction(text.replace(",", ""))
-
-
-def _evaluate(toks: list[_Tok], *, percent: bool) -> Fraction | None:
-    parser = _Parser([t for t in toks if t.kind != "cur"], percent=percent)
-    try:
-        value = parser.expression()
-    except (_ParseError, ZeroDivisionError, OverflowError):
-        return None
-    return value if parser.done() else None
-
-
-class _ParseError(Exception):
-    pass
-
-
-class _Parser:
-    """expr := term (+|- term)*; term := unary ((×|/|÷|implicit) unary)*;
-    unary := (-|+) unary | power; power := postfix (^ unary)?; postfix := atom %*."""
-
-    def __init__(self, toks: list[_Tok], *, percent: bool) -> None:
-        self.toks = toks
-        self.pos = 0
-        self.percent = percent
-
-    def done(self) -> bool:
-        return self.pos == len(self.toks)
-
-    def _peek(self) -> _Tok | None:
-        return self.toks[self.pos] if self.pos < len(self.toks) else None
-
-    def _take(self) -> _Tok:
-        tok = self._peek()
-        if tok is None:
-            raise _ParseError("unexpected end")
-        self.pos += 1
-        return tok
-
-    def expression(self) -> Fraction:
-        value = self.term()
-        while (tok := self._peek()) is not None and tok.kind == "op" and tok.text in "+-":
-            self.pos += 1
-            rhs = self.term()
-            value = value + rhs if tok.text == "+" else value - rhs
-        return value
-
-    def term(self) -> Fraction:
-        value = self.unary()
-        while (tok := self._peek()) is not None:
-            if tok.kind == "op" and tok.text in "×/÷":
-                self.pos += 1
-                rhs = self.unary()
-                value = value * rhs if tok.text == "×" else value / rhs
-            elif tok.kind == "lp":
-                value = value * self.unary()  # implicit: 2(3 + 4)
-            else:
-                break
-        return value
-
-    def unary(self) -> Fraction:
-        tok = self._peek()
-        if tok is not None and tok.kind == "op" and tok.text in "+-":
-            self.pos += 1
-            value = self.unary()
-            return -value if tok.text == "-" else value
-        return self.power()
-
-    def power(self) -> Fraction:
-        base = self.postfix()
-        tok = self._peek()
-        if tok is None or tok.kind != "op" or tok.text != "^":
-            return base
-        self.pos += 1
-        exponent = self.unary()
-        if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
-            raise _ParseError("exponent out of range")
-        if base == 0 and exponent < 0:
-            raise ZeroDivisionError
-        return base ** int(exponent)
-
-    def postfix(self) -> Fraction:
-        value = self.atom()
-        while (tok := self._peek()) is not None and tok.kind == "pct":
-            self.pos += 1
-            if self.percent:
-                value /= 100
-        return value
-
-    def atom(self) -> Fraction:
-        tok = self._take()
-        if tok.kind == "num":
-            return _number(tok.text)
-        if tok.kind == "lp":
-            value = self.expression()
-            if self._take().kind != "rp":
-                raise _ParseError("unbalanced parenthesis")
-            return value
-        raise _ParseError(f"unexpected {tok.text!r}")

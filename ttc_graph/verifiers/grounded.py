@@ -36,8 +36,9 @@ from ttc_graph.answers import extract_answer
 from ttc_graph.errors import InputError
 from ttc_graph.verifiers.arithmetic import explicit_answer
 from ttc_graph.verifiers.base import Verifier
-from ttc_graph.verifiers.claims import Claim, find_claims, parse_number
+from ttc_graph.verifiers.claims import Claim, find_claims
 from ttc_graph.verifiers.grounding import QuestionFacts, question_facts
+from ttc_graph.verifiers.tokens import parse_number
 
 # Numbers any calculation may use without grounding ("x 1", "/ 100" for percentages).
 _FREE = frozenset({Fraction(0), Fraction(1), Fraction(100)})
