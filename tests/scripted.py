@@ -89,7 +89,7 @@ class ScriptedPolicy:
         # Greedy decoding does not depend on the seed; sampling does.
         seed = (params.seed or 0) if params.temperature > 0 else 0
         solution = self.solutions[(index + seed) % len(self.solutions)]
-        written = len(_steps(request.prefix)) if request.prefix else 0
+        written = len([step for step in _steps(request.prefix) if step])
         text = "".join(_steps(solution)[written:]) or "The final answer is $\\boxed{0}$."
         finish = "eos"
         cuts = [text.index(s) + len(s) for s in params.stop if s in text]

@@ -40,7 +40,9 @@ def plan_beams(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
     return [extend(b, state, cfg, share + (i < extra)) for i, b in enumerate(beams)]
 
 
-def keep_top(pending: list[Beam], cfg: SearchConfig) -> tuple[list[Beam], list[Beam], list[Beam]]:
+def keep_top(
+    pending: list[Beam], cfg: SearchConfig, state: SearchState
+) -> tuple[list[Beam], list[Beam], list[Beam]]:
     """Finished beams leave; the best N / beam_width open ones stay."""
     done = [b for b in pending if b["finished"]]
     open_beams = sorted(

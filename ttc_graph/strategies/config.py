@@ -97,5 +97,9 @@ class Expansion:
 
 
 ExpansionPlan = Callable[["SearchState", "SearchConfig"], list[Expansion]]
-KeepRule = Callable[[list["Beam"], "SearchConfig"], tuple[list["Beam"], list["Beam"], list["Beam"]]]
-"""Split scored candidates into (kept active, newly finished, pruned)."""
+KeepRule = Callable[
+    [list["Beam"], "SearchConfig", "SearchState"],
+    tuple[list["Beam"], list["Beam"], list["Beam"]],
+]
+"""Split scored candidates into (kept active, newly finished, pruned); the run's state
+gives what a random keep rule is seeded by (a particle filter's resampling)."""

@@ -116,6 +116,20 @@ def check_step_search(cfg: SearchConfig, verifier: bool) -> None:
     check_steps(cfg.n, cfg.beam_width, where=cfg.strategy)
 
 
+def check_particle_filter(cfg: SearchConfig, verifier: bool) -> None:
+    """Particle filter: a verifier to weight particles by, and more than one particle."""
+    if not verifier:
+        raise InputError(
+            f"{cfg.strategy} weights its particles by the verifier's scores and needs a "
+            "verifier, e.g. verifier=GroundedVerifier() or load_prm('<path>')."
+        )
+    if cfg.n < 2:
+        raise InputError(
+            f"{cfg.strategy}: n must be at least 2 particles, got {cfg.n}: one particle has "
+            "nothing to be resampled against (that is greedy step sampling)."
+        )
+
+
 def check_adaptive(cfg: SearchConfig, verifier: bool) -> None:
     """Adaptive: a verifier to route by, and a token budget that holds one first round."""
     if not verifier:
@@ -163,7 +177,21 @@ BEST_OF_N = OptionSet(("n", "selection", *COMMON, *EARLY_STOP), check_best_of_n)
 BEAM_SEARCH = OptionSet(
     ("n", "beam_width", "max_steps", "lookahead", "selection", *COMMON), check_step_search
 )
-DVTS = OptionSet(("n", "beam_width", "max_steps", "selection", *COMMON), check_step_search)
+DVTS = OptionSet(
+    ("n", "beam_width", "max_steps", "lookahead", "selection", *COMMON), check_step_search
+)
+PARTICLE_FILTER = OptionSet(
+    (
+        "n",
+        "max_steps",
+        "pf_temperature",
+        "resampling",
+        "lookahead",
+        "selection",
+        *COMMON,
+    ),
+    check_particle_filter,
+)
 ADAPTIVE = OptionSet(("n", "round_size", *COMMON), check_adaptive)
 SELF_REFINE = OptionSet(("max_rounds", "threshold", *COMMON), check_common)
 

@@ -42,7 +42,7 @@ def plan_subtrees(state: SearchState, cfg: SearchConfig) -> list[Expansion]:
 
 
 def keep_best_per_subtree(
-    pending: list[Beam], cfg: SearchConfig
+    pending: list[Beam], cfg: SearchConfig, state: SearchState
 ) -> tuple[list[Beam], list[Beam], list[Beam]]:
     """Each subtree keeps its best candidate; the subtree ends if that one finished."""
     best: dict[int, Beam] = {}
@@ -64,6 +64,7 @@ def create_dvts(
     n: int = defaults.SEARCH_N,
     beam_width: int = defaults.BEAM_WIDTH,
     max_steps: int = defaults.MAX_STEPS,
+    lookahead: int = 0,
     selection: Selection = "weighted",
     aggregation: Aggregation | None = None,
     sampling: SamplingParams | None = None,
@@ -77,7 +78,7 @@ def create_dvts(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a DVTS graph: ``n / beam_width`` independent greedy-by-verifier subtrees.
 
-    Arguments are those of :func:`ttc_graph.create_beam_search` (without lookahead);
+    Arguments are those of :func:`ttc_graph.create_beam_search`;
     the final answer is selected among the subtrees' solutions. The plain-valued ones
     are the defaults of the per-run options (``context={...}``).
 
@@ -95,6 +96,7 @@ def create_dvts(
             "n": n,
             "beam_width": beam_width,
             "max_steps": max_steps,
+            "lookahead": lookahead,
             "selection": selection,
             "aggregation": aggregation,
             "system_prompt": system_prompt,

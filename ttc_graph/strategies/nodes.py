@@ -303,6 +303,11 @@ def settle(
         for b in beams:
             if b["id"] in state["trace"]:
                 trace[b["id"]] = {**state["trace"][b["id"]], "status": status}  # type: ignore[typeddict-item]
+    # A beam kept more than once was copied by a resampling (particle filter).
+    for beam_id in {b["id"] for b in kept}:
+        copies = sum(b["id"] == beam_id for b in kept)
+        if copies > 1 and beam_id in trace:
+            trace[beam_id] = {**trace[beam_id], "copies": copies}
     emit(
         "beam_pruned",
         iteration=iteration - 1,
@@ -326,7 +331,7 @@ def make_prune(keep: KeepRule) -> NodeFn:
         cfg = config_of(state)
         usage = empty_usage()
         with timed(usage):
-            kept, done, pruned = keep(list(state.get("pending", [])), cfg)
+            kept, done, pruned = keep(list(state.get("pending", [])), cfg, state)
             if state.get("iteration", 0) + 1 >= cfg.max_steps:
                 # The step limit ends every open beam: it competes with what it has.
                 done = done + kept

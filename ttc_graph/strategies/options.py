@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 Selection = Literal["vanilla", "weighted", "majority"]
 SELECTIONS: tuple[str, ...] = get_args(Selection)
 EARLY_STOP_BY = ("auto", "posterior", "agreement")
+RESAMPLING = ("systematic", "multinomial")
 MAX_STEPS = 1024
 """Most iterations of a step search: a bound on the graph's recursion, far above use."""
 MAX_ROUNDS = 64
@@ -126,6 +127,20 @@ OPTIONS: dict[str, Option] = {
     ),
     "lookahead": Option(
         int, 0, "greedy steps rolled out past each candidate before it is scored", low=0, high=64
+    ),
+    "pf_temperature": Option(
+        float,
+        1.0,
+        "particle filter: softmax temperature of the verifier scores that weight resampling",
+        low=0.0,
+        low_open=True,
+        high=1e6,
+    ),
+    "resampling": Option(
+        str,
+        "systematic",
+        "particle filter: how unfinished particles are resampled (systematic or multinomial)",
+        choices=RESAMPLING,
     ),
     "round_size": Option(
         int, defaults.ADAPTIVE_ROUND, "candidates per round of samples", low=1, high=MAX_N
@@ -245,6 +260,8 @@ class SearchConfig:
     beam_width: int = 1
     max_steps: int = 1
     lookahead: int = 0
+    pf_temperature: float = 1.0
+    resampling: str = "systematic"
     round_size: int = defaults.ADAPTIVE_ROUND
     max_rounds: int = defaults.MAX_ROUNDS
     threshold: float = 0.9

@@ -30,6 +30,7 @@ from ttc_graph.strategies.context import (
     BEST_OF_N,
     DVTS,
     GREEDY,
+    PARTICLE_FILTER,
     SELF_REFINE,
     OptionSet,
     context_schema,
@@ -228,6 +229,15 @@ SPECS: dict[str, StrategySpec] = {
             eval_mode="per_n",
             defaults={"n": defaults.SEARCH_N, "selection": "weighted"},
             steps=True,
+        ),
+        StrategySpec(
+            "particle_filter",
+            "N particles step by step, resampled by softmax(verifier score / temperature)",
+            "ttc_graph.strategies.particle_filter:create_particle_filter",
+            PARTICLE_FILTER,
+            needs_verifier=True,
+            eval_mode="per_n",
+            defaults={"n": defaults.SEARCH_N, "selection": "vanilla"},
         ),
         StrategySpec(
             "adaptive",

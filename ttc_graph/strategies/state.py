@@ -60,6 +60,8 @@ class TraceNode(TypedDict):
     """True for every node on the path of the chosen solution."""
     group: int
     """Subtree index (DVTS) or refinement round (self-refine); 0 otherwise."""
+    copies: NotRequired[int]
+    """How many particles a resampling drew from this one (particle filter; absent: 0 or 1)."""
 
 
 def merge_trace(

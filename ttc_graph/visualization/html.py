@@ -187,11 +187,17 @@ def _node_svg(node: Mapping[str, Any], x: float, y: float, faded: bool) -> str:
     else:
         shape = f'<circle r="{RADIUS}" fill="{score_color(score)}"/>'
     summary = f"{name} · {status} · score {'none' if score is None else f'{score:.3f}'}"
+    copies = int(node.get("copies") or 0)
+    if copies > 1:
+        # A particle the resampling drew more than once: its copies branch from here.
+        summary += f" · resampled ×{copies}"
+        shape += f'<text class="copies" x="{RADIUS + 2}" y="{-RADIUS}">×{copies}</text>'
     preview = node["text"] if len(node["text"]) <= 400 else node["text"][:400] + "…"
     return (
         f'<g class="{classes}" data-id="{escape(name)}" data-status="{escape(status)}" '
         f'data-score="{"" if score is None else f"{score:g}"}" '
         f'data-iteration="{node["iteration"]}" data-group="{node["group"]}" '
+        f'data-copies="{copies}" '
         f'transform="translate({x:g},{y:g})" tabindex="0" '
         f'role="button" aria-label="{escape(summary)}">'
         f"<title>{escape(summary)}\n{escape(preview)}</title>{shape}"

@@ -89,6 +89,8 @@ def _label(node: TraceNode, max_text: int, *, faded: bool) -> Text:
         style=Style(color=score_color(score), bold=True),
     )
     label.append(f" {node['status']:<8} ", style="dim")
+    if int(node.get("copies") or 0) > 1:
+        label.append(f"×{node['copies']} ", style="bold magenta")
     label.append(text, style=Style(bold=node["chosen"], dim=faded))
     if faded:
         label.stylize("dim")

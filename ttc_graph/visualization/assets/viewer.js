@@ -38,7 +38,8 @@
     details.appendChild(el("h2", "", isRoot ? "Question (root)" : "Step " + id));
     var dl = el("dl");
     [["status", node.status], ["score", scoreText(node.score)], ["iteration", String(node.iteration)],
-     ["group", String(node.group)], ["chosen path", node.chosen ? "yes" : "no"]].forEach(function (kv) {
+     ["group", String(node.group)], ["chosen path", node.chosen ? "yes" : "no"],
+     ["resampled", node.copies > 1 ? "×" + node.copies : "—"]].forEach(function (kv) {
       dl.appendChild(el("dt", "", kv[0]));
       dl.appendChild(el("dd", "field-" + kv[0].replace(" ", "-"), kv[1]));
     });
