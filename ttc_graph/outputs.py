@@ -11,6 +11,7 @@ never the temporary file.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import tempfile
@@ -89,3 +90,16 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
     return target
+
+
+def write_failure(target: Path, exc: OSError, *, kept: str = "") -> OutputWriteError:
+    """An :class:`OutputWriteError` naming ``target`` (never a temporary file beside it)
+    and saying what to do; ``kept`` says what earlier work survives."""
+    full = exc.errno == errno.ENOSPC
+    reason = "no space left on the device" if full else (exc.strerror or str(exc))
+    fix = (
+        "Free some space, or write somewhere else, and run the same command again"
+        if full
+        else "Check the path and its permissions, and run the same command again"
+    )
+    return OutputWriteError(f"Could not write {target}: {reason}. {fix}{kept}.")

@@ -9,6 +9,7 @@ same configuration hash skips everything already stored.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.errors import ResultStoreError
+from ttc_graph.outputs import write_failure
 
 DB_NAME = "results.sqlite"
 
@@ -179,22 +181,27 @@ class ResultStore:
             yield
         except ResultStoreError:
             raise
-        except sqlite3.DatabaseError as exc:
-            raise ResultStoreError(
-                f"Cannot use results database {self.path} ({action}): {exc}. The file is left "
-                "untouched: if it is damaged, restore it from a backup or move it away to start "
-                "over; if it is locked, wait for the other run to finish."
-            ) from exc
-        except sqlite3.Error as exc:
-            raise ResultStoreError(
-                f"Cannot use results database {self.path} ({action}): {exc}. Pick a writable "
-                "--out directory."
-            ) from exc
-        except OSError as exc:
-            raise ResultStoreError(
-                f"Cannot use results database {self.path} ({action}): {exc.strerror or exc}. "
-                "Pick a writable --out directory."
-            ) from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(action, exc) from exc
+
+    def _error(self, action: str, exc: sqlite3.Error | OSError) -> Exception:
+        where = f"Cannot use results database {self.path} ({action})"
+        if _disk_full(exc):
+            # Not bad input (not a ResultStoreError): the database and every finished
+            # problem in it are intact, and a rerun resumes there.
+            return write_failure(
+                self.path,
+                OSError(errno.ENOSPC, "No space left on device"),
+                kept=" (every finished problem is kept in it; the rerun resumes there)",
+            )
+        if isinstance(exc, sqlite3.DatabaseError):
+            return ResultStoreError(
+                f"{where}: {exc}. The file is left untouched: if it is damaged, restore it "
+                "from a backup or move it away to start over; if it is locked, wait for the "
+                "other run to finish."
+            )
+        reason = exc.strerror or exc if isinstance(exc, OSError) else exc
+        return ResultStoreError(f"{where}: {reason}. Pick a writable --out directory.")
 
     def close(self) -> None:
         """Close the connection (every write is already committed)."""
@@ -362,3 +369,10 @@ class ResultStore:
                     "SELECT COUNT(*) FROM results WHERE config_hash = ?", (config_hash,)
                 ).fetchone()[0]
             )
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A full disk, as the OS or SQLite says it ("database or disk is full")."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ttc_graph.outputs import write_failure
+
 
 @dataclass(frozen=True)
 class LabelledCandidate:
@@ -55,13 +57,19 @@ def write_trl_jsonl(path: str | Path, candidates: Iterable[LabelledCandidate]) -
     """Write the export to ``path`` atomically (complete or absent); return the row count."""
     target = Path(path).expanduser()
     rows = trl_rows(candidates)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise write_failure(target, exc) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_failure(target, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.evaluation.runner import Evaluation
+from ttc_graph.outputs import write_failure
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.training.labels import LABEL_RULES, LabelMode
 from ttc_graph.training.samples import Sampled
@@ -106,7 +107,10 @@ def make_card(
 
 def write_atomically(out: Path, card: VerifierCard, head: TrainedHead) -> None:
     """Write into a temporary directory beside ``out``, then rename it into place."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise write_failure(out, exc) from exc
     try:
         write_head(head, tmp)
         # The card last: a directory with a card is one whose weights were written.
@@ -121,6 +125,10 @@ def write_atomically(out: Path, card: VerifierCard, head: TrainedHead) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = " (the samples are kept: the rerun samples nothing again)"
+        raise write_failure(out, exc, kept=kept) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
