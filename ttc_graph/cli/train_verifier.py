@@ -60,7 +60,21 @@ def register(sub: Any) -> None:
         choices=LABEL_MODES,
         default=LABEL_MODES[0],
         help="outcome: every step prefix gets its sample's outcome (default); steps: "
-        "Math-Shepherd style, steps before the checker's first fault are good",
+        "steps before the checker's first fault are good; rollouts / rollouts_hard: "
+        "Math-Shepherd, the share of --rollouts completions from each step that reach the "
+        "reference / whether any does (stored and resumable)",
+    )
+    p.add_argument(
+        "--rollouts",
+        type=int,
+        default=None,
+        help="rollout labels: completions per step prefix (default 4)",
+    )
+    p.add_argument(
+        "--rollout-tokens",
+        type=int,
+        default=None,
+        help="rollout labels: tokens per completion (default 64)",
     )
     p.add_argument("--l2", type=float, default=1e-2, help="L2 penalty (default 0.01)")
     p.add_argument(
@@ -129,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         features=args.features,
         head=args.head,
         labels=args.labels,
+        rollouts=args.rollouts,
+        rollout_tokens=args.rollout_tokens,
         l2=args.l2,
         folds=args.folds,
         compare=not args.no_compare,
@@ -177,3 +193,14 @@ def print_validation(validation: dict[str, Any], console: Any) -> None:
     table.add_row("majority vote", "", "", "", pct(validation["majority"]))
     table.add_row("coverage (any right)", "", "", "", pct(validation["coverage"]))
     console.print(table)
+    if "step_truth" in validation:
+        by_position = Table(title="step AUROC by position", caption=validation["step_truth"])
+        by_position.add_column("scorer")
+        positions = list(fixed["step_auroc_by_position"])
+        for at in positions:
+            by_position.add_column(f"step {at}", justify="right")
+        scorers = [(r["features"], r["step_auroc_by_position"]) for r in validation["table"]]
+        scorers.append(("grounded checker", fixed["step_auroc_by_position"]))
+        for name, row in scorers:
+            by_position.add_row(name, *(num(row[at]) for at in positions))
+        console.print(by_position)

@@ -23,11 +23,13 @@ from ttc_graph.outputs import write_failure
 
 @dataclass(frozen=True)
 class LabelledCandidate:
-    """A candidate with its question and one 0/1 label per step."""
+    """A candidate with its question and one label per step: 0/1, or a rollout share in
+    [0, 1], exported as true when > 0 (Math-Shepherd's hard label: PRMTrainer reads
+    booleans)."""
 
     question: str
     steps: Sequence[str]
-    labels: Sequence[int]
+    labels: Sequence[float]
 
 
 def trl_rows(candidates: Iterable[LabelledCandidate]) -> list[dict[str, object]]:

@@ -41,8 +41,8 @@ def fit_head(
     if not math.isfinite(l2) or l2 < 0:
         raise InputError(f"l2 must be a finite number >= 0, got {l2}.")
     labels = y.double()
-    if not bool(((labels == 0) | (labels == 1)).all()):
-        raise InputError("Labels must be 0 or 1.")
+    if not bool(((labels >= 0) & (labels <= 1)).all()):
+        raise InputError("Labels must be in [0, 1] (0/1, or a share of rollouts).")
     rate = float(labels.mean())
     if rate in (0.0, 1.0):
         raise VerifierTrainingError(

@@ -21,10 +21,11 @@ step is still on a right path:
 - a wrong candidate in which the checker finds no fault: only its last step
   is 0 (the mistake is somewhere, and the final prefix surely holds it).
 
-Math-Shepherd estimates each step's label by rolling out completions from it;
-with a small policy on a CPU that costs N more generations per step, so the
-checker's verdict stands in for the rollouts. The final step's label is always
-the outcome.
+``rollouts`` (Math-Shepherd): the share of K completions from the prefix that reach
+the reference answer (:mod:`ttc_graph.training.rollouts`); ``rollouts_hard``: 1 if any
+of them does. It costs K generations per
+step prefix, which ``steps`` avoids by letting the checker's verdict stand in for them.
+The final step's label is always the outcome.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal, get_args
 
-LabelMode = Literal["outcome", "steps"]
+LabelMode = Literal["outcome", "steps", "rollouts", "rollouts_hard"]
+ROLLOUT_MODES: tuple[LabelMode, ...] = ("rollouts", "rollouts_hard")
+"""The modes that roll the policy out from every step prefix."""
 LABEL_MODES: tuple[LabelMode, ...] = get_args(LabelMode)
 
 FAULT_MARKERS: tuple[str, ...] = ("wrong", "ungrounded")
@@ -44,6 +47,10 @@ LABEL_RULES: dict[LabelMode, str] = {
     "wrong candidate: steps before the first step where a checker fault count (features "
     "named *wrong*/*ungrounded*) rises are 1, that step and later 0; no fault found: only "
     "the last step 0",
+    "rollouts": "each step prefix but the last: the share of K completions by the policy "
+    "from it whose answer equals the reference (Math-Shepherd, soft); the last: the outcome",
+    "rollouts_hard": "each step prefix but the last: 1 if any of K completions by the policy "
+    "from it reaches the reference answer, else 0 (Math-Shepherd, hard); the last: the outcome",
 }
 """One-line description of each rule, stored in the card."""
 
@@ -100,3 +107,18 @@ def step_labels(correct: bool, fault: int | None, steps: int) -> list[int]:
         return [1] * steps
     cut = steps - 1 if fault is None else min(fault, steps - 1)
     return [1] * cut + [0] * (steps - cut)
+
+
+def rollout_labels(shares: Sequence[float], mode: LabelMode) -> list[float]:
+    """A candidate's step labels from its rollouts' shares (the last share is its outcome).
+
+    Example:
+        >>> shares = [0.25, 0.0, 1.0]
+        >>> rollout_labels(shares, "rollouts"), rollout_labels(shares, "rollouts_hard")
+        ([0.25, 0.0, 1.0], [1.0, 0.0, 1.0])
+    """
+    if mode not in ROLLOUT_MODES:
+        raise ValueError(f"{mode!r} is not a rollout label mode ({', '.join(ROLLOUT_MODES)}).")
+    if mode == "rollouts_hard":
+        return [float(s > 0) for s in shares]
+    return [float(s) for s in shares]

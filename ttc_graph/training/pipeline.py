@@ -29,9 +29,16 @@ from typing import Any
 
 from ttc_graph.errors import VerifierTrainingError
 from ttc_graph.evaluation.options import create_evaluation
+from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.training.export import LabelledCandidate, write_trl_jsonl
 from ttc_graph.training.fit import fit_head
-from ttc_graph.training.labels import LABEL_MODES, LabelMode
+from ttc_graph.training.labels import LABEL_MODES, ROLLOUT_MODES, LabelMode
+from ttc_graph.training.rollouts import (
+    ROLLOUT_TOKENS,
+    ROLLOUTS,
+    check_rollouts,
+    rollout_shares,
+)
 from ttc_graph.training.samples import (
     check_classes,
     columns_of,
@@ -132,6 +139,8 @@ def train_verifier(
     features: str | Sequence[str] = DEFAULT_FEATURES,
     head: HeadKind = "logistic",
     labels: LabelMode = "outcome",
+    rollouts: int | None = None,
+    rollout_tokens: int | None = None,
     l2: float = 1e-2,
     hidden_units: int = 32,
     folds: int = 5,
@@ -160,8 +169,16 @@ def train_verifier(
         features: Groups the final head reads: ``checker``, ``confidence``, ``hidden``.
         head: ``logistic`` or ``mlp``; ``l2``, ``hidden_units`` configure it.
         labels: How step prefixes are labelled (``LABEL_MODES``):
-            ``outcome`` (each prefix gets its candidate's outcome) or ``steps``
-            (Math-Shepherd style from the checker's fault signals).
+            ``outcome`` (each prefix gets its candidate's outcome), ``steps``
+            (from the checker's fault signals), ``rollouts`` / ``rollouts_hard``
+            (Math-Shepherd: the share of ``rollouts`` completions from the prefix, of at
+            most ``rollout_tokens`` tokens, that reach the reference / whether any does;
+            stored in ``<samples>/rollouts.sqlite`` as they are made, so a rerun resumes).
+            With rollout labels the validation adds step AUROC by position against
+            them, for every head, the grounded checker and an outcome-trained head.
+        rollouts, rollout_tokens: Rollout labels' K and completion length (>= 1 each;
+            default :data:`ROLLOUTS` and :data:`ROLLOUT_TOKENS`); refused with other
+            labels, which make no rollouts.
         folds: Grouped cross-validation folds (fewer when there are fewer problems).
         compare: Validate every feature set of :data:`TABLE_SETS` too, to show what each
             group adds. ``False`` validates only the chosen groups, and a checker-only
@@ -190,6 +207,15 @@ def train_verifier(
     from rich.console import Console
 
     _check_settings(n, folds, head, l2, labels)
+    if labels in ROLLOUT_MODES:
+        rollouts = ROLLOUTS if rollouts is None else rollouts
+        rollout_tokens = ROLLOUT_TOKENS if rollout_tokens is None else rollout_tokens
+        check_rollouts(rollouts, rollout_tokens)
+    elif rollouts is not None or rollout_tokens is not None:
+        raise VerifierTrainingError(
+            f"rollouts and rollout_tokens apply to labels {' or '.join(ROLLOUT_MODES)}; "
+            f"labels {labels!r} makes no rollouts. Drop them or pass --labels rollouts."
+        )
     chosen = parse_feature_groups(features)
     # What the card records as "the command" when called from Python.
     training_args = {
@@ -197,6 +223,8 @@ def train_verifier(
         "limit": limit, "difficulty": difficulty, "data_seed": data_seed, "split": split,
         "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
         "seed": seed, "features": ",".join(chosen), "head": head, "labels": labels, "l2": l2,
+        **({"rollouts": rollouts, "rollout_tokens": rollout_tokens}
+           if labels in ROLLOUT_MODES else {}),
         "hidden_units": hidden_units, "folds": folds, "compare": compare,
         "samples": None if samples is None else str(samples),
         "export_trl": None if export_trl is None else str(export_trl),
@@ -267,14 +295,23 @@ def train_verifier(
     finally:
         evaluation.close()
     check_classes(candidates, len(problems))
+    shares = None
+    if rollouts is not None and rollout_tokens is not None:  # the rollout label modes
+        shares = rollout_shares(
+            policy, problems, candidates, store_dir=samples_dir,
+            samples_config=evaluation.config_hash, k=rollouts, max_new_tokens=rollout_tokens,
+            temperature=temperature, seed=seed, system_prompt=DEFAULT_SYSTEM_PROMPT,
+            console=console, progress=progress,
+        )  # fmt: skip
     # Only what the table or the head reads: the policy groups cost a forward pass.
     extracted = FEATURE_GROUPS if compare else chosen
     extractor = FeatureExtractor(extracted, policy=policy, batch_size=batch_size)
     featurise(extractor, problems, candidates, console, progress)
-    label(candidates, extractor.names, checker_names, labels)
+    label(candidates, extractor.names, checker_names, labels, shares)
     validation = validate(
-        candidates, problems, extractor.names, chosen, head, l2, hidden_units, folds, seed, console
-    )
+        candidates, problems, extractor.names, chosen, head, l2, hidden_units, folds, seed,
+        console, truth=None if shares is None else [[s > 0 for s in row] for row in shares],
+    )  # fmt: skip
     columns = columns_of(extractor.names, chosen)
     x, y = examples(candidates)
     console.print(f"fitting the final {head} head on {x.shape[0]} step examples …")

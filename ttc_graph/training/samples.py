@@ -20,10 +20,12 @@ from ttc_graph.evaluation.metrics import SAMPLES_UNIT
 from ttc_graph.evaluation.problems import Problem
 from ttc_graph.evaluation.runner import Evaluation
 from ttc_graph.training.labels import (
+    ROLLOUT_MODES,
     LabelMode,
     fault_features,
     first_fault,
     outcome_labels,
+    rollout_labels,
     step_labels,
 )
 from ttc_graph.verifiers.trained.features import FeatureExtractor
@@ -40,7 +42,8 @@ class Sampled:
     answer: str | None
     correct: bool
     features: torch.Tensor
-    labels: list[int] = field(default_factory=list)
+    labels: Sequence[float] = field(default_factory=list)
+    """One per step: 0/1, or a share in [0, 1] (rollouts)."""
 
 
 def read_samples(evaluation: Evaluation, problems: Sequence[Problem], n: int) -> list[Sampled]:
@@ -126,7 +129,16 @@ def label(
     names: list[str],
     checker_names: Sequence[str],
     mode: LabelMode,
+    shares: Sequence[Sequence[float]] | None = None,
 ) -> None:
+    """Label every step of every candidate by ``mode`` (``shares``: each candidate's
+    rollout shares per step, for the rollout modes)."""
+    if mode in ROLLOUT_MODES:
+        if shares is None:
+            raise ValueError(f"{mode} labels need the rollouts' shares.")
+        for c, share in zip(candidates, shares, strict=True):
+            c.labels = rollout_labels(share, mode)
+        return
     if mode == "outcome":
         for c in candidates:
             c.labels = outcome_labels(c.correct, len(c.steps))

@@ -153,6 +153,31 @@ def _finite(value: float) -> float | None:
     return None if math.isnan(value) else round(float(value), 4)
 
 
+POSITIONS: tuple[str, ...] = ("1", "2", "3", "4+")
+"""Step positions of the by-position AUROC (step 1 is the plan, before any calculation)."""
+
+
+def _position(step: int) -> str:
+    return POSITIONS[min(step, len(POSITIONS) - 1)]
+
+
+def auroc_by_position(
+    scores: Sequence[float], truth: Sequence[bool], positions: Sequence[str]
+) -> dict[str, float | None]:
+    """AUROC of step scores against ``truth``, separately at each step position.
+
+    Example:
+        >>> auroc_by_position([0.9, 0.1, 0.8, 0.2], [True, False, True, False],
+        ...                   ["1", "1", "2", "2"])
+        {'1': 1.0, '2': 1.0, '3': None, '4+': None}
+    """
+    out: dict[str, float | None] = {}
+    for at in POSITIONS:
+        rows = [i for i, p in enumerate(positions) if p == at]
+        out[at] = _finite(auroc([scores[i] for i in rows], [truth[i] for i in rows]))
+    return out
+
+
 def validate(
     candidates: Sequence[Sampled],
     problems: Sequence[Problem],
@@ -164,8 +189,16 @@ def validate(
     folds: int,
     seed: int,
     console: Any,
+    truth: Sequence[Sequence[bool]] | None = None,
 ) -> dict[str, Any]:
-    """The grouped k-fold table of every feature set, with the baselines."""
+    """The grouped k-fold table of every feature set, with the baselines.
+
+    ``truth`` (rollout labels: whether any rollout from each step prefix reached the
+    reference) adds each row's step AUROC by position against it, the grounded
+    checker's, and a row of the chosen features fitted on outcome labels instead, so a
+    rollout-trained head is compared with an outcome-trained one on the same question:
+    can this prefix still end right?
+    """
     fold_of = grouped_folds([problems[c.problem].id for c in candidates], k=folds, seed=seed)
     x, y = examples(candidates)
     row_fold = torch.tensor(
@@ -190,25 +223,43 @@ def validate(
     available = {name.split(".", 1)[0] for name in names}
     sets = [g for g in TABLE_SETS if set(g) <= available]
     sets += [chosen] if chosen not in sets else []
+    flat_truth = [bool(t) for row in truth or [] for t in row]
+    positions = [_position(k) for c in candidates for k in range(len(c.steps))]
+    runs: list[tuple[tuple[FeatureGroup, ...], torch.Tensor, str | None]] = [
+        (groups, y, None) for groups in sets
+    ]
+    if truth is not None:
+        outcome_y = torch.tensor(
+            [float(c.correct) for c in candidates for _ in c.steps], dtype=torch.float32
+        )
+        runs.append((chosen, outcome_y, "outcome"))
     table = []
-    for groups in sets:
+    for groups, labels, relabelled in runs:
         console.print(f"validating {_set_name(groups)} ({len(set(fold_of.values()))} folds) …")
         cols = columns_of(names, groups)
-        scores = out_of_fold(x[:, cols], y, row_fold, fit_predict)
+        scores = out_of_fold(x[:, cols], labels, row_fold, fit_predict)
         final = scores[final_rows].tolist()
-        table.append(
-            {
-                "features": _set_name(groups),
-                "n_features": len(cols),
-                "auroc": _finite(auroc(final, outcome)),
-                "step_auroc": _finite(auroc(scores.tolist(), y.tolist())),
-                "weighted": _finite(
-                    selection_accuracy(samples, _per_problem(candidates, final, len(problems)))
-                ),
-            }
-        )
+        row: dict[str, Any] = {
+            "features": _set_name(groups) + (f" ({relabelled} labels)" if relabelled else ""),
+            "n_features": len(cols),
+            "auroc": _finite(auroc(final, outcome)),
+            "step_auroc": _finite(auroc(scores.tolist(), labels.tolist())),
+            "weighted": _finite(
+                selection_accuracy(samples, _per_problem(candidates, final, len(problems)))
+            ),
+        }
+        if truth is not None:
+            row["step_auroc_by_position"] = auroc_by_position(
+                scores.tolist(), flat_truth, positions
+            )
+        table.append(row)
     fixed = _fixed_checker(candidates, problems)
-    return {
+    by_position = {}
+    if truth is not None:
+        by_position["step_auroc_by_position"] = auroc_by_position(
+            _fixed_checker_steps(candidates, problems), flat_truth, positions
+        )
+    result = {
         "folds": len(set(fold_of.values())),
         "fold_seed": seed,
         "grouped_by": "problem",
@@ -221,14 +272,23 @@ def validate(
             "weighted": _finite(
                 selection_accuracy(samples, _per_problem(candidates, fixed, len(problems)))
             ),
+            **by_position,
         },
         "table": table,
         "metrics": (
             "auroc: out-of-fold final-step score, right vs wrong final answers; step_auroc: "
-            "every step prefix vs its step label; weighted: share of problems where weighted "
-            "best-of-N with the out-of-fold scores picks a right answer"
+            "every step prefix vs its step label (a share counts as positive when > 0); "
+            "weighted: share of problems where weighted best-of-N with the out-of-fold "
+            "scores picks a right answer"
         ),
     }
+    if truth is not None:
+        result["step_truth"] = (
+            "step_auroc_by_position: each step prefix's score against whether any rollout "
+            f"from it reached the reference, at step positions {', '.join(POSITIONS)} "
+            "(1 = the plan)"
+        )
+    return result
 
 
 def _problem_samples(
@@ -256,3 +316,15 @@ def _fixed_checker(candidates: Sequence[Sampled], problems: Sequence[Problem]) -
 
     checker = GroundedVerifier()
     return [checker.score(problems[c.problem].question, [c.steps])[0] for c in candidates]
+
+
+def _fixed_checker_steps(candidates: Sequence[Sampled], problems: Sequence[Problem]) -> list[float]:
+    """The grounded checker's score of every step prefix, as step search asks for it."""
+    from ttc_graph.verifiers.grounded import GroundedVerifier
+
+    checker = GroundedVerifier()
+    return [
+        score
+        for c in candidates
+        for score in checker.score_steps(problems[c.problem].question, [c.steps])[0]
+    ]
