@@ -1,15 +1,24 @@
 """Shared fixtures: one embedded policy per test session, offline hub; the test tiers.
 
-Tests that load a real model (every test using the ``policy`` fixture, and those
-marked ``model``) or start a Python process (marked ``subprocess``) are left out
-of ``make test-fast``. A test outside those tiers that tries either fails at once
-with a message saying which marker it needs, so the fast tier stays fast.
+The suite has two tiers, by directory (README, "Development"):
+
+- ``tests/unit/``: pure logic, and every strategy's real graph driven by the scripted
+  policy and verifier of ``tests/scripted.py``: no model weights, no Python process.
+  ``make test-fast`` runs it. A unit test that loads model weights or starts a Python
+  process fails at once, saying to move it to ``tests/integration/``; so does one
+  that uses a model fixture (``policy``) or carries the ``model`` / ``subprocess``
+  marker. Every test outside ``tests/integration/`` is held to these rules.
+- ``tests/integration/``: the embedded model, Python processes, servers, the browser.
+  ``tests/integration/vllm/`` holds the real-vLLM tests (marker ``vllm``, set here
+  for every test there): ``make test`` leaves them out, ``make test-vllm`` runs them.
+
+The helper modules beside this file (``scripted``, ``policy_contract``, ...) are
+importable from both tiers (``pythonpath`` in pyproject.toml).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -80,74 +89,68 @@ def artifacts_dir() -> Iterator[Path]:
     return ARTIFACTS
 
 
-VLLM_PYTHON = Path(
-    os.environ.get("TTC_GRAPH_VLLM_PYTHON") or REPO_ROOT / ".venv-vllm" / "bin" / "python"
-)
-"""The interpreter of the vLLM environment that ``scripts/setup-vllm.sh`` makes."""
-
-
-def vllm_python() -> Path:
-    """:data:`VLLM_PYTHON`, for the real-vLLM tests; they never pass without vLLM.
-
-    They are skipped, with the reason in the ``-ra`` summary, only when the vLLM
-    set-up was turned off on purpose (``make test VLLM=0`` sets
-    ``TTC_GRAPH_SKIP_VLLM=1``). Without that, a missing environment fails the test
-    and says how to make it.
-    """
-    if os.environ.get("TTC_GRAPH_SKIP_VLLM") == "1":
-        pytest.skip("real-vLLM tests turned off: TTC_GRAPH_SKIP_VLLM=1 (make test VLLM=0)")
-    if not VLLM_PYTHON.is_file():
-        pytest.fail(
-            f"No vLLM environment at {VLLM_PYTHON}: run scripts/setup-vllm.sh (make test does), "
-            "or set TTC_GRAPH_SKIP_VLLM=1 to skip the real-vLLM tests."
-        )
-    return VLLM_PYTHON
-
-
-def run_in_vllm_env(test_file: str, *, at_least: int, timeout_s: int) -> None:
-    """Run ``test_file`` with the vLLM environment's pytest, importing this checkout
-    (``PYTHONPATH``), and check it passed at least ``at_least`` tests: the tests that
-    need vLLM in process are skipped here and run there."""
-    here = Path(test_file)
-    proc = subprocess.run(
-        [str(vllm_python()), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    tail = proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert proc.returncode == 0, tail
-    passed = re.search(r"(\d+) passed", proc.stdout)
-    assert passed, tail
-    assert int(passed.group(1)) >= at_least, tail
-
+TESTS = Path(__file__).resolve().parent
+INTEGRATION = TESTS / "integration"
+VLLM_TESTS = INTEGRATION / "vllm"
 
 MODEL_FIXTURES = frozenset({"policy", "policy_fp32"})
 """Fixtures that load a real model: a test using one is in the ``model`` tier."""
 
+OUTSIDE_UNIT = ("model", "subprocess", "vllm")
+"""Markers of tests that belong in ``tests/integration/``."""
+
+
+def _under(item: pytest.Item, folder: Path) -> bool:
+    return Path(str(item.path)).resolve().is_relative_to(folder)
+
+
+def in_unit_tier(item: pytest.Item) -> bool:
+    """Whether ``item`` is held to the unit tier's rules: every test outside
+    ``tests/integration/`` (the tests of ``tests/unit/``)."""
+    return not _under(item, INTEGRATION)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses a model-loading fixture as ``model``."""
+    """Mark every test that uses a model-loading fixture as ``model``, and every test
+    under ``tests/integration/vllm/`` as ``vllm``."""
     for item in items:
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
+        if _under(item, VLLM_TESTS):
+            item.add_marker(pytest.mark.vllm)
+
+
+def _move_it(nodeid: str, what: str) -> str:
+    return (
+        f"{nodeid} {what}, but it is a unit test: the unit tier (tests/unit, make test-fast) "
+        "loads no model and starts no Python process. Move it to tests/integration/ "
+        "(or drive the graph with tests/scripted.py's ScriptedPolicy instead)."
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A unit test that asks for a model or a process fails before any fixture runs."""
+    if not in_unit_tier(item):
+        return
+    models = sorted(MODEL_FIXTURES & set(getattr(item, "fixturenames", ())))
+    if models:
+        pytest.fail(_move_it(item.nodeid, f"uses the model fixture {models[0]!r}"), pytrace=False)
+    marked = [name for name in OUTSIDE_UNIT if item.get_closest_marker(name)]
+    if marked:
+        pytest.fail(_move_it(item.nodeid, f"is marked {marked[0]!r}"), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
-def _fast_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outside the ``model``/``subprocess`` tiers, loading weights or spawning Python fails."""
+def _unit_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the unit tier, loading model weights or spawning Python fails at once."""
     node = request.node
-    if node.get_closest_marker("model") or node.get_closest_marker("subprocess"):
+    if not in_unit_tier(node):
         return
     from transformers import PreTrainedModel
 
     def refuse_load(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(
-            f"{node.nodeid} loads model weights; mark it @pytest.mark.model "
-            "(it is then left out of make test-fast)."
-        )
+        raise RuntimeError(_move_it(node.nodeid, "loads model weights"))
 
     monkeypatch.setattr(PreTrainedModel, "from_pretrained", classmethod(refuse_load))
     real_init = subprocess.Popen.__init__
@@ -156,10 +159,7 @@ def _fast_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         argv = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)
         program = os.fspath(argv[0]) if argv else ""
         if program == sys.executable or Path(program).name.startswith(("python", "ttc-graph")):
-            raise RuntimeError(
-                f"{node.nodeid} starts a Python process; mark it @pytest.mark.subprocess "
-                "(it is then left out of make test-fast)."
-            )
+            raise RuntimeError(_move_it(node.nodeid, "starts a Python process"))
         real_init(self, args, *rest, **kwargs)
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded_init)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_output import one_error_line
 from langchain_core.messages import HumanMessage
 
 import ttc_graph
@@ -65,16 +66,6 @@ def assert_terminal_clean(text: str) -> None:
     for char in RAW_CONTROLS:
         assert char not in text, f"raw {char!r} reached the terminal"
     assert not any(ord(c) < 32 and c not in "\n\t" for c in text)
-
-
-def one_error_line(err: str, *needles: str) -> str:
-    """The single ``ttc-graph: error:`` line of ``err``, which holds every needle."""
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("ttc-graph: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-WORKER = Path(__file__).with_name("durable_worker.py")
+WORKER = Path(__file__).resolve().parents[1] / "durable_worker.py"
 REPO_ROOT = WORKER.parents[1]
 THREAD = "durable-1"
 

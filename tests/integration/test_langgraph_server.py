@@ -31,7 +31,7 @@ from ttc_graph.strategies import SPECS
 # It starts `langgraph dev` as a process: not in the fast tier.
 pytestmark = pytest.mark.subprocess
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is 17 + 25?"
 # Small enough for a CPU test: two candidates of at most 12 tokens.
 RUN_CONTEXT = {"n": 2, "max_new_tokens": 12, "seed": 0}

@@ -34,7 +34,7 @@ from ttc_graph.visualization import (
     strategy_graph,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO_ROOT / "scripts" / "install-test-deps.sh"
 CHROMIUM_FLAGS = (
     "--headless",

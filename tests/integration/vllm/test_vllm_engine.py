@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_in_vllm_env
+from cli_output import one_error_line
 from policy_contract import QUESTIONS, PolicyContract, long_question, request
-from test_hardening import one_error_line
+from vllm_env import run_in_vllm_env
 
 from scripted import options_for
 from ttc_graph import load_policy

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import run_in_vllm_env, vllm_python
 from prm_models import VLLM_SIZES, config, save, save_qwen_prm, tokenizer
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from vllm_env import run_in_vllm_env, vllm_python
 
 from ttc_graph import create_beam_search
 from ttc_graph.errors import InputError, ModelLoadError, ServerError

@@ -22,10 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import vllm_python
 from langchain_openai import ChatOpenAI
 from policy_contract import PolicyContract, request
 from pydantic import SecretStr
+from vllm_env import vllm_python
 
 from scripted import options_for
 from ttc_graph.policy import ChatModelPolicy, SamplingParams
@@ -168,7 +168,7 @@ def test_every_strategy_runs_on_the_server(vllm_url: str, name: str) -> None:
 
 def test_served_model_example_runs_against_vllm(vllm_url: str) -> None:
     """The example that once failed at beam search's first step ("Event loop is closed")."""
-    example = Path(__file__).resolve().parents[1] / "examples" / "served_model.py"
+    example = Path(__file__).resolve().parents[3] / "examples" / "served_model.py"
     env = {**os.environ, "TTC_GRAPH_SERVER_URL": vllm_url, "TTC_GRAPH_MAX_TOKENS": "16"}
     env.pop("TTC_GRAPH_SERVER_MODEL", None)
     proc = subprocess.run(
