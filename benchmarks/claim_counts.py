@@ -1,7 +1,8 @@
 """How the arithmetic checker reads human-written reference solutions.
 
-Reads every reference solution of the two shared data files (``../shared/data/``:
-the 500 GSM8K training solutions and the 500 MATH-500 solutions) and counts the
+Reads the reference solutions of the two shared data files (``../shared/data/``:
+the GSM8K training solutions except the evaluation lines named in ``splits.json``,
+and the 500 MATH-500 solutions) and counts the
 claims the checker reads and the ones it flags as wrong, with the flagged text.
 Then, for each GSM8K solution with a real calculator annotation, changes its
 first result by one and counts how often the checker scores the original above
@@ -9,7 +10,7 @@ the corrupted twin. Pure Python, a few seconds:
 
     python benchmarks/claim_counts.py --json docs/data/claim-counts.json
 
-These files are development data: ``tests/test_verifiers_arithmetic.py`` reads the
+These are development data: ``tests/unit/test_verifiers_arithmetic.py`` reads the
 same solutions.
 """
 
@@ -34,12 +35,20 @@ ANNOTATION = re.compile(r"<<([^<>=]+)=(\d+)>>(\d+)")
 OPERATION = re.compile(r"\d\)?\s*[-+*/]\s*\(?\d")
 
 
+SPLITS = json.loads((Path(__file__).with_name("splits.json")).read_text())
+
+
 def rows(name: str) -> list[dict[str, Any]]:
-    """The JSON lines of one shared data file."""
+    """The JSON lines of one shared data file, without its evaluation lines (splits.json)."""
     path = DATA / name
     if not path.is_file():
         raise SystemExit(f"missing {path} (see the README, 'Test and benchmark data')")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    first, last = SPLITS.get(name, {}).get("evaluation_lines", [0, -1])
+    return [
+        json.loads(line)
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if line.strip() and not first <= number <= last
+    ]
 
 
 def flags(name: str, field: str) -> dict[str, Any]:
@@ -48,6 +57,7 @@ def flags(name: str, field: str) -> dict[str, Any]:
     claims = [c for text in solutions for c in find_claims(text)]
     wrong = [c.text for c in claims if not c.holds]
     return {
+        "skipped_lines": SPLITS.get(name, {}).get("evaluation_lines"),
         "solutions": len(solutions),
         "claims": len(claims),
         "flagged": len(wrong),

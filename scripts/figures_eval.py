@@ -482,7 +482,8 @@ def adaptive_summary() -> str:
         "takes the most tokens and solves none — because this verifier only recognises "
         'right answers late and never signals "hopeless" early. Beam search for the hard '
         f"ones was measured worse than more samples ({pct(beam)} vs {pct(samples)} at "
-        "difficulty 2), so escalation is off by default. These figures grade answers as "
+        "difficulty 2); the escalation was removed (issue 25), so a route is `stop` or "
+        "`sample`. These figures grade answers as "
         "they were stored when sampled, before the answer reader changed (commit "
         "`64b3bcd`) and without the votes from the work (`6e668b9`), unlike the "
         "200-problem table of docs/evaluation.md, which re-reads them.\n\n"

@@ -85,7 +85,9 @@ def claim_counts() -> str:
 
     return (
         f"Measured on the shared data (development data: a test reads the same solutions): "
-        f"on the {gsm['solutions']} GSM8K reference solutions it reads {num(gsm['claims'])} "
+        f"on {gsm['solutions']} GSM8K reference solutions (all but the evaluation lines "
+        f"{gsm['skipped_lines'][0]}–{gsm['skipped_lines'][1]}, which nothing else reads) it "
+        f"reads {num(gsm['claims'])} "
         f"claims and flags {gsm['flagged']} ({flagged(gsm)}); on the {math['solutions']} "
         f"MATH-500 solutions it reads {num(math['claims'])} claims and flags "
         f"{math['flagged']} ({flagged(math)}). Some flags are typos in the reference, others "
