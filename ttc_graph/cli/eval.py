@@ -80,7 +80,9 @@ def register(sub: Any) -> None:
     p.add_argument("--data-seed", type=int, default=0, help="arithmetic generator seed")
     p.add_argument("--split", default="test", help="hub dataset split (default test)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
-    add_engine_option(p)
+    add_engine_option(
+        p, dtype_default="float32, so that a stored run reproduces at any --concurrency"
+    )
     p.add_argument(
         "--concurrency",
         type=int,

@@ -70,9 +70,9 @@ def add_trust_remote_code(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_engine_option(p: argparse.ArgumentParser) -> None:
+def add_engine_option(p: argparse.ArgumentParser, *, dtype_default: str = "auto") -> None:
     """``--engine`` and ``--dtype``: what generates, in which precision (see
-    :func:`ttc_graph.load_policy`)."""
+    :func:`ttc_graph.load_policy`); ``dtype_default`` is what no ``--dtype`` means."""
     from ttc_graph.policy.base import ENGINES
 
     p.add_argument(
@@ -87,8 +87,8 @@ def add_engine_option(p: argparse.ArgumentParser) -> None:
         "--dtype",
         choices=("auto", "float32", "bfloat16", "float16"),
         default=None,
-        help="precision of the model (default auto: bfloat16 on cuda and on CPUs with native "
-        "bfloat16, AMX or AVX512-BF16; float32 on other CPUs)",
+        help=f"precision of the model (default {dtype_default}; auto: bfloat16 on cuda and on "
+        "CPUs with native bfloat16, AMX or AVX512-BF16, float32 on other CPUs)",
     )
 
 

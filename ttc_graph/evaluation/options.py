@@ -185,8 +185,9 @@ def create_evaluation(
         dtype: The policy's precision (default float32, not the faster bfloat16 that
             ``load_policy`` picks on CPUs with native bf16: in float32 a candidate is the
             same whatever ``concurrency`` batches it with, so a stored run is reproducible
-            by rerunning it). Another precision samples other candidates, so it is part of
-            the configuration hash (when it is not float32).
+            by rerunning it); ``"auto"`` asks for the machine's fastest (as ``load_policy``).
+            Another precision samples other candidates, so it is part of the
+            configuration hash (when it is not float32).
         engine: What generates: ``"transformers"``, ``"vllm"`` or ``"auto"`` (see
             :func:`ttc_graph.load_policy`); another engine samples other candidates,
             so it is part of the configuration hash.
@@ -285,7 +286,8 @@ def create_evaluation(
     if on_long_input != "error":
         # Only when it changes the prompts, so earlier configurations keep their hash.
         config["on_long_input"] = on_long_input
-    dtype = "float32" if dtype in (None, "auto") and not _is_loaded(model) else dtype
+    # None (not asked): float32; "auto" asks for the machine's fastest precision.
+    dtype = "float32" if dtype is None and not _is_loaded(model) else dtype
     precision = _precision(model, device, dtype)
     if precision != "float32":
         # Only then: the float32 runs recorded so far keep their hash.
