@@ -1,7 +1,7 @@
 """Prompt-prefix KV reuse: same outputs with and without it, and less prefill work.
 
-Equivalence runs on the embedded model; the cache's own bookkeeping (longest
-prefix, eviction, unsupported layouts) on tiny random models built here.
+Equivalence runs on the embedded model. (The cache's own bookkeeping on tiny random
+models: tests/unit/test_prefix_cache_bookkeeping.py.)
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import torch
 from langchain_core.messages import HumanMessage, SystemMessage
-from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+from tiny_models import tiny_llama
 
 from ttc_graph import create_beam_search
 from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParams
 from ttc_graph.policy.generation import generate_candidates
-from ttc_graph.policy.prefix_cache import PrefixCache, supports_prefix_reuse
+from ttc_graph.policy.prefix_cache import PrefixCache
 from ttc_graph.verifiers import ArithmeticVerifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
@@ -146,90 +145,6 @@ def _system_prompt() -> str:
 # -- the cache's bookkeeping on tiny random models -----------------------------
 
 
-def _tiny_llama() -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
-def _greedy(model: torch.nn.Module, rows: list[list[int]], cache: PrefixCache | None) -> Any:
-    """Greedy continuation of token rows; returns the new tokens."""
-    if cache is None:
-        width = max(len(r) for r in rows)
-        ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        extra: dict[str, Any] = {}
-    else:
-        batch = cache.prepare(model, rows, 0)
-        ids, mask = batch.input_ids, batch.attention_mask
-        extra = {batch.cache_kwarg: batch.cache} if batch.cache is not None else {}
-    with torch.inference_mode():
-        out = model.generate(  # type: ignore[operator]
-            input_ids=ids,
-            attention_mask=mask,
-            max_new_tokens=6,
-            do_sample=False,
-            pad_token_id=0,
-            **extra,
-        )
-    return out[:, ids.shape[1] :].tolist()
-
-
-def test_longest_common_prefix_is_reused_and_outputs_match() -> None:
-    model = _tiny_llama()
-    cache = PrefixCache(max_bytes=2**24)
-    base = list(range(5, 25))
-    rows = [base, [*base, 30, 31, 32], [*base[:10], 40, 41]]
-    expected = _greedy(model, rows, None)
-    assert _greedy(model, rows[:1], cache) == expected[:1]
-    assert len(cache) == 1
-    assert _greedy(model, rows, cache) == expected
-    # Row 2 reuses all 19 cached tokens; row 3 only the 10 it shares with them.
-    assert cache.stats.reused_tokens == 19 + 19 + 10
-    # Storing base+[30, 31] replaced base[:-1], which it extends.
-    assert sorted(len(e.ids) for e in cache._entries.values()) == [11, 22]
-
-
-def test_cache_is_bounded_in_bytes() -> None:
-    model = _tiny_llama()
-    probe = PrefixCache(max_bytes=2**24)
-    probe.prepare(model, [list(range(1, 11))], 0)
-    per_entry = probe.nbytes
-    cache = PrefixCache(max_bytes=int(per_entry * 2.5))
-    for start in (1, 20, 40):
-        cache.prepare(model, [list(range(start, start + 10))], 0)
-    assert len(cache) == 2, "the oldest entry was evicted"
-    assert cache.nbytes <= cache.max_bytes
-    # The oldest prompt is gone, so it is encoded again.
-    before = cache.stats.encoded_tokens
-    cache.prepare(model, [list(range(1, 11))], 0)
-    assert cache.stats.encoded_tokens - before == 10
-
-
-def test_sliding_window_models_generate_without_reuse() -> None:
-    assert supports_prefix_reuse(_tiny_llama())
-    config = MistralConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        sliding_window=8,
-    )
-    mistral = MistralForCausalLM(config).eval()
-    cache = PrefixCache(max_bytes=2**20)
-    assert not cache.usable(mistral)
-
-
 def test_bad_settings_are_refused(policy: Any) -> None:
     with pytest.raises(ValueError, match="max_bytes must be > 0"):
         PrefixCache(max_bytes=0)
@@ -238,4 +153,4 @@ def test_bad_settings_are_refused(policy: Any) -> None:
             model=policy.model, tokenizer=policy.tokenizer, model_id="odd", prefix_cache_mb=-1
         )
     with pytest.raises(ValueError, match="at least one token"):
-        PrefixCache(max_bytes=2**20).prepare(_tiny_llama(), [[]], 0)
+        PrefixCache(max_bytes=2**20).prepare(tiny_llama(), [[]], 0)

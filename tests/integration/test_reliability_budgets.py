@@ -14,7 +14,6 @@ from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy, defaults
 from ttc_graph.strategies.config import EarlyStop
-from ttc_graph.strategies.routing import answer_masses, posterior
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
@@ -259,22 +258,6 @@ def test_early_stop_needs_a_policy_that_numbers_rounds(policy: Any) -> None:
         )
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"round_size": 0}, "round_size"),
-        ({"agreement": 0.0}, "agreement"),
-        ({"agreement": 1.5}, "agreement"),
-        ({"by": "votes"}, "by"),
-        ({"prior": -1.0}, "prior"),
-        ({"prior": float("nan")}, "prior"),
-    ],
-)
-def test_bad_early_stop_values_fail_on_construction(kwargs: dict[str, Any], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        EarlyStop(**kwargs)
-
-
 # -- early stopping by the verifier's posterior --------------------------------------
 
 
@@ -285,18 +268,6 @@ class ConstantVerifier(Verifier):
 
     def score_steps(self, question: str, candidates: Any) -> list[list[float]]:
         return [[self.value] * len(steps) for steps in candidates]
-
-
-def test_answer_posterior_weighs_answers_by_score_with_a_prior() -> None:
-    def share(answers: list[str | None], weights: list[float], prior: float) -> float:
-        masses, _ = answer_masses(answers, weights)
-        return posterior(masses, sum(weights), prior)
-
-    # Two low-scored "7"s against one well-checked "12": the vote would say 7.
-    assert share(["7", "7", "12"], [1.0, 1.0, 1.0], prior=0.0) == pytest.approx(2 / 3)
-    weighted = share(["7", "7", "12", None], [0.1, 0.1, 0.9, 0.5], prior=1.0)
-    assert weighted == pytest.approx(0.9 / (1.6 + 1.0))
-    assert share([None, None], [0.5, 0.5], prior=1.0) == 0.0
 
 
 @pytest.mark.parametrize(("score", "sampled"), [(0.9, 4), (0.1, 8)])

@@ -8,7 +8,6 @@ exactly the same number of tokens, so their time ratio compares equal work.
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -16,25 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def test_missing_benchmark_data_is_a_one_line_error_naming_the_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # No silent fallback to other questions: the figures would not be the documented ones.
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    run = importlib.import_module("run")
-    monkeypatch.setattr(run, "DATA", tmp_path / "shared" / "data")
-    for read in (lambda: run.load_questions(16), run.math_question):
-        with pytest.raises(SystemExit) as failed:
-            read()
-        message = str(failed.value.code)
-        assert message.startswith("error: benchmark data not found")
-        assert str(tmp_path / "shared" / "data") in message
-        assert "\n" not in message
-    with pytest.raises(SystemExit, match="not found"):
-        run.main(["--sections=bon"])  # before any model is loaded
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.subprocess

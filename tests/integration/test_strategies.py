@@ -19,7 +19,6 @@ from ttc_graph import (
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy
 from ttc_graph.strategies.selection import select
-from ttc_graph.strategies.state import Candidate
 from ttc_graph.verifiers import ArithmeticVerifier
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
@@ -132,28 +131,6 @@ def test_dvts_subtrees_stay_independent(policy: Any, verifier: ArithmeticVerifie
     per_iteration_group = {(n["iteration"], n["group"]) for n in kept}
     assert len(per_iteration_group) == len(kept), "at most one kept beam per subtree and step"
     assert {c["group"] for c in result["candidates"]} <= {0, 1}
-
-
-def test_weighted_selection_sums_scores_over_equivalent_answers() -> None:
-    def cand(answer: str, score: float) -> Candidate:
-        return Candidate(
-            id=answer,
-            text=answer,
-            steps=[answer],
-            step_scores=[score],
-            score=score,
-            answer=answer,
-            finish_reason="eos",
-            completion_tokens=1,
-            group=0,
-        )
-
-    candidates = [cand("7", 0.9), cand("\\frac{1}{2}", 0.5), cand("0.5", 0.5), cand("1/2", 0.1)]
-    assert select(candidates, "vanilla") == 0
-    # 0.5 + 0.5 + 0.1 for the three spellings of one half beats 0.9.
-    assert select(candidates, "weighted") == 1
-    assert select(candidates, "majority") == 1
-    assert select([cand("7", 0.9), cand("8", 0.2), cand("8.0", 0.2)], "weighted") == 0
 
 
 def test_a_weighted_search_carries_each_candidates_votes_from_its_work(policy: Any) -> None:
@@ -310,11 +287,6 @@ def test_search_without_verifier_is_refused(factory: Any, policy: Any) -> None:
         factory(policy=policy, verifier=None)
     with pytest.raises(ValueError, match="needs a verifier"):
         create_best_of_n(policy=policy, selection="weighted")
-
-
-def test_missing_policy_is_refused(verifier: ArithmeticVerifier) -> None:
-    with pytest.raises(ValueError, match="load_policy"):
-        create_best_of_n(policy=None, verifier=verifier)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("question", ["", "   ", [], [SystemMessage("only a system prompt")]])

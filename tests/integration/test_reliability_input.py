@@ -13,12 +13,10 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import Field
 
-from ttc_graph import answers_equal, as_tool, create_beam_search, create_best_of_n
+from ttc_graph import as_tool, create_beam_search, create_best_of_n
 from ttc_graph.errors import InputTooLongError, StrategyError
 from ttc_graph.policy import GenerationRequest, HuggingFacePolicy, SamplingParams
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
-from ttc_graph.strategies.selection import group_answers, select
-from ttc_graph.strategies.state import Candidate
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier
 
 QUESTION = "What is 9 + 6?"
@@ -166,42 +164,6 @@ def test_candidates_without_a_final_answer_still_give_a_solution(policy: Any) ->
     assert result["solution"] == result["candidates"][0]["text"]
     tool = as_tool(graph, name="solve", description="Solve a maths problem.")
     assert tool.invoke({"question": "Solve for x: x + 7 = 10."}) == "No final answer was found."
-
-
-def _candidate(answer: str | None, score: float) -> Candidate:
-    return Candidate(
-        id=str(answer),
-        text=str(answer),
-        steps=[str(answer)],
-        step_scores=[score],
-        score=score,
-        answer=answer,
-        finish_reason="eos",
-        completion_tokens=1,
-        group=0,
-    )
-
-
-UNPARSABLE = ["\\frac{1}{", "}{", "\\sqrt[", "∞∞", "{{{", "\\frac{1}{", "\\begin{matrix", "$$"]
-
-
-def test_unparsable_answers_vote_by_their_text() -> None:
-    candidates = [_candidate(a, 0.5) for a in UNPARSABLE] + [_candidate(None, 0.9)]
-    assert select(candidates, "majority") == 0, "the twice-written '\\frac{1}{' wins the vote"
-    assert select(candidates, "weighted") == 0
-    assert select(candidates, "vanilla") == len(UNPARSABLE)
-    groups = group_answers(UNPARSABLE)
-    assert groups[0] == groups[5]
-    assert len(set(groups)) == len(UNPARSABLE) - 1
-    assert answers_equal("\\frac{1}{", "\\frac{1}{")
-    assert not answers_equal("\\frac{1}{", "}{")
-
-
-def test_unparsable_answers_in_worker_threads() -> None:
-    # LangGraph runs nodes in threads, where math-verify cannot use its SIGALRM timeout.
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: group_answers(UNPARSABLE), range(8)))
-    assert all(r == results[0] for r in results)
 
 
 # -- size and concurrency -----------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""Adaptive (issue 16) on the embedded model: one real search checked against its replay
+from a best-of-N sample, and a batch sharing one token pool. Routing, the pool, the eval
+option and the plot on scripted scores are unit tests (tests/unit/test_adaptive.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ttc_graph import Budget, TokenPool, create_adaptive, create_best_of_n
+from ttc_graph.evaluation.replay import Sample, replay
+from ttc_graph.policy import SamplingParams
+from ttc_graph.strategies.routing import Decision
+from ttc_graph.verifiers import GroundedVerifier
+
+# -- one real search with the embedded model ------------------------------------------------
+
+QUESTIONS = [
+    "Sam has 3 apples. Sam buys 4 more apples. How many apples does Sam have now?",
+    "Mia has 12 coins. Mia loses 5 coins. How many coins does Mia have now?",
+]
+TINY = SamplingParams(temperature=0.8, max_new_tokens=12)
+
+
+def test_live_adaptive_equals_its_replay_from_a_best_of_n_sample(policy: Any) -> None:
+    verifier = GroundedVerifier()
+    sample = create_best_of_n(
+        policy=policy, verifier=verifier, n=4, selection="weighted", sampling=TINY, seed=0
+    )
+    stored = [sample.invoke({"question": q})["candidates"] for q in QUESTIONS]
+    pools = [[Sample(c["answer"], c["score"], c["completion_tokens"]) for c in cs] for cs in stored]
+    # Always "sample": the budget (36 tokens = 3 rows) must end each question mid-way.
+    graph = create_adaptive(
+        policy=policy,
+        verifier=verifier,
+        budget=Budget(max_tokens=36),
+        routing=lambda s: Decision("sample", "scripted"),
+        round_size=2,
+        max_samples=4,
+        sampling=TINY,
+        seed=0,
+    )
+    events = list(graph.stream({"question": QUESTIONS[0]}, stream_mode="custom"))
+    results = [graph.invoke({"question": q}) for q in QUESTIONS]
+    replayed = replay(
+        pools,
+        routing=lambda s: Decision("sample", "scripted"),
+        round_size=2,
+        row_tokens=12,
+        tokens_per_question=36,
+        shared=False,
+        max_samples=4,
+    )
+    for result, cs, again in zip(results, stored, replayed, strict=True):
+        texts = [c["text"] for c in result["candidates"]]
+        assert texts == [c["text"] for c in cs[: len(texts)]], "a prefix of best-of-N's sample"
+        assert len(texts) == again.samples == 3
+        assert result["usage"]["completion_tokens"] == again.tokens <= 36
+        assert [r["route"] for r in result["routes"]] == [d.route for d in again.decisions]
+        assert result["routes"][-1]["budget"]
+        assert result["budget_limited"]
+        assert result["answer"] is not None or all(c["answer"] is None for c in cs[:3])
+    decided = [e for e in events if e["event"] == "route_decided"]
+    assert [(e["route"], e["reason"][:6]) for e in decided] == [
+        ("sample", "script"),
+        ("stop", "budget"),
+    ]
+    # A batch sharing one pool never spends more than the pool, and every question
+    # still gets its first round.
+    pool = TokenPool(tokens_per_question=30, questions=2)
+    shared = create_adaptive(
+        policy=policy, verifier=verifier, budget=pool, round_size=2, max_samples=4,
+        sampling=TINY, seed=0,
+    )  # fmt: skip
+    batch = shared.batch([{"question": q} for q in QUESTIONS])
+    assert pool.spent == sum(r["usage"]["completion_tokens"] for r in batch) <= 60
+    assert all(len(r["candidates"]) >= 2 for r in batch)
