@@ -142,11 +142,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _unit_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In the unit tier, loading model weights or spawning Python fails at once."""
+def _unit_tier_guard(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """In the unit tier, loading model weights or spawning Python fails at once; torch
+    runs on one thread (its small tensors gain nothing from more, and on a busy machine
+    spinning threads made a 0.6 s fit take 27 s)."""
     node = request.node
     if not in_unit_tier(node):
+        yield
         return
+    import torch
     from transformers import PreTrainedModel
 
     def refuse_load(cls: Any, *args: Any, **kwargs: Any) -> Any:
@@ -163,3 +169,9 @@ def _unit_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         real_init(self, args, *rest, **kwargs)
 
     monkeypatch.setattr(subprocess.Popen, "__init__", guarded_init)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
