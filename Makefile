@@ -1,11 +1,14 @@
-# The two commands of the README. Each sets everything up on a fresh machine.
-#   make demo   a sample problem answered greedily and by weighted best-of-16, side by side
-#   make test   run the test suite (every tier), including real vLLM (scripts/setup-vllm.sh
-#               makes .venv-vllm once, ~10 min and 3.7 GB); make test VLLM=0 skips those tests
+# The commands of the README. Each sets everything up on a fresh machine.
+#   make demo       a sample problem answered greedily and by weighted best-of-16, side by side
+#   make test       the test suite without vLLM (<= 5 minutes on 2 cores): both tiers,
+#                   tests/unit (pure logic, every strategy's graph on a scripted policy) and
+#                   tests/integration (the embedded model, Python processes, servers, the browser)
+#   make test-vllm  the real-vLLM tests, tests/integration/vllm (marker vllm); scripts/setup-vllm.sh
+#                   makes .venv-vllm first (once, ~10 min and 3.7 GB). CI (.ci/run) runs both.
 # For developers:
-#   make test-fast   the tests that load no model and start no Python process (<= 60 s):
-#                    pytest -m "not model and not subprocess and not slow"; see tests/conftest.py
-.PHONY: demo test test-fast lint bench setup figures
+#   make test-fast  the unit tier alone, tests/unit: no model, no Python process (<= 60 s);
+#                   tests/conftest.py fails a unit test that loads weights or starts Python
+.PHONY: demo test test-vllm test-fast lint bench setup figures
 
 QUESTION ?= Tom has 12 apples and buys 30 more. How many apples does he have now?
 
@@ -13,23 +16,21 @@ demo:
 	@scripts/setup.sh
 	.venv/bin/ttc-graph solve "$(QUESTION)" --strategy weighted --n 16 --max-new-tokens 64 --seed 0 --compare
 
-VLLM ?= 1
+PYTEST = .venv/bin/python -m pytest -q -n auto --dist loadscope --durations=25
 
 test:
 	@scripts/setup.sh dev
 	@scripts/install-test-deps.sh
-ifeq ($(VLLM),0)
-	TTC_GRAPH_SKIP_VLLM=1 .venv/bin/python -m pytest -q -n auto --dist loadscope --durations=25
-else
-	@scripts/setup-vllm.sh
-	.venv/bin/python -m pytest -q -n auto --dist loadscope --durations=25
-endif
+	$(PYTEST) -m "not vllm" tests/unit tests/integration
 
-FAST = not model and not subprocess and not slow
+test-vllm:
+	@scripts/setup.sh dev
+	@scripts/setup-vllm.sh
+	$(PYTEST) -m vllm tests/integration/vllm
 
 test-fast:
 	@scripts/setup.sh dev
-	.venv/bin/python -m pytest -q -m "$(FAST)"
+	.venv/bin/python -m pytest -q tests/unit
 
 lint:
 	@scripts/setup.sh dev
