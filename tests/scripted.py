@@ -6,17 +6,27 @@ steps the request's prefix already holds, cut at the first stop string (kept, as
 real policies keep it) or at ``max_new_tokens`` words (one word, one token). Every
 call is recorded, so a test can say what was asked of the policy and when.
 
-:class:`ScriptedVerifier` scores a step 0.9 when it contains ``right``, else 0.2.
+A policy made with ``seconds_per_call`` takes that long over every call, and honours a
+time budget as the real policies do: a call that ends past the deadline
+(:func:`ttc_graph.reliability.current_deadline`) returns one word per row, cut
+(``finish_reason="length"``).
+
+:class:`ScriptedVerifier` scores a step 0.9 when it contains ``right``, else 0.2; a step
+holding a key of ``scores`` gets that key's value instead (the first that matches).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
+from ttc_graph.reliability import current_deadline
 from ttc_graph.verifiers import Verifier
 
 RIGHT = "$\\boxed{12}$"
@@ -50,9 +60,16 @@ class ScriptedPolicy:
 
     model_id = "scripted"
 
-    def __init__(self, solutions: Sequence[str] = SOLUTIONS, *, prompt_tokens: int = 10) -> None:
+    def __init__(
+        self,
+        solutions: Sequence[str] = SOLUTIONS,
+        *,
+        prompt_tokens: int = 10,
+        seconds_per_call: float = 0.0,
+    ) -> None:
         self.solutions = list(solutions)
         self.prompt_tokens = prompt_tokens
+        self.seconds_per_call = seconds_per_call
         self.calls: list[Call] = []
         self._lock = threading.Lock()
 
@@ -73,8 +90,12 @@ class ScriptedPolicy:
         params = params or SamplingParams()
         with self._lock:
             self.calls.append(Call(list(requests), n, params, first_index))
+        if self.seconds_per_call:
+            time.sleep(self.seconds_per_call)
+        deadline = current_deadline()
+        late = deadline is not None and time.monotonic() >= deadline
         return [
-            [self._complete(r, i, params) for i in range(first_index, first_index + n)]
+            [self._complete(r, i, params, late) for i in range(first_index, first_index + n)]
             for r in requests
         ]
 
@@ -84,7 +105,7 @@ class ScriptedPolicy:
         return self.sample(requests, **kwargs)
 
     def _complete(
-        self, request: GenerationRequest, index: int, params: SamplingParams
+        self, request: GenerationRequest, index: int, params: SamplingParams, late: bool = False
     ) -> Completion:
         # Greedy decoding does not depend on the seed; sampling does.
         seed = (params.seed or 0) if params.temperature > 0 else 0
@@ -96,18 +117,27 @@ class ScriptedPolicy:
         if cuts and min(cuts) < len(text):
             text, finish = text[: min(cuts)], "stop"
         words = text.split(" ")
-        if len(words) > params.max_new_tokens:
-            text, finish = " ".join(words[: params.max_new_tokens]), "length"
+        limit = 1 if late else params.max_new_tokens
+        if len(words) > limit:
+            text, finish = " ".join(words[:limit]), "length"
         return Completion(text, finish, len(text.split(" ")), self.prompt_tokens)  # type: ignore[arg-type]
 
 
 class ScriptedVerifier(Verifier):
-    """Scores a step 0.9 when it contains ``right``, else 0.2."""
+    """Scores a step 0.9 when it contains ``right``, else 0.2; or by ``scores``."""
 
     right: str = "12"
+    scores: dict[str, float] = Field(default_factory=dict)
+    """Step text -> score: a step that contains a key gets its value (the first match)."""
 
     def score_steps(self, question: str, candidates: Sequence[Sequence[str]]) -> list[list[float]]:
-        return [[0.9 if self.right in step else 0.2 for step in steps] for steps in candidates]
+        return [[self._score(step) for step in steps] for steps in candidates]
+
+    def _score(self, step: str) -> float:
+        for key, value in self.scores.items():
+            if key in step:
+                return value
+        return 0.9 if self.right in step else 0.2
 
 
 def options_for(name: str, **values: Any) -> dict[str, Any]:
