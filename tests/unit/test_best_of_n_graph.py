@@ -10,8 +10,9 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from scripted import QUESTION, RIGHT, SOLUTIONS, ScriptedPolicy, ScriptedVerifier
-from ttc_graph import EarlyStop, create_best_of_n
+from ttc_graph import Budget, EarlyStop, create_best_of_n
 from ttc_graph.answers import extract_answer
+from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies.best_of_n import create_greedy
 from ttc_graph.strategies.selection import select
 from ttc_graph.verifiers import GroundedVerifier
@@ -151,6 +152,25 @@ def test_a_question_may_be_a_list_of_chat_messages() -> None:
         "Answer briefly.",
         QUESTION,
     ]
+
+
+def test_best_of_n_splits_the_token_budget_between_candidates() -> None:
+    policy = ScriptedPolicy()
+    graph = create_best_of_n(
+        policy=policy,
+        n=4,
+        selection="majority",
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=48),
+        seed=2,
+        budget=Budget(max_tokens=20),
+    )
+    result, _ = run(graph)
+    assert policy.calls[0].params.max_new_tokens == 20 // 4
+    assert len(result["candidates"]) == 4, "N is kept; each candidate gets a share"
+    assert all(c["completion_tokens"] <= 5 for c in result["candidates"])
+    assert all(c["finish_reason"] == "length" for c in result["candidates"])
+    assert result["usage"]["completion_tokens"] <= 20
+    assert result["budget_limited"] is True
 
 
 # -- early stopping ----------------------------------------------------------------------
