@@ -121,7 +121,7 @@ def test_the_token_budget_shrinks_the_last_round_then_ends_the_search() -> None:
         budget=Budget(max_tokens=60),
         seed=0,
     )
-    result, _ = run(graph)
+    result, events = run(graph)
     first, second = result["routes"]
     # 60 tokens, rows of up to 20: what the first round left fits one row, not two.
     left = 60 - first["tokens"]
@@ -132,6 +132,11 @@ def test_the_token_budget_shrinks_the_last_round_then_ends_the_search() -> None:
     assert [c.n for c in policy.calls] == [2, 1]
     assert result["usage"]["completion_tokens"] == second["tokens"] <= 60
     assert result["budget_limited"] is True
+    decided = [e for e in events if e["event"] == "route_decided"]
+    assert [(e["route"], e["reason"][:6]) for e in decided] == [
+        ("sample", "script"),
+        ("stop", "budget"),
+    ]
 
 
 def test_a_run_equals_its_replay_from_a_stored_best_of_n_sample() -> None:
