@@ -2,9 +2,11 @@
 
 ``ttc-graph solve`` itself (the ``make demo`` command, ``--trace``, ``--html``,
 ``--stream``); ``load_policy`` on a local directory and on a user's ``.gguf``;
-step-score aggregation ``min``/``prod``/``mean`` and ``lookahead > 0`` in a real
-beam search; nucleus sampling (``top_p < 1``); self-refine without a verifier;
-and that an answer cut short by a budget is still the top-scored candidate.
+nucleus sampling (``top_p < 1``). Step-score aggregation ``min``/``prod``/``mean`` and
+``lookahead > 0`` in a beam search, self-refine without a verifier, and an answer cut
+short by a budget being the top-scored candidate are graph logic, proved on the scripted
+policy (tests/unit/test_step_search_graphs.py, test_self_refine_graph.py,
+test_budgets_and_events.py).
 
 Every run is small (a few tokens, N = 2 to 4); runs that several assertions read
 are made once per module.
@@ -23,21 +25,13 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 import ttc_graph
-from ttc_graph import Budget, create_beam_search, create_best_of_n, create_self_refine
 from ttc_graph.cli import main
 from ttc_graph.policy import GenerationRequest, SamplingParams, load_policy
 from ttc_graph.policy import loading as policy_loading
-from ttc_graph.verifiers import ArithmeticVerifier
-from ttc_graph.verifiers.aggregation import aggregate
 from ttc_graph.visualization import load_trace
 
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
 STEP = SamplingParams(temperature=0.8, max_new_tokens=8)
-
-
-@pytest.fixture(scope="module")
-def verifier() -> ArithmeticVerifier:
-    return ArithmeticVerifier()
 
 
 # -- ttc-graph solve ----------------------------------------------------------------
@@ -165,63 +159,7 @@ def test_load_policy_from_a_user_gguf_file(
     assert policy_loading.resolve_model_source(str(gguf)) == str(cache / converted[0])
 
 
-# -- aggregation and lookahead in a real beam search --------------------------------
-
-
-@pytest.fixture(scope="module")
-def aggregated(policy: Any, verifier: ArithmeticVerifier) -> dict[str, dict[str, Any]]:
-    """The same seeded beam search under each aggregation."""
-    return {
-        how: create_beam_search(
-            policy=policy,
-            verifier=verifier,
-            n=2,
-            beam_width=1,
-            max_steps=2,
-            aggregation=how,
-            sampling=STEP,
-            seed=7,
-        ).invoke({"question": QUESTION})
-        for how in ("min", "prod", "mean")
-    }
-
-
-@pytest.mark.parametrize("how", ["min", "prod", "mean"])
-def test_beam_search_scores_candidates_by_the_aggregation_asked_for(
-    aggregated: dict[str, dict[str, Any]], how: str
-) -> None:
-    candidates = aggregated[how]["candidates"]
-    multi_step = [c for c in candidates if len(c["step_scores"]) > 1]
-    assert multi_step, "the search ran more than one step"
-    for c in candidates:
-        assert c["score"] == pytest.approx(aggregate(c["step_scores"], how)), c
-
-
-def test_lookahead_rolls_out_extra_steps_but_keeps_only_the_searched_ones(
-    policy: Any, verifier: ArithmeticVerifier
-) -> None:
-    settings: dict[str, Any] = {
-        "policy": policy,
-        "verifier": verifier,
-        "n": 2,
-        "beam_width": 1,
-        "max_steps": 2,
-        "sampling": STEP,
-        "seed": 7,
-    }
-    plain = create_beam_search(**settings).invoke({"question": QUESTION})
-    ahead = create_beam_search(lookahead=1, **settings).invoke({"question": QUESTION})
-    # The roll-outs are extra policy calls and tokens ...
-    assert ahead["usage"]["policy_calls"] > plain["usage"]["policy_calls"]
-    assert ahead["usage"]["completion_tokens"] > plain["usage"]["completion_tokens"]
-    # ... that never become part of a returned solution.
-    for c in ahead["candidates"]:
-        assert c["text"] == "".join(c["steps"])
-    searched = sum(c["completion_tokens"] for c in ahead["candidates"])
-    assert searched < ahead["usage"]["completion_tokens"]
-
-
-# -- top-p, self-refine without a verifier, budget-limited answers ------------------
+# -- top-p ------------------------------------------------------------------------
 
 
 def test_a_tiny_top_p_keeps_only_the_most_likely_token(policy: Any) -> None:
@@ -243,43 +181,3 @@ def test_a_tiny_top_p_keeps_only_the_most_likely_token(policy: Any) -> None:
         params=SamplingParams(temperature=1.0, top_p=1.0, max_new_tokens=8, seed=11),
     )[0]
     assert any(c.text != greedy.text for c in wide), "without the cut, sampling varies"
-
-
-def test_self_refine_without_a_verifier_returns_the_latest_version(policy: Any) -> None:
-    graph = create_self_refine(
-        policy=policy,
-        max_rounds=1,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=12),
-        seed=2,
-    )
-    result = graph.invoke({"question": QUESTION})
-    versions = result["candidates"]
-    assert len(versions) >= 1
-    assert all(c["score"] is None for c in versions), "nothing scored without a verifier"
-    assert result["solution"] == versions[-1]["text"]
-    assert result["usage"]["verifier_calls"] == 0
-
-
-@pytest.mark.parametrize("strategy", ["best_of_n", "beam_search"])
-def test_a_budget_limited_answer_is_the_top_scored_candidate(
-    policy: Any, verifier: ArithmeticVerifier, strategy: str
-) -> None:
-    common: dict[str, Any] = {
-        "policy": policy,
-        "verifier": verifier,
-        "selection": "vanilla",
-        "seed": 1,
-        "budget": Budget(max_tokens=12),
-    }
-    if strategy == "best_of_n":
-        graph = create_best_of_n(
-            n=4, sampling=SamplingParams(temperature=0.8, max_new_tokens=32), **common
-        )
-    else:
-        graph = create_beam_search(n=2, beam_width=1, max_steps=6, sampling=STEP, **common)
-    result = graph.invoke({"question": QUESTION})
-    assert result["budget_limited"] is True
-    scored = [c for c in result["candidates"] if c["score"] is not None]
-    assert scored, result["candidates"]
-    best = max(scored, key=lambda c: c["score"])
-    assert result["solution"] == best["text"]

@@ -12,7 +12,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier, options_for, without_ids
-from ttc_graph import Budget
+from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy, defaults
 
@@ -121,6 +121,33 @@ def test_a_budget_that_does_not_bind_changes_nothing(name: str) -> None:
     assert roomy["budget_limited"] is False
     assert [c["text"] for c in roomy["candidates"]] == [c["text"] for c in free["candidates"]]
     assert roomy["answer"] == free["answer"]
+
+
+@pytest.mark.parametrize("strategy", ["best_of_n", "beam_search"])
+def test_a_budget_limited_answer_is_the_top_scored_candidate(strategy: str) -> None:
+    common: dict[str, Any] = {
+        "policy": ScriptedPolicy(),
+        # The solution that opens "He has" scores higher (by its mean step) than the others.
+        "verifier": ScriptedVerifier(scores={"He has": 0.7}),
+        "aggregation": "mean",
+        "selection": "vanilla",
+        "seed": 2,
+        "budget": Budget(max_tokens=12),
+    }
+    if strategy == "best_of_n":
+        graph = create_best_of_n(
+            n=4, sampling=SamplingParams(temperature=0.8, max_new_tokens=32), **common
+        )
+    else:
+        steps = SamplingParams(temperature=0.8, max_new_tokens=8)
+        graph = create_beam_search(n=2, beam_width=1, max_steps=6, sampling=steps, **common)
+    result = graph.invoke({"question": QUESTION})
+    assert result["budget_limited"] is True
+    scored = [c for c in result["candidates"] if c["score"] is not None]
+    assert scored, result["candidates"]
+    best = max(scored, key=lambda c: c["score"])
+    assert result["solution"] == best["text"]
+    assert best["score"] > min(c["score"] for c in scored), "a choice was made"
 
 
 def test_a_one_token_budget_still_returns_an_answer_attempt() -> None:

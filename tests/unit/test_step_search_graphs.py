@@ -20,6 +20,7 @@ from ttc_graph.strategies.beam_search import keep_top
 from ttc_graph.strategies.dvts import keep_best_per_subtree
 from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.state import Beam, SearchState
+from ttc_graph.verifiers.aggregation import aggregate
 
 
 def run(graph: Any, **context: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -216,6 +217,48 @@ def test_lookahead_scores_a_greedy_roll_out_but_keeps_only_the_step() -> None:
         assert c["step_scores"] == [0.2]
         assert c["score"] == 0.9, "scored through the roll-out's 7 + 5 = 12"
     assert [e["score"] for e in of(events, "step_scored")] == [0.9, 0.9]
+
+
+def test_lookahead_costs_extra_calls_and_tokens_that_no_solution_keeps() -> None:
+    settings: dict[str, Any] = {
+        "verifier": ScriptedVerifier(),
+        "n": 2,
+        "beam_width": 1,
+        "max_steps": 2,
+        "seed": 7,
+    }
+    plain, _ = run(create_beam_search(policy=ScriptedPolicy(), **settings))
+    ahead, _ = run(create_beam_search(policy=ScriptedPolicy(), lookahead=1, **settings))
+    # The roll-outs are extra policy calls and tokens ...
+    assert ahead["usage"]["policy_calls"] > plain["usage"]["policy_calls"]
+    assert ahead["usage"]["completion_tokens"] > plain["usage"]["completion_tokens"]
+    # ... that never become part of a returned solution.
+    for c in ahead["candidates"]:
+        assert c["text"] == "".join(c["steps"])
+    searched = sum(c["completion_tokens"] for c in ahead["candidates"])
+    assert searched < ahead["usage"]["completion_tokens"]
+    assert [c["text"] for c in ahead["candidates"]] == [c["text"] for c in plain["candidates"]]
+
+
+@pytest.mark.parametrize("how", ["min", "prod", "mean"])
+def test_beam_search_scores_candidates_by_the_aggregation_asked_for(how: str) -> None:
+    graph = create_beam_search(
+        policy=ScriptedPolicy(),
+        verifier=ScriptedVerifier(),
+        n=2,
+        beam_width=1,
+        max_steps=3,
+        aggregation=how,  # type: ignore[arg-type]
+        seed=7,
+    )
+    result, events = run(graph)
+    candidates = result["candidates"]
+    multi_step = [c for c in candidates if len(c["step_scores"]) > 1]
+    assert multi_step, "the search ran more than one step"
+    for c in candidates:
+        assert c["score"] == pytest.approx(aggregate(c["step_scores"], how)), c  # type: ignore[arg-type]
+    scored = {e["id"]: e["score"] for e in of(events, "step_scored")}
+    assert all(scored[c["id"]] == c["score"] for c in candidates), "as the search saw them"
 
 
 def test_a_long_search_never_hits_the_recursion_limit() -> None:
