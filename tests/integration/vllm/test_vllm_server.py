@@ -1,11 +1,11 @@
 """ChatModelPolicy against a real vLLM server on loopback, serving the embedded model.
 
-The server runs from the vLLM environment (``scripts/setup-vllm.sh``; ``make test``
+The server runs from the vLLM environment (``scripts/setup-vllm.sh``; ``make test-vllm``
 makes it) and is started once for this module, on a free port, and stopped at the
 end. Every strategy runs end to end through ``ChatOpenAI``; the policy contract
 (tests/policy_contract.py) runs over HTTP; the requests are checked as sent (one
 ``n`` request per prompt, stop strings, ``continue_final_message``). The loopback
-imitation in tests/test_chat_model_policy.py stays for what a real server cannot
+imitation in tests/integration/test_chat_model_policy.py stays for what a real server cannot
 be made to do on cue (fewer choices than asked, a model without ``n``).
 """
 
