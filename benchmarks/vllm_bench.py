@@ -9,7 +9,9 @@ Same prompts, seeds and token limits for every engine; three workloads:
 
 - ``raw``: ``policy.sample`` of N candidates for one prompt (no graph);
 - ``best_of_n``: the weighted best-of-N graph with the grounded checker;
-- ``beam_search``: beam search, 4 beams of width 2, 3 steps.
+- ``beam_search``: beam search over N rows (N/2 beams kept, width 2), 3 steps of
+  half the tokens each;
+- ``particle_filter``: N particles, 3 steps of half the tokens each.
 
 Two phases, each with its rows interleaved over ``--reps`` rounds so that a change
 in machine load hits every row alike: (1) the in-process engines; (2) a vLLM
@@ -58,16 +60,16 @@ def workloads(policy: Any, n: int, tokens: int) -> dict[str, Workload]:
     best = build_strategy(
         "weighted", policy=policy, verifier=GroundedVerifier(), n=n, sampling=sampling, seed=0
     )
+    # The same N rows per step as the raw sample, so a step's batch is as wide.
+    step = SamplingParams(temperature=0.8, max_new_tokens=tokens // 2)
     beam = build_strategy(
-        "beam_search",
-        policy=policy,
-        verifier=GroundedVerifier(),
-        n=4,
-        beam_width=2,
-        max_steps=3,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=tokens // 2),
-        seed=0,
-    )
+        "beam_search", policy=policy, verifier=GroundedVerifier(), n=n, beam_width=2,
+        max_steps=3, sampling=step, seed=0,
+    )  # fmt: skip
+    particles = build_strategy(
+        "particle_filter", policy=policy, verifier=GroundedVerifier(), n=n, max_steps=3,
+        sampling=step, seed=0,
+    )  # fmt: skip
 
     def raw(rep: int) -> int:
         request = GenerationRequest((HumanMessage(QUESTIONS[rep % 2]),))
@@ -82,7 +84,12 @@ def workloads(policy: Any, n: int, tokens: int) -> dict[str, Workload]:
 
         return run
 
-    return {"raw": raw, "best_of_n": graph(best), "beam_search": graph(beam)}
+    return {
+        "raw": raw,
+        "best_of_n": graph(best),
+        "beam_search": graph(beam),
+        "particle_filter": graph(particles),
+    }
 
 
 def vllm_n(url: str, n: int, tokens: int) -> Workload:
