@@ -217,6 +217,34 @@ def test_each_strategy_streams_its_events_in_order(name: str) -> None:
     assert events[-1] == {"event": "answer_chosen", "answer": result["answer"], "id": chosen["id"]}
 
 
+# -- determinism -------------------------------------------------------------------------
+
+QUESTIONS = [QUESTION, "Sam has 7 pencils and buys 5 more. How many now?"]
+
+
+def comparable(result: dict[str, Any]) -> dict[str, Any]:
+    """Everything but the wall-clock time and the messages' fresh ids."""
+    usage = {k: v for k, v in result["usage"].items() if k != "seconds"}
+    return {**without_ids(result), "usage": usage}
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+async def test_every_graph_asks_the_same_alone_in_a_batch_and_async(name: str) -> None:
+    """The graph's half of determinism: the same seeded run makes the same policy calls and
+    gets the same result alone, in ``graph.batch`` beside another question, and under
+    ``abatch``. (The policy's half, identical rows whatever they are batched with, is
+    tests/integration/test_reliability_determinism.py on the embedded model.)"""
+    alone_policy, batch_policy, async_policy = ScriptedPolicy(), ScriptedPolicy(), ScriptedPolicy()
+    alone = [comparable(build(name, alone_policy).invoke({"question": q})) for q in QUESTIONS]
+    inputs = [{"question": q} for q in QUESTIONS]
+    together = [comparable(r) for r in build(name, batch_policy).batch(inputs)]
+    concurrent = [comparable(r) for r in await build(name, async_policy).abatch(inputs)]
+    assert together == alone
+    assert concurrent == alone
+    assert sorted(map(repr, asked(batch_policy))) == sorted(map(repr, asked(alone_policy)))
+    assert sorted(map(repr, asked(async_policy))) == sorted(map(repr, asked(alone_policy)))
+
+
 # -- checkpoints -------------------------------------------------------------------------
 
 
