@@ -1,6 +1,6 @@
-"""The contracts between layers on the embedded model: a real search ranks candidates as
-the verifier scores them (the aggregation rule end to end), and a ``HuggingFacePolicy``
-built from parts generates as the loaded one. The pure rules, on a scripted policy and
+"""The contracts between layers on the embedded model: a ``HuggingFacePolicy`` built from
+parts generates as the loaded one. The pure rules, and the aggregation rule inside a real
+graph (a search ranks candidates as the verifier scores them), on a scripted policy and
 verifier, are in tests/unit/test_contracts.py.
 """
 
@@ -10,29 +10,7 @@ from typing import Any
 
 import pytest
 
-from ttc_graph import create_best_of_n
 from ttc_graph.policy import GenerationRequest, SamplingParams
-from ttc_graph.verifiers import ArithmeticVerifier
-
-QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
-
-
-def test_a_real_search_ranks_as_the_verifier_scores(policy: Any) -> None:
-    verifier = ArithmeticVerifier(aggregation="min")
-    small = SamplingParams(temperature=0.8, max_new_tokens=32)
-    for aggregation, fold in ((None, min), ("last", lambda s: s[-1])):
-        graph = create_best_of_n(
-            policy=policy, verifier=verifier, aggregation=aggregation, n=2, sampling=small, seed=3
-        )
-        candidates = graph.invoke({"question": QUESTION})["candidates"]
-        for c in candidates:
-            assert c["score"] == pytest.approx(fold(c["step_scores"]))
-        if aggregation is None:
-            steps = [c["steps"] for c in candidates]
-            assert [c["score"] for c in candidates] == pytest.approx(
-                verifier.score(QUESTION, steps)
-            ), "inside a search as in verifier.score"
-
 
 # -- HuggingFacePolicy: a BaseLLM holding model and tokenizer --------------------------
 

@@ -1,8 +1,8 @@
 """The contracts between layers, stated once: the Policy protocol's ``first_index``,
 whose aggregation a search uses, what step sampling keeps, and which layer imports torch.
 
-Unit tests of pure rules (a scripted policy and verifier); one real-model search that
-checks the same aggregation rule end to end is in
+Unit tests of pure rules (a scripted policy and verifier), the aggregation rule checked
+inside a real graph; a policy built from parts on the embedded model is in
 tests/integration/test_contracts_real_model.py.
 """
 
@@ -22,6 +22,7 @@ from ttc_graph.strategies import SPECS, build_strategy
 from ttc_graph.strategies.common import aggregation_of
 from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.verifiers import ArithmeticVerifier, Verifier
+from ttc_graph.verifiers.aggregation import aggregate
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ttc_graph"
 QUESTION = "Sam has 7 pencils and buys 5 more. How many pencils does Sam have?"
@@ -133,6 +134,15 @@ def test_a_search_scores_candidates_by_that_rule(
     )
     candidates = graph.invoke({"question": QUESTION})["candidates"]
     assert [c["score"] for c in candidates] == pytest.approx([score, score])
+    verifier = StepScores(aggregation=verifier_aggregation)
+    for c in candidates:
+        fold = strategy_aggregation or verifier_aggregation
+        assert c["score"] == pytest.approx(aggregate(c["step_scores"], fold))
+    if strategy_aggregation is None:
+        steps = [c["steps"] for c in candidates]
+        assert [c["score"] for c in candidates] == pytest.approx(verifier.score(QUESTION, steps)), (
+            "inside a search as in verifier.score"
+        )
 
 
 # -- layering: the strategies never import torch -------------------------------------
