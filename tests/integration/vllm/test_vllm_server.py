@@ -5,7 +5,7 @@ makes it) and is started once for this module, on a free port, and stopped at th
 end. Every strategy runs end to end through ``ChatOpenAI``; the policy contract
 (tests/policy_contract.py) runs over HTTP; the requests are checked as sent (one
 ``n`` request per prompt, stop strings, ``continue_final_message``). The loopback
-imitation in tests/integration/test_chat_model_policy.py stays for what a real server cannot
+imitation in tests/unit/test_chat_model_policy.py stays for what a real server cannot
 be made to do on cue (fewer choices than asked, a model without ``n``).
 """
 
