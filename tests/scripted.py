@@ -140,6 +140,23 @@ class ScriptedVerifier(Verifier):
         return 0.9 if self.right in step else 0.2
 
 
+def streamed(
+    graph: Any, *args: Any, question: Any = QUESTION, **kwargs: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One run of ``graph`` on ``question``, streamed: its final state and its custom
+    events, in order (``args`` and ``kwargs``, e.g. ``context=``, go to ``graph.stream``)."""
+    events: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
+    for mode, chunk in graph.stream(
+        {"question": question}, *args, stream_mode=["custom", "values"], **kwargs
+    ):
+        if mode == "custom":
+            events.append(chunk)
+        else:
+            result = chunk
+    return result, events
+
+
 def options_for(name: str, **values: Any) -> dict[str, Any]:
     """``values`` that strategy ``name`` takes (a loop over every strategy passes each its own)."""
     from ttc_graph.strategies import SPECS

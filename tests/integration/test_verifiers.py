@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
+from verifier_cases import CANDIDATES, QUESTION
 
 from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
 from ttc_graph.verifiers import (
@@ -18,13 +19,6 @@ from ttc_graph.verifiers import (
     LLMJudgeVerifier,
     load_verifier,
 )
-
-QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have?"
-CANDIDATES = [
-    ["12 + 30 = 42.\n\n", "The answer is 42."],
-    ["12 - 30 = -18.\n\n", "The answer is -18."],
-    ["He has 42 apples."],
-]
 
 
 class TextOnlyPolicy:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripted import QUESTION, SOLUTIONS, ScriptedPolicy, ScriptedVerifier
+from scripted import QUESTION, SOLUTIONS, ScriptedPolicy, ScriptedVerifier, streamed
 from ttc_graph import Budget, PosteriorRouting, TokenPool, create_adaptive, create_best_of_n
 from ttc_graph.evaluation.replay import Sample, replay
 from ttc_graph.policy import SamplingParams
@@ -18,33 +18,21 @@ from ttc_graph.strategies import defaults
 from ttc_graph.strategies.routing import Decision
 
 
-def run(graph: Any, question: str = QUESTION) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The result of one run and its custom stream events."""
-    events: list[dict[str, Any]] = []
-    result: dict[str, Any] = {}
-    for mode, chunk in graph.stream({"question": question}, stream_mode=["custom", "values"]):
-        if mode == "custom":
-            events.append(chunk)
-        else:
-            result = chunk
-    return result, events
-
-
 def always_sample(summary: Any) -> Decision:
     return Decision("sample", "scripted")
 
 
+def rounds_of_two(policy: ScriptedPolicy, **arguments: Any) -> Any:
+    """Adaptive on the scripted verifier, rounds of two, seed 0, routed by ``routing``
+    (default: always sample another round)."""
+    options: dict[str, Any] = {"routing": always_sample, "round_size": 2, "seed": 0}
+    return create_adaptive(policy=policy, verifier=ScriptedVerifier(), **{**options, **arguments})
+
+
 def test_rounds_go_on_until_the_most_samples_and_number_their_candidates_on() -> None:
     policy = ScriptedPolicy()
-    graph = create_adaptive(
-        policy=policy,
-        verifier=ScriptedVerifier(),
-        routing=always_sample,
-        round_size=2,
-        n=6,
-        seed=0,
-    )
-    result, events = run(graph)
+    graph = rounds_of_two(policy, n=6)
+    result, events = streamed(graph)
     assert [(c.n, c.first_index) for c in policy.calls] == [(2, 0), (2, 2), (2, 4)]
     assert len({c.params.seed for c in policy.calls}) == 1, "best-of-N's one seed throughout"
     # Candidate k is best-of-N's candidate k with the same seed.
@@ -77,7 +65,7 @@ def test_rounds_go_on_until_the_most_samples_and_number_their_candidates_on() ->
 
 def test_the_default_routing_stops_once_the_weighted_vote_is_settled() -> None:
     policy = ScriptedPolicy()
-    result, _ = run(create_adaptive(policy=policy, verifier=ScriptedVerifier(), seed=0))
+    result, _ = streamed(create_adaptive(policy=policy, verifier=ScriptedVerifier(), seed=0))
     (route,) = result["routes"]
     # A first round of 4: two 12s at 0.9 against 0.2 + 0.2, plus the prior's pseudo-mass.
     posterior = 1.8 / (2.2 + defaults.ADAPTIVE_PRIOR)
@@ -94,15 +82,8 @@ def test_the_default_routing_stops_once_the_weighted_vote_is_settled() -> None:
 
 def test_a_strict_routing_samples_on_while_the_vote_stays_open() -> None:
     policy = ScriptedPolicy()
-    graph = create_adaptive(
-        policy=policy,
-        verifier=ScriptedVerifier(),
-        routing=PosteriorRouting(stop_at=0.6),
-        round_size=2,
-        n=8,
-        seed=0,
-    )
-    result, _ = run(graph)
+    graph = rounds_of_two(policy, routing=PosteriorRouting(stop_at=0.6), n=8)
+    result, _ = streamed(graph)
     posteriors = [r["posterior"] for r in result["routes"]]
     assert [r["route"] for r in result["routes"]] == ["sample", "sample", "stop"]
     assert max(posteriors[:2]) < 0.6, "open: another round"
@@ -111,17 +92,10 @@ def test_a_strict_routing_samples_on_while_the_vote_stays_open() -> None:
 
 def test_the_token_budget_shrinks_the_last_round_then_ends_the_search() -> None:
     policy = ScriptedPolicy()
-    graph = create_adaptive(
-        policy=policy,
-        verifier=ScriptedVerifier(),
-        routing=always_sample,
-        round_size=2,
-        n=8,
-        sampling=SamplingParams(max_new_tokens=20),
-        budget=Budget(max_tokens=60),
-        seed=0,
+    graph = rounds_of_two(
+        policy, n=8, sampling=SamplingParams(max_new_tokens=20), budget=Budget(max_tokens=60)
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     first, second = result["routes"]
     # 60 tokens, rows of up to 20: what the first round left fits one row, not two.
     left = 60 - first["tokens"]
@@ -146,46 +120,31 @@ def test_a_run_equals_its_replay_from_a_stored_best_of_n_sample() -> None:
     )
     stored = [sampler.invoke({"question": q})["candidates"] for q in questions]
     pools = [[Sample(c["answer"], c["score"], c["completion_tokens"]) for c in cs] for cs in stored]
-    graph = create_adaptive(
-        policy=ScriptedPolicy(),
-        verifier=ScriptedVerifier(),
-        budget=Budget(max_tokens=48),
-        routing=always_sample,
-        round_size=2,
-        n=4,
-        sampling=SamplingParams(max_new_tokens=16),
-        seed=0,
+    graph = rounds_of_two(
+        ScriptedPolicy(), n=4, sampling=SamplingParams(max_new_tokens=16), budget=Budget(48)
     )
     results = [graph.invoke({"question": q}) for q in questions]
-    replayed = replay(
-        pools,
-        routing=always_sample,
-        round_size=2,
-        row_tokens=16,
-        tokens_per_question=48,
-        shared=False,
-        max_samples=4,
-    )
+    rounds = {"round_size": 2, "max_samples": 4, "row_tokens": 16, "tokens_per_question": 48}
+    replayed = replay(pools, routing=always_sample, shared=False, **rounds)
     for result, cs, again in zip(results, stored, replayed, strict=True):
-        texts = [c["text"] for c in result["candidates"]]
-        assert texts == [c["text"] for c in cs[: len(texts)]], "a prefix of best-of-N's sample"
-        assert len(texts) == again.samples == 3
-        assert result["usage"]["completion_tokens"] == again.tokens <= 48
-        assert [r["route"] for r in result["routes"]] == [d.route for d in again.decisions]
-        assert [r["reason"] for r in result["routes"]] == [d.reason for d in again.decisions]
+        live = (
+            [c["text"] for c in result["candidates"]],
+            result["usage"]["completion_tokens"],
+            [(r["route"], r["reason"], r["rows"]) for r in result["routes"]],
+        )
+        replay_of_it = (
+            [c["text"] for c in cs[: again.samples]],  # a prefix of best-of-N's sample
+            again.tokens,
+            [(d.route, d.reason, d.rows) for d in again.decisions],
+        )
+        assert live == replay_of_it
+        assert (again.samples, again.tokens <= 48) == (3, True)
 
 
 def test_a_shared_pool_never_overspends_a_batch_and_every_question_gets_a_round() -> None:
     pool = TokenPool(tokens_per_question=40, questions=3)
-    graph = create_adaptive(
-        policy=ScriptedPolicy(),
-        verifier=ScriptedVerifier(),
-        budget=pool,
-        routing=always_sample,
-        round_size=2,
-        n=8,
-        sampling=SamplingParams(max_new_tokens=16),
-        seed=0,
+    graph = rounds_of_two(
+        ScriptedPolicy(), n=8, sampling=SamplingParams(max_new_tokens=16), budget=pool
     )
     batch = graph.batch([{"question": QUESTION}] * 3)
     spent = [r["usage"]["completion_tokens"] for r in batch]
@@ -201,6 +160,6 @@ def test_adaptive_votes_by_weight() -> None:
     graph = create_adaptive(
         policy=policy, verifier=ScriptedVerifier(scores={"35": 0.1}), n=4, seed=0
     )
-    result, _ = run(graph)
+    result, _ = streamed(graph)
     assert sorted(c["answer"] for c in result["candidates"]) == ["12", "35", "35", "35"]
     assert result["answer"] == "12"

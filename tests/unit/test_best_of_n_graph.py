@@ -4,32 +4,16 @@ selections, early stopping by agreement and by the verifier's posterior."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from scripted import QUESTION, RIGHT, SOLUTIONS, ScriptedPolicy, ScriptedVerifier
+from scripted import QUESTION, RIGHT, SOLUTIONS, ScriptedPolicy, ScriptedVerifier, streamed
 from ttc_graph import Budget, EarlyStop, create_best_of_n
 from ttc_graph.answers import extract_answer
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies.best_of_n import create_greedy
 from ttc_graph.strategies.selection import select
 from ttc_graph.verifiers import GroundedVerifier
-
-
-def run(graph: Any, **context: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The result of one run and its custom stream events."""
-    events: list[dict[str, Any]] = []
-    result: dict[str, Any] = {}
-    for mode, chunk in graph.stream(
-        {"question": QUESTION}, context=context, stream_mode=["custom", "values"]
-    ):
-        if mode == "custom":
-            events.append(chunk)
-        else:
-            result = chunk
-    return result, events
 
 
 def written(policy: ScriptedPolicy, call: int = 0) -> list[str]:
@@ -43,7 +27,7 @@ def written(policy: ScriptedPolicy, call: int = 0) -> list[str]:
 def test_every_candidate_is_sampled_in_one_call_and_scored_step_by_step() -> None:
     policy = ScriptedPolicy()
     graph = create_best_of_n(policy=policy, verifier=ScriptedVerifier(), n=4, seed=0)
-    result, events = run(graph)
+    result, events = streamed(graph)
     (call,) = policy.calls
     assert (len(call.requests), call.n, call.first_index) == (1, 4, 0)
     candidates = result["candidates"]
@@ -95,7 +79,7 @@ def test_each_selection_picks_its_own_answer(selection: str, answer: str) -> Non
         n=6,
         seed=0,
     )
-    result, _ = run(graph, selection=selection)
+    result, _ = streamed(graph, context={"selection": selection})
     assert sorted(c["answer"] for c in result["candidates"]) == ["7", "8", "8", "9", "9", "9"]
     assert result["answer"] == answer
     assert result["options"]["selection"] == selection
@@ -109,7 +93,7 @@ def test_each_selection_picks_its_own_answer(selection: str, answer: str) -> Non
 
 def test_majority_needs_no_verifier_and_scores_nothing() -> None:
     policy = ScriptedPolicy()
-    result, events = run(create_best_of_n(policy=policy, n=4, selection="majority", seed=0))
+    result, events = streamed(create_best_of_n(policy=policy, n=4, selection="majority", seed=0))
     assert [c["score"] for c in result["candidates"]] == [None] * 4
     assert all(c["step_scores"] == [] for c in result["candidates"])
     assert result["usage"]["verifier_calls"] == 0
@@ -120,7 +104,7 @@ def test_majority_needs_no_verifier_and_scores_nothing() -> None:
 def test_a_weighted_vote_carries_each_candidates_votes_from_its_work() -> None:
     grounded = GroundedVerifier()
     graph = create_best_of_n(policy=ScriptedPolicy(), verifier=grounded, n=4, seed=0)
-    result, _ = run(graph, selection="weighted")
+    result, _ = streamed(graph, context={"selection": "weighted"})
     votes = [c.get("support", {}) for c in result["candidates"]]
     assert votes == [grounded.support(QUESTION, c["steps"]) for c in result["candidates"]]
     assert any(votes), "7 + 5 = 12 checks out against the question"
@@ -134,7 +118,9 @@ def test_greedy_is_one_temperature_zero_sample_whatever_the_seed() -> None:
     answers = []
     for seed in (0, 1, 2):
         policy = ScriptedPolicy()
-        result, _ = run(create_greedy(policy=policy, max_new_tokens=64), seed=seed)
+        result, _ = streamed(
+            create_greedy(policy=policy, max_new_tokens=64), context={"seed": seed}
+        )
         (call,) = policy.calls
         assert (call.n, call.params.temperature, call.params.max_new_tokens) == (1, 0.0, 64)
         assert [c["text"] for c in result["candidates"]] == [SOLUTIONS[0]]
@@ -164,7 +150,7 @@ def test_best_of_n_splits_the_token_budget_between_candidates() -> None:
         seed=2,
         budget=Budget(max_tokens=20),
     )
-    result, _ = run(graph)
+    result, _ = streamed(graph)
     assert policy.calls[0].params.max_new_tokens == 20 // 4
     assert len(result["candidates"]) == 4, "N is kept; each candidate gets a share"
     assert all(c["completion_tokens"] <= 5 for c in result["candidates"])
@@ -185,7 +171,7 @@ def test_early_stop_ends_the_vote_once_the_answers_agree() -> None:
         seed=0,
         early_stop=EarlyStop(round_size=2, agreement=1.0),
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     assert len(result["candidates"]) == 2
     assert len(agreeing.calls) == 1
     tokens = result["usage"]["completion_tokens"]
@@ -205,7 +191,7 @@ def test_early_stop_ends_the_vote_once_the_answers_agree() -> None:
 
 def test_an_open_vote_samples_round_after_round_numbering_its_candidates_on() -> None:
     full = ScriptedPolicy()
-    everything, _ = run(create_best_of_n(policy=full, n=6, selection="majority", seed=9))
+    everything, _ = streamed(create_best_of_n(policy=full, n=6, selection="majority", seed=9))
     rounds = ScriptedPolicy()
     graph = create_best_of_n(
         policy=rounds,
@@ -214,7 +200,7 @@ def test_an_open_vote_samples_round_after_round_numbering_its_candidates_on() ->
         seed=9,
         early_stop=EarlyStop(round_size=3, agreement=1.0),
     )
-    cut, events = run(graph)
+    cut, events = streamed(graph)
     # The four scripted answers never agree: both rounds run, the second numbered on.
     assert [(c.n, c.first_index) for c in rounds.calls] == [(3, 0), (3, 3)]
     assert [c["text"] for c in cut["candidates"]] == [c["text"] for c in everything["candidates"]]
@@ -239,7 +225,7 @@ def test_posterior_early_stop_waits_for_verified_agreement(score: float, sampled
         seed=0,
         early_stop=EarlyStop(round_size=2, agreement=0.75),
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     assert result["candidates"][0]["answer"] == "12"
     assert len(result["candidates"]) == sampled
     assert len(policy.calls) == sampled // 2

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier, options_for, without_ids
+from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier, options_for, streamed, without_ids
 from ttc_graph import Budget, create_beam_search, create_best_of_n
 from ttc_graph.policy import SamplingParams
 from ttc_graph.strategies import SPECS, build_strategy, defaults
@@ -38,23 +38,9 @@ def build(name: str, policy: ScriptedPolicy | None = None, **kwargs: Any) -> Any
     )
 
 
-def run(graph: Any, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The result of one run and its custom stream events."""
-    events: list[dict[str, Any]] = []
-    result: dict[str, Any] = {}
-    for mode, chunk in graph.stream(
-        {"question": QUESTION}, *args, stream_mode=["custom", "values"], **kwargs
-    ):
-        if mode == "custom":
-            events.append(chunk)
-        else:
-            result = chunk
-    return result, events
-
-
 @pytest.mark.parametrize("name", list(SPECS))
 def test_every_strategy_returns_a_well_formed_result(name: str) -> None:
-    result, _ = run(build(name))
+    result, _ = streamed(build(name))
     assert result["strategy"] == name
     assert result["question_text"] == QUESTION
     assert result["candidates"], "every strategy reports its candidates"
@@ -99,7 +85,7 @@ def test_every_strategy_stops_within_its_token_budget(name: str) -> None:
         first_round = min(defaults.ADAPTIVE_ROUND, OPTIONS["n"]) * SAMPLING.max_new_tokens
         limit = first_round + first_round // 2
     policy = ScriptedPolicy()
-    result, _ = run(build(name, policy, budget=Budget(max_tokens=limit)))
+    result, _ = streamed(build(name, policy, budget=Budget(max_tokens=limit)))
     used = result["usage"]["completion_tokens"]
     # Every row gets at most its share of what is left, so nothing overshoots.
     assert used <= limit, used
@@ -116,8 +102,8 @@ def test_every_strategy_stops_within_its_token_budget(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_a_budget_that_does_not_bind_changes_nothing(name: str) -> None:
-    free, _ = run(build(name))
-    roomy, _ = run(build(name, budget=Budget(max_tokens=100_000, max_seconds=600.0)))
+    free, _ = streamed(build(name))
+    roomy, _ = streamed(build(name, budget=Budget(max_tokens=100_000, max_seconds=600.0)))
     assert roomy["budget_limited"] is False
     assert [c["text"] for c in roomy["candidates"]] == [c["text"] for c in free["candidates"]]
     assert roomy["answer"] == free["answer"]
@@ -151,7 +137,7 @@ def test_a_budget_limited_answer_is_the_top_scored_candidate(strategy: str) -> N
 
 
 def test_a_one_token_budget_still_returns_an_answer_attempt() -> None:
-    result, _ = run(build("beam_search", budget=Budget(max_tokens=1)))
+    result, _ = streamed(build("beam_search", budget=Budget(max_tokens=1)))
     assert result["usage"]["completion_tokens"] <= 4, "one token per row at most"
     assert result["budget_limited"] is True
     assert result["candidates"]
@@ -163,7 +149,7 @@ def test_a_time_budget_ends_every_strategy_with_what_it_has(name: str) -> None:
     # Every call takes 50 ms and the budget is 10 ms: the first call ends past the
     # deadline, its rows cut (as a real policy cuts them), and nothing more is asked.
     slow = ScriptedPolicy(seconds_per_call=0.05)
-    result, _ = run(build(name, slow, budget=Budget(max_seconds=0.01)))
+    result, _ = streamed(build(name, slow, budget=Budget(max_seconds=0.01)))
     assert result["budget_limited"] is True
     assert len(slow.calls) == 1, "no call starts after the deadline"
     assert result["usage"]["seconds"] >= 0.01
@@ -175,7 +161,7 @@ def test_a_time_budget_ends_every_strategy_with_what_it_has(name: str) -> None:
 def test_a_time_budget_ends_a_step_search_between_iterations() -> None:
     slow = ScriptedPolicy(seconds_per_call=0.02)
     graph = build("beam_search", slow, budget=Budget(max_seconds=0.05))
-    result, _ = run(graph, context={"n": 2, "beam_width": 1, "max_steps": 50})
+    result, _ = streamed(graph, context={"n": 2, "beam_width": 1, "max_steps": 50})
     iterations = {n["iteration"] for n in result["trace"].values() if n["status"] != "root"}
     assert 1 <= len(iterations) < 50
     assert len(slow.calls) == len(iterations)
@@ -201,7 +187,7 @@ EVENTS: dict[str, list[tuple[str, int]]] = {
 
 @pytest.mark.parametrize("name", list(EVENTS))
 def test_each_strategy_streams_its_events_in_order(name: str) -> None:
-    result, events = run(build(name))
+    result, events = streamed(build(name))
     names = [e["event"] for e in events]
     groups = [(event, len(list(run_))) for event, run_ in itertools.groupby(names)]
     assert groups == [*EVENTS[name], ("answer_chosen", 1)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from tiny_models import tiny_llama
+from tiny_models import TINY, tiny_llama
 from transformers import MistralConfig, MistralForCausalLM
 
 from ttc_graph.policy.prefix_cache import PrefixCache, supports_prefix_reuse
@@ -72,15 +72,7 @@ def test_cache_is_bounded_in_bytes() -> None:
 
 def test_sliding_window_models_generate_without_reuse() -> None:
     assert supports_prefix_reuse(tiny_llama())
-    config = MistralConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        sliding_window=8,
-    )
+    config = MistralConfig(**TINY, sliding_window=8)
     mistral = MistralForCausalLM(config).eval()
     cache = PrefixCache(max_bytes=2**20)
     assert not cache.usable(mistral)

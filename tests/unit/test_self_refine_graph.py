@@ -13,24 +13,10 @@ from typing import Any
 
 import pytest
 
-from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
+from scripted import ScriptedPolicy, ScriptedVerifier, streamed
 from ttc_graph import create_self_refine
 from ttc_graph.policy import Completion, GenerationRequest, SamplingParams
 from ttc_graph.prompts import CRITIQUE_PROMPT
-
-
-def run(graph: Any, **context: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The result of one run and its custom stream events."""
-    events: list[dict[str, Any]] = []
-    result: dict[str, Any] = {}
-    for mode, chunk in graph.stream(
-        {"question": QUESTION}, context=context, stream_mode=["custom", "values"]
-    ):
-        if mode == "custom":
-            events.append(chunk)
-        else:
-            result = chunk
-    return result, events
 
 
 def asked(call: Any) -> str:
@@ -45,7 +31,7 @@ CRITIQUE_OPENING = CRITIQUE_PROMPT.split("{solution}")[0]
 def test_a_draft_that_reaches_the_threshold_is_the_answer_at_once() -> None:
     policy = ScriptedPolicy()
     graph = create_self_refine(policy=policy, verifier=ScriptedVerifier(), threshold=0.9)
-    result, events = run(graph, seed=0)
+    result, events = streamed(graph, context={"seed": 0})
     assert len(policy.calls) == 1, "no critique: the draft scores 0.9"
     (draft,) = result["candidates"]
     assert (draft["answer"], draft["score"]) == ("12", 0.9)
@@ -55,7 +41,7 @@ def test_a_draft_that_reaches_the_threshold_is_the_answer_at_once() -> None:
 def test_a_weak_draft_is_critiqued_and_refined_until_the_threshold() -> None:
     policy = ScriptedPolicy()
     graph = create_self_refine(policy=policy, verifier=ScriptedVerifier(), threshold=0.9)
-    result, events = run(graph, seed=1)
+    result, events = streamed(graph, context={"seed": 1})
     draft, refined = result["candidates"]
     assert (draft["answer"], draft["score"]) == ("35", 0.2)
     assert (refined["answer"], refined["score"]) == ("12", 0.9)
@@ -78,7 +64,7 @@ def test_the_loop_stops_after_max_rounds_and_never_returns_a_worse_version() -> 
     graph = create_self_refine(
         policy=policy, verifier=ScriptedVerifier(), max_rounds=2, threshold=1.0
     )
-    result, events = run(graph, seed=1)
+    result, events = streamed(graph, context={"seed": 1})
     versions = result["candidates"]
     assert len(versions) == 1 + 2, "the draft and two refinements; 1.0 is never reached"
     assert len(policy.calls) == 1 + 2 * 2, "each round is a critique and a rewrite"
@@ -98,7 +84,7 @@ def test_the_loop_stops_after_max_rounds_and_never_returns_a_worse_version() -> 
 def test_the_critique_is_pointed_at_the_weakest_step() -> None:
     policy = ScriptedPolicy()
     graph = create_self_refine(policy=policy, verifier=ScriptedVerifier(), max_rounds=1)
-    result, _ = run(graph, seed=1)
+    result, _ = streamed(graph, context={"seed": 1})
     draft = result["candidates"][0]
     weakest = min(range(len(draft["step_scores"])), key=lambda k: draft["step_scores"][k])
     hint = f"rates step {weakest + 1} as the weakest (score {draft['step_scores'][weakest]:.2f})"
@@ -129,7 +115,7 @@ def test_without_a_verifier_the_critique_decides_and_the_latest_version_wins(
 ) -> None:
     policy = Critic(mistakes)
     graph = create_self_refine(policy=policy, max_rounds=2)
-    result, events = run(graph, seed=1)
+    result, events = streamed(graph, context={"seed": 1})
     assert len(result["candidates"]) == versions
     assert all(c["score"] is None for c in result["candidates"])
     assert result["usage"]["verifier_calls"] == 0

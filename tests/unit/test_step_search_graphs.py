@@ -14,27 +14,13 @@ from typing import Any
 
 import pytest
 
-from scripted import QUESTION, ScriptedPolicy, ScriptedVerifier
+from scripted import ScriptedPolicy, ScriptedVerifier, streamed
 from ttc_graph import create_beam_search, create_dvts
 from ttc_graph.strategies.beam_search import keep_top
 from ttc_graph.strategies.dvts import keep_best_per_subtree
 from ttc_graph.strategies.options import SearchConfig
 from ttc_graph.strategies.state import Beam, SearchState
 from ttc_graph.verifiers.aggregation import aggregate
-
-
-def run(graph: Any, **context: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The result of one run and its custom stream events."""
-    events: list[dict[str, Any]] = []
-    result: dict[str, Any] = {}
-    for mode, chunk in graph.stream(
-        {"question": QUESTION}, context=context, stream_mode=["custom", "values"]
-    ):
-        if mode == "custom":
-            events.append(chunk)
-        else:
-            result = chunk
-    return result, events
 
 
 def of(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -98,7 +84,7 @@ def test_beam_search_expands_n_a_step_and_keeps_n_over_beam_width() -> None:
     graph = create_beam_search(
         policy=policy, verifier=ScriptedVerifier(), n=4, beam_width=2, max_steps=5, seed=0
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     scored = {e["id"]: e["score"] for e in of(events, "step_scored")}
     generated = of(events, "candidate_generated")
     prunes = of(events, "beam_pruned")
@@ -144,7 +130,7 @@ def test_dvts_subtrees_only_extend_themselves() -> None:
     graph = create_dvts(
         policy=policy, verifier=ScriptedVerifier(scores=TABLE), n=4, beam_width=2, seed=0
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     trace = result["trace"]
     generated = of(events, "candidate_generated")
     # n / beam_width = 2 subtrees, each sampling beam_width = 2 children of its one beam.
@@ -173,7 +159,7 @@ def test_dvts_subtrees_only_extend_themselves() -> None:
     beams = create_beam_search(
         policy=ScriptedPolicy(), verifier=ScriptedVerifier(scores=TABLE), n=4, beam_width=2, seed=0
     )
-    _, beam_events = run(beams)
+    _, beam_events = streamed(beams)
     beam_second = of(beam_events, "beam_pruned")[1]
     beam_scores = {e["id"]: e["score"] for e in of(beam_events, "step_scored")}
     assert sorted(beam_scores[i] for i in beam_second["kept"]) == [0.9, 0.95]
@@ -184,7 +170,7 @@ def test_the_step_limit_ends_every_open_beam_with_what_it_has() -> None:
     graph = create_beam_search(
         policy=policy, verifier=ScriptedVerifier(), n=4, beam_width=2, max_steps=1, seed=0
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     (prune,) = of(events, "beam_pruned")
     assert prune["kept"] == []
     assert len(prune["finished"]) == 2, "the step limit ends the kept beams: they compete"
@@ -206,7 +192,7 @@ def test_lookahead_scores_a_greedy_roll_out_but_keeps_only_the_step() -> None:
         lookahead=1,
         seed=0,
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     sample, roll_out = policy.calls
     assert sample.n == 2
     # One greedy step past each candidate, from its own text.
@@ -227,8 +213,8 @@ def test_lookahead_costs_extra_calls_and_tokens_that_no_solution_keeps() -> None
         "max_steps": 2,
         "seed": 7,
     }
-    plain, _ = run(create_beam_search(policy=ScriptedPolicy(), **settings))
-    ahead, _ = run(create_beam_search(policy=ScriptedPolicy(), lookahead=1, **settings))
+    plain, _ = streamed(create_beam_search(policy=ScriptedPolicy(), **settings))
+    ahead, _ = streamed(create_beam_search(policy=ScriptedPolicy(), lookahead=1, **settings))
     # The roll-outs are extra policy calls and tokens ...
     assert ahead["usage"]["policy_calls"] > plain["usage"]["policy_calls"]
     assert ahead["usage"]["completion_tokens"] > plain["usage"]["completion_tokens"]
@@ -251,7 +237,7 @@ def test_beam_search_scores_candidates_by_the_aggregation_asked_for(how: str) ->
         aggregation=how,  # type: ignore[arg-type]
         seed=7,
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     candidates = result["candidates"]
     multi_step = [c for c in candidates if len(c["step_scores"]) > 1]
     assert multi_step, "the search ran more than one step"
@@ -267,7 +253,7 @@ def test_a_long_search_never_hits_the_recursion_limit() -> None:
     graph = create_beam_search(
         policy=endless, verifier=ScriptedVerifier(), n=1, beam_width=1, max_steps=60, seed=0
     )
-    result, events = run(graph)
+    result, events = streamed(graph)
     assert len(of(events, "beam_pruned")) == 60, "3 nodes an iteration: far past LangGraph's 25"
     assert max(n["iteration"] for n in result["trace"].values()) == 59
     assert [len(c["steps"]) for c in result["candidates"]] == [60]
@@ -276,7 +262,7 @@ def test_a_long_search_never_hits_the_recursion_limit() -> None:
 @pytest.mark.parametrize("factory", [create_beam_search, create_dvts])
 def test_identical_requests_are_merged_into_one_call(factory: Any) -> None:
     policy = ScriptedPolicy()
-    run(factory(policy=policy, verifier=ScriptedVerifier(), n=4, beam_width=2, seed=0))
+    streamed(factory(policy=policy, verifier=ScriptedVerifier(), n=4, beam_width=2, seed=0))
     # The first step comes from the question for every beam: one request, N rows.
     first = policy.calls[0]
     assert (len(first.requests), first.n) == (1, 4)

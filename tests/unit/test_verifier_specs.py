@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from verifier_cases import CANDIDATES, QUESTION
 
 from ttc_graph.policy import Completion, GenerationRequest
 from ttc_graph.verifiers import (
@@ -19,13 +20,6 @@ from ttc_graph.verifiers import (
     load_verifier,
 )
 from ttc_graph.verifiers.judge import parse_rating
-
-QUESTION = "Tom has 12 apples and buys 30 more. How many apples does he have?"
-CANDIDATES = [
-    ["12 + 30 = 42.\n\n", "The answer is 42."],
-    ["12 - 30 = -18.\n\n", "The answer is -18."],
-    ["He has 42 apples."],
-]
 
 
 def test_parse_rating() -> None:
