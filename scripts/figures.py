@@ -32,6 +32,7 @@ import figures_bench
 import figures_eval
 import figures_plots
 import figures_raw
+import figures_search
 import figures_verifiers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +114,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "adaptive-arith-seed0-levels": figures_eval.adaptive_levels,
     "adaptive-findings": figures_eval.adaptive_findings,
     "adaptive-summary": figures_eval.adaptive_summary,
+    # docs/evaluation.md: issue 27
+    "prompt-study": figures_search.prompt_study,
     # docs/verifiers.md
     "verifier-speed": figures_verifiers.verifier_speed,
     "votes-seed100": figures_verifiers.votes_seed100,
