@@ -70,6 +70,17 @@ def add_trust_remote_code(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_dtype_option(p: argparse.ArgumentParser, *, default: str = "auto") -> None:
+    """``--dtype``: the model's precision; ``default`` says what no ``--dtype`` means."""
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        default=None,
+        help=f"precision of the model (default {default}; auto: bfloat16 on cuda and on "
+        "CPUs with native bfloat16, AMX or AVX512-BF16, float32 on other CPUs)",
+    )
+
+
 def add_engine_option(p: argparse.ArgumentParser, *, dtype_default: str = "auto") -> None:
     """``--engine`` and ``--dtype``: what generates, in which precision (see
     :func:`ttc_graph.load_policy`); ``dtype_default`` is what no ``--dtype`` means."""
@@ -83,13 +94,7 @@ def add_engine_option(p: argparse.ArgumentParser, *, dtype_default: str = "auto"
         "(pip install 'ttc-graph[vllm]'; docs/vllm.md); auto: vLLM when it loads the "
         "model, else transformers",
     )
-    p.add_argument(
-        "--dtype",
-        choices=("auto", "float32", "bfloat16", "float16"),
-        default=None,
-        help=f"precision of the model (default {dtype_default}; auto: bfloat16 on cuda and on "
-        "CPUs with native bfloat16, AMX or AVX512-BF16, float32 on other CPUs)",
-    )
+    add_dtype_option(p, default=dtype_default)
 
 
 def flag(option: str) -> str:

@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ttc_graph.cli.options import difficulty_list
+from ttc_graph.cli.options import add_dtype_option, difficulty_list
 
 EXAMPLE = (
     "example: ttc-graph train-verifier --dataset arithmetic --difficulty 1,2 --limit 100 "
@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--split", default="test", help="hub dataset split (default test)")
     p.add_argument("--model", default=None, help="hub id, local dir or .gguf (default: embedded)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: auto)")
+    add_dtype_option(p, default="float32, as ttc-graph eval")
     p.add_argument("--n", type=int, default=16, help="samples per problem, >= 2 (default 16)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="per solution (default 64)")
     p.add_argument("--temperature", type=float, default=0.8)
@@ -151,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples,
         export_trl=args.export_trl,
         device=args.device,
+        dtype=args.dtype,
         concurrency=args.concurrency,
         progress=not args.no_progress,
         console=Console(stderr=True, quiet=args.no_progress),

@@ -149,6 +149,7 @@ def train_verifier(
     export_trl: str | Path | None = None,
     policy: Any = None,
     device: str | None = None,
+    dtype: str | None = None,
     concurrency: int = 1,
     batch_size: int = 8,
     progress: bool = True,
@@ -187,6 +188,9 @@ def train_verifier(
         export_trl: Also write the labelled steps as TRL ``PRMTrainer`` JSONL here.
         policy: An already loaded policy to sample and read features with.
         device: Where to load the model when ``policy`` is not given.
+        dtype: Its precision: float32 unless asked (as ``ttc-graph eval``: then a stored
+            sample reproduces at any ``concurrency``); ``"auto"`` or ``"bfloat16"`` is
+            about 1.5× faster on CPUs with native bf16, and part of the sample's hash.
         concurrency: Problems sampled at once (shared batches; same samples).
         batch_size: Candidates per feature forward pass.
         progress: Progress bars and messages on stderr.
@@ -222,7 +226,8 @@ def train_verifier(
         "dataset": str(dataset), "out": str(out), "model": model_name(model or policy), "n": n,
         "limit": limit, "difficulty": difficulty, "data_seed": data_seed, "split": split,
         "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-        "seed": seed, "features": ",".join(chosen), "head": head, "labels": labels, "l2": l2,
+        "seed": seed, "dtype": dtype, "features": ",".join(chosen), "head": head,
+        "labels": labels, "l2": l2,
         **({"rollouts": rollouts, "rollout_tokens": rollout_tokens}
            if labels in ROLLOUT_MODES else {}),
         "hidden_units": hidden_units, "folds": folds, "compare": compare,
@@ -258,6 +263,7 @@ def train_verifier(
             data_seed=data_seed,
             split=split,
             device=device,
+            dtype=dtype,
         )
     except ValueError:
         if not existed:
@@ -277,8 +283,8 @@ def train_verifier(
                 from ttc_graph.policy import load_policy
 
                 console.print(f"loading policy {model or 'embedded'} …")
-                # float32: the features of the stored sample, as the eval sampled it.
-                policy = load_policy(model, device=device, dtype="float32")
+                # The precision the sample was (or will be) made in: float32 unless asked.
+                policy = load_policy(model, device=device, dtype=dtype or "float32")
             else:
                 policy = model
         check_local_policy(policy, "Training a verifier")
