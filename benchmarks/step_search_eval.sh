@@ -17,7 +17,8 @@ OUT=${OUT:-runs/i27}
 T=256            # tokens per whole solution (most samples of the training seed finish)
 STEP=64          # step search: at most 64 tokens a step ...
 STEPS=4          # ... and 4 steps: the same 256 tokens per solution
-# bfloat16: 1.5x faster on this AMX CPU; a bf16 run reproduces at the same --concurrency.
+# bfloat16: 1.5x faster on this AMX CPU; its samples depend on which rows share a batch
+# (docs/reliability.md), so a rerun from scratch may differ in a few tokens.
 RUN=(--dtype bfloat16 --concurrency 4)
 ARITH=(--dataset arithmetic --difficulty 2,3 --data-seed 31708 --limit "${ARITH_LIMIT:-40}")
 GSM_LINES=$(python3 -c "import json; print(*json.load(open('benchmarks/splits.json'))['gsm8k_train_500.jsonl']['evaluation_lines'])")
