@@ -469,7 +469,7 @@ def _resolve_policy(policy: Any) -> Any:
     key = "" if policy is None else os.fspath(policy)
     with _POLICIES_LOCK:
         if key not in _POLICIES:
-            from ttc_graph.policy.loading import load_policy
+            from ttc_graph.policy import load_policy
 
             _POLICIES[key] = load_policy(policy)
         return _POLICIES[key]

@@ -87,6 +87,7 @@ def test_models_lists_the_strategies(client: OpenAI) -> None:
         "majority",
         "beam_search",
         "dvts",
+        "particle_filter",
         "adaptive",
         "self_refine",
     ]

@@ -227,8 +227,10 @@ def test_trl_export_is_stepwise_supervision(trained: dict[str, Any]) -> None:
 
 
 def test_training_on_a_stored_sample_labels_steps_and_replaces_the_directory(
-    trained: dict[str, Any], policy: Any, tmp_path: Path
+    trained: dict[str, Any], policy_fp32: Any, tmp_path: Path
 ) -> None:
+    # float32, the precision the hand-made sample is stored under (part of its hash).
+    policy = policy_fp32
     # Hand-made samples: each problem has a right candidate, a wrong one whose first
     # step has a wrong calculation, and a wrong one the checker finds no fault in.
     rows, cands = [], []
@@ -521,8 +523,9 @@ def store_samples(
 
 @pytest.mark.parametrize(("answer", "message"), [("4", "are right"), ("5", "are wrong")])
 def test_one_class_sample_is_refused(
-    tmp_path: Path, policy: Any, answer: str, message: str
+    tmp_path: Path, policy_fp32: Any, answer: str, message: str
 ) -> None:
+    policy = policy_fp32  # the hand-made sample is stored as a float32 run
     rows = [("What is 2 + 2?", "4"), ("What is 1 + 3?", "4")]
     cands = [[([f"So {answer}."], answer), ([f"It is {answer}."], answer)]] * 2
     dataset = store_samples(tmp_path, rows, cands)

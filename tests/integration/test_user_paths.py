@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 
-import ttc_graph
 from ttc_graph.cli import main
 from ttc_graph.policy import GenerationRequest, SamplingParams, load_policy
 from ttc_graph.policy import loading as policy_loading
@@ -40,7 +39,7 @@ STEP = SamplingParams(temperature=0.8, max_new_tokens=8)
 @pytest.fixture
 def cli(policy: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """``ttc-graph ARGV`` in this process, on the session's policy (no second load)."""
-    monkeypatch.setattr(ttc_graph, "load_policy", lambda *a, **k: policy)
+    monkeypatch.setattr("ttc_graph.policy.load_policy", lambda *a, **k: policy)
 
     def run(*argv: str) -> tuple[str, str]:
         capsys.readouterr()

@@ -84,9 +84,8 @@ def test_the_cli_exits_1_not_2_on_a_full_disk(
     monkeypatch.setattr(store.ResultStore, "put", put_on_a_full_disk)
     monkeypatch.setattr(store.ResultStore, "done", lambda self, config: set())
     from scripted import ScriptedPolicy
-    from ttc_graph.policy import loading
 
-    monkeypatch.setattr(loading, "load_policy", lambda *a, **k: ScriptedPolicy())
+    monkeypatch.setattr("ttc_graph.policy.load_policy", lambda *a, **k: ScriptedPolicy())
     out = tmp_path / "eval"
     code = main(
         ["eval", "--dataset", "arithmetic", "--strategies", "majority", "--n", "2",

@@ -304,7 +304,7 @@ def test_a_failing_search_is_one_line_and_debug_shows_the_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A policy that cannot generate: the graph raises a real StrategyError.
-    monkeypatch.setattr(ttc_graph, "load_policy", lambda *a, **k: DiagramOnlyPolicy())
+    monkeypatch.setattr("ttc_graph.policy.load_policy", lambda *a, **k: DiagramOnlyPolicy())
     argv = ["solve", "x", "--strategy", "majority", "--n", "2", "--max-new-tokens", "4"]
     rc, _out, err = run_cli(capsys, *argv)
     assert rc == 1

@@ -17,7 +17,6 @@ from langgraph.graph import END, START
 from scripted import QUESTION, ScriptedPolicy
 from ttc_graph.cli import main
 from ttc_graph.evaluation import create_evaluation
-from ttc_graph.policy import loading
 from ttc_graph.serving import create_app, langgraph_app
 from ttc_graph.strategies import SPECS, OptionSet, StrategySpec, register_strategy
 from ttc_graph.strategies.common import compile_graph, new_builder, run_options
@@ -77,7 +76,7 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedPolicy]:
     """The toy strategy registered, and the embedded model replaced by a scripted one."""
     policy = ScriptedPolicy()
     register_strategy(TOY)
-    monkeypatch.setattr(loading, "load_policy", lambda *a, **k: policy)
+    monkeypatch.setattr("ttc_graph.policy.load_policy", lambda *a, **k: policy)
     try:
         yield policy
     finally:

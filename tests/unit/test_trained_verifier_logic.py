@@ -193,8 +193,8 @@ def test_head_refuses_one_class_and_bad_input() -> None:
     x, _ = separable(0, rows=10)
     with pytest.raises(VerifierTrainingError, match="one class"):
         fit_head(x, torch.ones(10))
-    with pytest.raises(ValueError, match="0 or 1"):
-        fit_head(x, torch.full((10,), 0.5))
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        fit_head(x, torch.full((10,), 1.5))
     with pytest.raises(VerifierTrainingError, match="Unknown head"):
         fit_head(x, torch.tensor([0.0, 1.0] * 5), kind="forest")  # type: ignore[arg-type]
 

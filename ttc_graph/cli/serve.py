@@ -161,7 +161,7 @@ def check_defaults(limits: Any, defaults: dict[str, Any], *, verifier: bool) -> 
 def run(args: argparse.Namespace) -> int:
     """Load the policy and serve until interrupted."""
     limits, defaults, api_key = _settings(args)
-    from ttc_graph.policy.loading import load_policy
+    from ttc_graph.policy import load_policy
     from ttc_graph.serving import create_app, serve
 
     policy = load_policy(

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = _check(args)
     context = run_options(args.strategy, given_options(args))
     question = read_question(args)
-    from ttc_graph.policy.loading import load_policy
+    from ttc_graph.policy import load_policy
     from ttc_graph.strategies import build_strategy
 
     started = time.perf_counter()

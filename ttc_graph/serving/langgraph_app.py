@@ -66,7 +66,7 @@ class GraphBuilder:
         with self._lock:
             if self._policy is None:
                 if self._load is None:
-                    from ttc_graph.policy.loading import load_policy
+                    from ttc_graph.policy import load_policy
 
                     self._policy = load_policy()
                 else:

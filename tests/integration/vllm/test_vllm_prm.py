@@ -70,8 +70,9 @@ def prm_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def reference(path: Path) -> PRMVerifier:
-    """The same PRM on transformers."""
-    prm = load_prm(path, device="cpu", trust_remote_code=True)
+    """The same PRM on transformers, in float32 as the engines compared with it (bfloat16
+    scores differ from float32 ones by about 0.01)."""
+    prm = load_prm(path, device="cpu", dtype="float32", trust_remote_code=True)
     assert isinstance(prm, PRMVerifier)
     return prm
 
@@ -236,7 +237,11 @@ def test_in_process_scores_equal_transformers(prm_dirs: dict[str, Path], fmt: st
     from ttc_graph.verifiers.pooling import VLLMPRMVerifier
 
     prm = load_prm(
-        prm_dirs[fmt], engine="vllm", device="cpu", engine_options={"max_model_len": 1024}
+        prm_dirs[fmt],
+        engine="vllm",
+        device="cpu",
+        dtype="float32",
+        engine_options={"max_model_len": 1024},
     )
     try:
         assert isinstance(prm, VLLMPRMVerifier)
