@@ -133,6 +133,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "bench-notes": figures_bench.bench_notes,
     "cold-start": figures_bench.cold_start,
     "cold-start-quiet": figures_bench.cold_start_quiet,
+    "cold-start-xeon": figures_bench.cold_start_xeon,
     "vllm-inprocess": figures_bench.vllm_inprocess,
     "vllm-n32": figures_bench.vllm_n32,
     "vllm-server": figures_bench.vllm_server,

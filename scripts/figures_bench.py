@@ -19,6 +19,7 @@ COLD_BEFORE = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-before.jso
 COLD_AFTER = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start.json"
 QUIET_BEFORE = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-quiet-before.json"
 QUIET_AFTER = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-quiet.json"
+COLD_XEON = "benchmarks/results/2026-12-05-cpu2-intel-r-xeon-r-processor-cold-start.json"
 VLLM = "benchmarks/results/vllm-2026-12-01.json"
 VLLM_N32 = "benchmarks/results/vllm-2026-12-01-n32.json"
 VLLM_STOPPED = "benchmarks/results/vllm-2026-12-01-stopped-bf16-run.log"
@@ -314,6 +315,50 @@ def cold_start_quiet() -> str:
         "needs `langchain_core` and LangSmith "
         f"({fixed(after['median_phases']['import_langchain'], 1)} s). What `load_policy()` "
         f"itself does after the imports is {fixed(after['median_phases']['load_policy'], 1)} s.\n"
+    )
+
+
+def cold_start_xeon() -> str:
+    """Today's code on the Intel Xeon (AMX) machine: every row and the ready phases."""
+    raw = load(COLD_XEON)
+    rows_raw, goals = raw["rows"], raw["goals_seconds"]
+    labels = {
+        "python": "`python -c pass` (floor)",
+        "help": "`ttc-graph --help`",
+        "refused": "refused argument (`solve Q --strategy nope`)",
+        "policy": "`load_policy()` to a ready model (whole process)",
+    }
+    rows = []
+    for name, label in labels.items():
+        goal = goals.get(name)
+        verdict = ""
+        if goal is not None:
+            seconds = rows_raw[name].get("median_ready_seconds", rows_raw[name]["median_seconds"])
+            verdict = f"≤ {plain(goal, 1)} s: " + ("met" if seconds <= goal else "**not met**")
+        rows.append([label, _wall_cpu(rows_raw[name]), verdict])
+    policy = rows_raw["policy"]
+    phases = policy["median_phases"]
+    imports = (phases["import_torch"] + phases["import_transformers"]) / policy[
+        "median_ready_seconds"
+    ]
+    split = ", ".join(
+        f"{label} {fixed(phases[key])} s"
+        for key, label in (
+            ("import_torch", "`import torch`"),
+            ("import_transformers", "`import transformers.modeling_utils`"),
+            ("import_langchain", "`langchain_core`"),
+            ("load_policy", "`load_policy()` itself"),
+        )
+    )
+    return (
+        f"Medians of {len(rows_raw['python']['runs'])} fresh processes per row:\n\n"
+        + table(["row", "wall / CPU s", "goal"], rows)
+        + "\n"
+        + source_line(COLD_XEON)
+        + "\n"
+        + f"A fresh process has a ready model after **{fixed(policy['median_ready_seconds'])} s**"
+        f" ({split}); the goal of 3 s is not met: {imports:.0%} of that time is importing "
+        "torch and transformers, before any of our code runs.\n"
     )
 
 
