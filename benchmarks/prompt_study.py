@@ -64,9 +64,7 @@ TRAINING_SEED = 100
 """The arithmetic training seed: every rule, prompt and fit of the project is chosen on it."""
 
 
-def measure(
-    name: str, prompt: str, difficulty: int, args: argparse.Namespace
-) -> dict[str, Any]:
+def measure(name: str, prompt: str, difficulty: int, args: argparse.Namespace) -> dict[str, Any]:
     """One candidate on one difficulty: run (or resume) the sample, then summarise it."""
     evaluation = create_evaluation(
         dataset="arithmetic",

@@ -548,12 +548,15 @@ def step_search_speed() -> str:
             cells.append(f"{plain(rate[work], 1)} ({ratio(share)})")
             verdicts.append(share >= 0.7)
         rows.append(cells)
-    server_row = ["vLLM server: seconds per token over vLLM's own `n`", "", ratio(over["best_of_n"])]
+    server_row = [
+        "vLLM server: seconds per token over vLLM's own `n`",
+        "",
+        ratio(over["best_of_n"]),
+    ]
     server_row += [ratio(over[w]) for w in searches]
     fp32_share = [
-        inproc[f"transformers_fp32/{w}"]["tokens_per_s"] / inproc["transformers_fp32/raw"][
-            "tokens_per_s"
-        ]
+        inproc[f"transformers_fp32/{w}"]["tokens_per_s"]
+        / inproc["transformers_fp32/raw"]["tokens_per_s"]
         for w in searches
     ]
     met = sum(verdicts)
@@ -562,15 +565,21 @@ def step_search_speed() -> str:
         "met on vLLM in process and for beam search on bf16, missed elsewhere",
     )
     claim(all(over[w] > 1.3 for w in searches), "the server goal is missed")
-    bf16 = inproc["transformers_bf16/raw"]["tokens_per_s"] / inproc["transformers_fp32/raw"][
-        "tokens_per_s"
-    ]
+    bf16 = (
+        inproc["transformers_bf16/raw"]["tokens_per_s"]
+        / inproc["transformers_fp32/raw"]["tokens_per_s"]
+    )
     return (
         table(
-            ["engine (tokens/s)", "raw sampling", f"best-of-{n}", "beam search (÷ raw)",
-             "particle filter (÷ raw)"],
+            [
+                "engine (tokens/s)",
+                "raw sampling",
+                f"best-of-{n}",
+                "beam search (÷ raw)",
+                "particle filter (÷ raw)",
+            ],
             [*rows, server_row],
-        )  # fmt: skip
+        )
         + "\n"
         + source_line(VLLM_XEON)
         + "\n"
