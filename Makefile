@@ -34,7 +34,8 @@ test-fast:
 
 lint:
 	@scripts/setup.sh dev
-	.venv/bin/ruff check ttc_graph tests examples benchmarks
+	.venv/bin/ruff check ttc_graph tests examples benchmarks scripts
+	.venv/bin/ruff format --check ttc_graph tests examples benchmarks scripts
 	.venv/bin/mypy
 
 bench:
