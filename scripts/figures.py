@@ -135,6 +135,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "cold-start-quiet": figures_bench.cold_start_quiet,
     "cold-start-xeon": figures_bench.cold_start_xeon,
     "step-search-speed": figures_bench.step_search_speed,
+    "readme-overhead": figures_bench.readme_overhead,
     "vllm-inprocess": figures_bench.vllm_inprocess,
     "vllm-n32": figures_bench.vllm_n32,
     "vllm-server": figures_bench.vllm_server,

@@ -599,6 +599,29 @@ def step_search_speed() -> str:
     )
 
 
+def readme_overhead() -> str:
+    """README: what the best-of-N graph costs over raw sampling, per engine."""
+    raw = load(VLLM_XEON)
+    n, tokens = raw["settings"]["n"], raw["settings"]["tokens"]
+    inproc = raw["phases"]["inprocess"]["rows"]
+    engines = {
+        "transformers_fp32": "transformers float32",
+        "transformers_bf16": "transformers bfloat16",
+        "vllm_inprocess": "vLLM in process",
+    }
+    shares = [
+        f"{ratio(inproc[f'{e}/best_of_n']['tokens_per_s'] / inproc[f'{e}/raw']['tokens_per_s'])}"
+        f" ({label})"
+        for e, label in engines.items()
+    ]
+    return (
+        f"Weighted best-of-{n} through the graph, grounded checker included, runs at "
+        f"{', '.join(shares[:-1])} and {shares[-1]} the tokens per second of raw sampling "
+        f"of the same {n} × {tokens} tokens on the same engine "
+        "(`benchmarks/vllm_bench.py`, 2 cores, Intel Xeon with AMX).\n\n" + source_line(VLLM_XEON)
+    )
+
+
 def _stopped() -> dict[str, tuple[int, float]]:
     """Row -> (tokens, seconds) of the first round of the stopped bfloat16 run's log."""
     out: dict[str, tuple[int, float]] = {}
