@@ -162,6 +162,9 @@ def test_training_writes_card_and_small_weights(trained: dict[str, Any], policy:
     assert card.samples["candidates"] == 24
     assert 0 < card.samples["right_candidates"] < 24
     assert card.command == "ttc-graph " + " ".join(trained["argv"])
+    # What made it, as every raw result records (docs' generated tables cite it).
+    assert card.provenance["command"] == card.command
+    assert {"commit", "dirty", "machine", "load_before", "load_after"} <= set(card.provenance)
     assert {"torch", "transformers", "ttc-graph", "python"} <= set(card.versions)
     assert card.labels.startswith("outcome:")  # the default rule
 

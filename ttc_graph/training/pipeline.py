@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ttc_graph.errors import VerifierTrainingError
+from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.options import create_evaluation
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.training.export import LabelledCandidate, write_trl_jsonl
@@ -48,7 +49,7 @@ from ttc_graph.training.samples import (
     read_samples,
 )
 from ttc_graph.training.validation import validate
-from ttc_graph.training.writing import make_card, model_name, write_atomically
+from ttc_graph.training.writing import call_text, make_card, model_name, write_atomically
 from ttc_graph.verifiers.trained.card import CARD_NAME, VerifierCard, is_trained_verifier_dir
 from ttc_graph.verifiers.trained.choices import (
     DEFAULT_FEATURES,
@@ -234,6 +235,7 @@ def train_verifier(
         "samples": None if samples is None else str(samples),
         "export_trl": None if export_trl is None else str(export_trl),
     }  # fmt: skip
+    started = provenance.begin(command or call_text(training_args))
     out_dir = Path(out).expanduser()
     _check_out(out_dir)
     samples_dir = Path(samples).expanduser() if samples is not None else default_samples_dir(out)
@@ -342,6 +344,7 @@ def train_verifier(
         command=command,
         training_args=training_args,
         label_mode=labels,
+        provenance=provenance.finish(started),
     )
     rows = None
     if trl_path is not None:

@@ -63,6 +63,7 @@ def make_card(
     command: str | None,
     training_args: dict[str, Any],
     label_mode: LabelMode,
+    provenance: dict[str, Any],
 ) -> VerifierCard:
     levels = [difficulty] if isinstance(difficulty, int) else list(difficulty)
     config = evaluation.config
@@ -102,6 +103,7 @@ def make_card(
         command=command or call_text(training_args),
         versions=_versions(),
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        provenance=provenance,
     )
 
 

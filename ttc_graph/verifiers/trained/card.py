@@ -93,6 +93,8 @@ class VerifierCard:
     command: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """What made the card: command, commit and dirty state, machine, load, dates."""
     format_version: int = FORMAT_VERSION
 
     def standardizer(self) -> Standardizer:
