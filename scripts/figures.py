@@ -116,6 +116,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "adaptive-summary": figures_eval.adaptive_summary,
     # docs/evaluation.md: issue 27
     "prompt-study": figures_search.prompt_study,
+    "step-verifier-positions": figures_search.step_verifier_positions,
     # docs/verifiers.md
     "verifier-speed": figures_verifiers.verifier_speed,
     "votes-seed100": figures_verifiers.votes_seed100,

@@ -168,6 +168,12 @@ def _recorded(p: dict[str, Any]) -> str:
 
 def _legacy(raw: dict[str, Any]) -> str:
     """Fields some scripts recorded before the provenance entry existed, shown as recorded."""
+    if "feature_names" in raw and "created" in raw:
+        # A trained verifier's card written before cards carried a provenance entry.
+        return (
+            f"a verifier card of {str(raw['created'])[:10]} (its command and versions are in "
+            "the card; commit, machine and load were not recorded)"
+        )
     found = raw.get("machine")
     machine: dict[str, Any] = found if isinstance(found, dict) else {}
     commit = machine.get("commit") or raw.get("commit")

@@ -6,6 +6,7 @@ a sentence that states a direction is checked against the data by :func:`claim`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from figures_eval import claim
@@ -75,4 +76,67 @@ def prompt_study() -> str:
         f"{settings['max_new_tokens']} tokens {pct(at[best, max(levels)]['cut_off_share'], 0)} "
         f"of the default prompt's difficulty-{max(levels)} samples are cut off, so the "
         "issue-27 runs allow 256 tokens per solution.\n\n" + source_line(PROMPT_STUDY)
+    )
+
+
+STEP_VERIFIER = "docs/data/step-verifier-seed100/verifier.json"
+
+
+def step_verifier_positions() -> str:
+    """Step AUROC by position: the grounded checker, outcome-trained and rollout-trained heads."""
+    card = load(STEP_VERIFIER)
+    v, s, t = card["validation"], card["samples"], card["training"]
+    positions = list(v["checker_fixed_weights"]["step_auroc_by_position"])
+
+    def cells(by_position: dict[str, float | None]) -> list[str]:
+        return ["–" if by_position[p] is None else f"{by_position[p]:.3f}" for p in positions]
+
+    rows = [
+        ["grounded checker (hand-set weights)", "none", *cells(
+            v["checker_fixed_weights"]["step_auroc_by_position"]),
+         f"{v['checker_fixed_weights']['auroc']:.3f}"],
+    ]  # fmt: skip
+    for r in v["table"]:
+        outcome = r["features"].endswith("(outcome labels)")
+        name = r["features"].removesuffix(" (outcome labels)")
+        rows.append([f"head on `{name}`", "outcome" if outcome else "rollouts (soft)",
+                     *cells(r["step_auroc_by_position"]), f"{r['auroc']:.3f}"])  # fmt: skip
+    chosen = next(r for r in v["table"] if r["features"] == v["chosen"])
+    rollouts = int(re.search(r"--rollouts (\d+)", card["command"])[1])  # type: ignore[index]
+    grounded = v["checker_fixed_weights"]["step_auroc_by_position"]
+    beaten = all(
+        chosen["step_auroc_by_position"][p] < grounded[p] for p in positions if grounded[p]
+    )
+    claim(beaten, "the grounded checker ranks step prefixes better at every position")
+    claim(chosen["step_auroc_by_position"]["1"] < 0.5, "the chosen head is below chance on plans")
+    return (
+        f"{s['problems']} problems of the training seed {t['data_seed']} (difficulty "
+        f"{', '.join(map(str, t['difficulty']))}), N = {t['n']}, "
+        f"{t['sampling']['max_new_tokens']} tokens; grouped {v['folds']}-fold, out-of-fold "
+        "scores; step AUROC against whether any rollout from the prefix reached the "
+        "reference, AUROC (final) against right final answers:\n\n"
+        + table(
+            [
+                "scorer",
+                "labels",
+                *[f"step {p}" + (" (plan)" if p == "1" else "") for p in positions],
+                "AUROC (final)",
+            ],
+            rows,
+        )
+        + "\n"
+        + source_line(STEP_VERIFIER)
+        + "\n"
+        + f"**Not the step verifier the issue hoped for.** Of {s['candidates']} candidates "
+        f"{s['right_candidates']} are right, and the soft labels of {num(s['step_examples'])} "
+        f"step prefixes sum to {num(s['positive_step_examples'])}: too few positives for a "
+        f"head to learn from. The chosen head (`{v['chosen']}`) ranks plans below chance out of "
+        f"fold ({chosen['step_auroc_by_position']['1']:.3f}), and the grounded checker, "
+        "which the rollouts never saw, ranks prefixes better at every position "
+        f"({grounded['1']:.3f} on plans). What limits it is the policy: a 135M model "
+        f"whose samples are right {pct(s['right_candidates'] / s['candidates'], 1)} of the "
+        "time here, so that rollouts from almost every prefix fail. More problems (the "
+        "issue sized 100 × 8 × 4 rollouts; this 2-core session afforded "
+        f"{s['problems']} × {t['n']} × {rollouts}) or a stronger "
+        "policy are the next steps.\n"
     )
