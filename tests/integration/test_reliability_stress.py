@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from ttc_graph import create_best_of_n
+from ttc_graph.evaluation import provenance
 from ttc_graph.policy import SamplingParams
 
 QUESTIONS = [f"What is {a} + {b}?" for a in range(8) for b in range(10, 18)]
@@ -66,6 +67,7 @@ async def test_64_questions_through_abatch_with_concurrency_8(
     half = len(QUESTIONS) // 2
     process = psutil.Process()
     rss_start = process.memory_info().rss
+    record = provenance.begin("python -m pytest tests/integration/test_reliability_stress.py")
     started = time.perf_counter()
     with RssSampler() as first:
         results = await graph.abatch([{"question": q} for q in QUESTIONS[:half]], config)
@@ -104,6 +106,9 @@ async def test_64_questions_through_abatch_with_concurrency_8(
         "rss_growth_second_half_mib": round(growth_second / MIB),
         # ru_maxrss is in KiB on Linux: the peak of the whole test process.
         "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        # In a full suite other tests share the process and the cores: docs/reliability.md
+        # reports a run of this file alone.
+        "provenance": provenance.finish(record),
     }
     (artifacts_dir / "stress.json").write_text(json.dumps(figures, indent=2) + "\n")
     print("stress figures:", json.dumps(figures))
