@@ -33,7 +33,9 @@ verifier() {
 gsm_file() {
     mkdir -p "$OUT"
     read -r first last <<<"$GSM_LINES"
-    sed -n "${first},${last}p" ../shared/data/gsm8k_train_500.jsonl | head -n "${GSM_LIMIT:-100}" >"$GSM"
+    # No `| head`: with pipefail, sed killed by SIGPIPE would fail the stage at random.
+    last=$((first + ${GSM_LIMIT:-100} - 1 < last ? first + ${GSM_LIMIT:-100} - 1 : last))
+    sed -n "${first},${last}p" ../shared/data/gsm8k_train_500.jsonl >"$GSM"
 }
 case "${1:-}" in
     train)
