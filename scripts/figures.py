@@ -117,6 +117,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
     # docs/evaluation.md: issue 27
     "prompt-study": figures_search.prompt_study,
     "step-verifier-positions": figures_search.step_verifier_positions,
+    "i27-arith": figures_search.i27_arith,
+    "i27-arith-findings": figures_search.i27_arith_findings,
+    "i27-gsm8k": figures_search.i27_gsm8k,
     # docs/verifiers.md
     "verifier-speed": figures_verifiers.verifier_speed,
     "votes-seed100": figures_verifiers.votes_seed100,
@@ -137,6 +140,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "cold-start-xeon": figures_bench.cold_start_xeon,
     "step-search-speed": figures_bench.step_search_speed,
     "readme-overhead": figures_bench.readme_overhead,
+    "stress": figures_bench.stress,
     "vllm-inprocess": figures_bench.vllm_inprocess,
     "vllm-n32": figures_bench.vllm_n32,
     "vllm-server": figures_bench.vllm_server,

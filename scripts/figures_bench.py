@@ -22,6 +22,7 @@ QUIET_AFTER = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-quiet.json
 COLD_XEON = "benchmarks/results/2026-12-05-cpu2-intel-r-xeon-r-processor-cold-start.json"
 VLLM = "benchmarks/results/vllm-2026-12-01.json"
 VLLM_XEON = "benchmarks/results/vllm-2026-12-05.json"
+SUITE = "docs/data/suite-times.json"
 VLLM_N32 = "benchmarks/results/vllm-2026-12-01-n32.json"
 VLLM_STOPPED = "benchmarks/results/vllm-2026-12-01-stopped-bf16-run.log"
 VLLM_SETUP = "docs/data/vllm-setup-and-dtype-2026-12-01.txt"
@@ -620,6 +621,46 @@ def readme_overhead() -> str:
         f"of the same {n} × {tokens} tokens on the same engine "
         "(`benchmarks/vllm_bench.py`, 2 cores, Intel Xeon with AMX).\n\n" + source_line(VLLM_XEON)
     )
+
+
+def suite_times() -> str:
+    """README: the wall times of make test-fast and make test against their goals."""
+    rows = load(SUITE)["rows"]
+    lines = []
+    for target, row in rows.items():
+        met = row["returncode"] == 0 and row["wall_seconds"] <= row["goal_seconds"]
+        lines.append(
+            f"- `make {target}`: **{plain(row['wall_seconds'], 0)} s** wall "
+            f"({row['pytest_summary']}; goal {plain(row['goal_seconds'], 0)} s: "
+            f"{'met' if met else '**not met**'})"
+        )
+    return (
+        "Measured from the installed environment, one after the other "
+        "(`python benchmarks/suite_times.py --json docs/data/suite-times.json`):\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + source_line(SUITE)
+    )
+
+
+STRESS = "docs/data/stress.json"
+
+
+def stress() -> str:
+    """docs/reliability.md: the stress test's figures, from a run of its file alone."""
+    raw = load(STRESS)
+    rows = [
+        ["questions through `abatch` (max_concurrency)",
+         f"{raw['questions']} ({raw['max_concurrency']})"],
+        ["wall time", f"{plain(raw['seconds'], 1)} s"],
+        ["completion tokens", num(raw["completion_tokens"])],
+        ["resident memory at the start", f"{num(raw['rss_start_mib'])} MiB"],
+        ["peak during the run", f"{num(raw['rss_peak_during_run_mib'])} MiB"],
+        ["growth in the first / second half",
+         f"{num(raw['rss_growth_first_half_mib'])} / {num(raw['rss_growth_second_half_mib'])} MiB"],
+        ["peak of the whole test process", f"{num(raw['process_peak_rss_mib'])} MiB"],
+    ]  # fmt: skip
+    return table(["figure", "value"], rows) + "\n" + source_line(STRESS)
 
 
 def _stopped() -> dict[str, tuple[int, float]]:
