@@ -140,6 +140,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "cold-start-xeon": figures_bench.cold_start_xeon,
     "step-search-speed": figures_bench.step_search_speed,
     "readme-overhead": figures_bench.readme_overhead,
+    "suite-times": figures_bench.suite_times,
     "stress": figures_bench.stress,
     "vllm-inprocess": figures_bench.vllm_inprocess,
     "vllm-n32": figures_bench.vllm_n32,
