@@ -14,7 +14,7 @@ from typing import Any
 from figures_eval import claim
 from figures_raw import NOT_RECORDED, fixed, load, num, plain, ratio, source_line, table, text
 
-RUN = "benchmarks/results/2026-11-24-cpu2-intel-r-xeon-r-processor.json"
+RUN = "benchmarks/results/2026-12-05-cpu2-intel-r-xeon-r-processor.json"
 COLD_BEFORE = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-before.json"
 COLD_AFTER = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start.json"
 QUIET_BEFORE = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-quiet-before.json"
@@ -172,6 +172,11 @@ def bench_notes() -> str:
     g_plain, g_loop = _variant(greedy, "ttc_no_reuse"), _variant(greedy, "hand_loop")
     last = list(r["best_of_n"]["by_n"])[-1]
     widest = _variant(r["best_of_n"]["by_n"][last], "ttc")
+    claim(widest["ratio_to_baseline"] < 1, "best-of-N is faster than raw generate at large N")
+    claim(
+        abs(g_plain["cpu_ratio_to_baseline"] - 1) < 0.05,
+        "beam search without reuse costs about the same CPU time",
+    )
     return (
         "- **Sampled runs follow different paths on the two sides.** The policy draws "
         "every candidate from its own seeded generator (so a candidate is the same alone, "
@@ -201,7 +206,15 @@ def bench_notes() -> str:
         "(OpenMP) a thread that takes over after another one ran torch can stay slower at "
         "equal CPU time. `python benchmarks/threads.py` runs each side several times in a "
         "row to test that; no run of it is committed yet, so the suspicion is unconfirmed.\n"
-        "- **Batching across questions** works because concurrent `generate` calls of one "
+        + (
+            ""
+            if r["batch"]["same_answers"]
+            else "- **`graph.batch` gave different answers from one by one** in this run: "
+            "it ran in bfloat16 (the default on this CPU), whose logits depend on which "
+            "rows share a batch (docs/reliability.md); in float32 (the 2026-11-24 run) "
+            "they were identical.\n"
+        )
+        + "- **Batching across questions** works because concurrent `generate` calls of one "
         "policy are merged into shared batches (`ttc_graph/policy/batching.py`); pass "
         '`{"max_concurrency": len(inputs)}` to `graph.batch`, or LangGraph runs at most as '
         "many questions at once as its default thread pool has workers.\n"
