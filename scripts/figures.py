@@ -142,6 +142,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "readme-overhead": figures_bench.readme_overhead,
     "suite-times": figures_bench.suite_times,
     "stress": figures_bench.stress,
+    "memory-at-n": figures_bench.memory_at_n,
     "vllm-inprocess": figures_bench.vllm_inprocess,
     "vllm-n32": figures_bench.vllm_n32,
     "vllm-server": figures_bench.vllm_server,
