@@ -11,6 +11,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from no_sampling import NoSampling
+
 from ttc_graph.training import train_verifier
 from ttc_graph.training.rollouts import STORE_NAME
 from ttc_graph.verifiers.trained.card import read_card
@@ -23,24 +25,6 @@ PROBLEMS = [
     ("What is 9 - 2?", "7"),
     ("What is 2 * 6?", "12"),
 ]
-
-
-class NoSampling:
-    """The session policy for reading features; a second rollout would fail the test."""
-
-    def __init__(self, policy: Any) -> None:
-        self._policy = policy
-        self.model = policy.model
-        self.tokenizer = policy.tokenizer
-        self.model_id = policy.model_id
-
-    def render(self, request: Any) -> str:
-        return str(self._policy.render(request))
-
-    def sample(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the stored samples and rollouts should have been reused")
-
-    asample = sample
 
 
 def test_rollout_labels_are_made_stored_and_reused(policy: Any, tmp_path: Path) -> None:
@@ -73,5 +57,9 @@ def test_rollout_labels_are_made_stored_and_reused(policy: Any, tmp_path: Path) 
     assert stored, "every problem's rollouts are stored"
     assert all(0 <= right <= total <= 2 for right, total in stored)
     # A rerun reads the stored samples and rollouts: no generation at all.
-    again = train_verifier(out=tmp_path / "v2", policy=NoSampling(policy), **settings)
+    again = train_verifier(
+        out=tmp_path / "v2",
+        policy=NoSampling(policy, "the stored samples and rollouts"),
+        **settings,
+    )
     assert read_card(again.directory).validation["table"] == validation["table"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import torch
+from no_sampling import NoSampling
 
 from ttc_graph import create_beam_search, create_best_of_n
 from ttc_graph.cli import main
@@ -106,24 +107,6 @@ def edit_card(directory: Path, **changes: Any) -> None:
         else:
             card[key] = value
     (directory / CARD_NAME).write_text(json.dumps(card))
-
-
-class NoSampling:
-    """The session policy for reading features, but sampling is a test failure."""
-
-    def __init__(self, policy: Any) -> None:
-        self._policy = policy
-        self.model = policy.model
-        self.tokenizer = policy.tokenizer
-        self.model_id = policy.model_id
-
-    def render(self, request: Any) -> str:
-        return str(self._policy.render(request))
-
-    def sample(self, *args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the stored sample should have been reused")
-
-    asample = sample
 
 
 # -- the real training run ------------------------------------------------------------------
