@@ -354,21 +354,15 @@ def i27_arith_findings() -> str:
     """Which problems each family reached: whole samples against step search."""
     from ttc_graph.evaluation.grading import grade
 
-    covered = sorted(
-        pid
+    # Each stored sample read and graded once: problem -> whether each candidate is right.
+    right = {
+        pid: [grade(c["answer"], r["reference"]) for c in r["candidates"]]
         for _, _, pid, r in _records(I27_SAMPLES_DB)
-        if any(grade(c["answer"], r["reference"]) for c in r["candidates"])
-    )
-    searched: dict[str, set[str]] = {}
-    for strategy, n, pid, r in _records(I27_SEARCH_DB):
-        if r["correct"]:
-            searched.setdefault(pid, set()).add(f"{strategy}@{n}")
-    right_samples = sum(
-        grade(c["answer"], r["reference"])
-        for _, _, _, r in _records(I27_SAMPLES_DB)
-        for c in r["candidates"]
-    )
-    total_samples = sum(len(r["candidates"]) for _, _, _, r in _records(I27_SAMPLES_DB))
+    }
+    covered = sorted(pid for pid, marks in right.items() if any(marks))
+    searched = {pid for _, _, pid, r in _records(I27_SEARCH_DB) if r["correct"]}
+    right_samples = sum(sum(marks) for marks in right.values())
+    total_samples = sum(len(marks) for marks in right.values())
     both = sorted(set(searched) & set(covered))
     claim(not both, "no problem is reached by both families")
     points = _points(I27_SAMPLES, I27_SEARCH)
