@@ -134,9 +134,16 @@ _BLOCK_START = re.compile(r"^\s*(?:[-+*>#|]|\d+[.)])(?:\s|$)")
 def describe(raw: dict[str, Any]) -> str:
     """What a raw file records about how it was made, as one clause."""
     record = raw.get("provenance")
-    if isinstance(record, dict):
+    if not isinstance(record, dict):
+        return _legacy(raw)
+    runs = raw.get("runs") or []
+    if not runs:
         return _recorded(record)
-    return _legacy(raw)
+    # A resumed evaluation: the report's call, then every call that stored units.
+    made = [f"{count(r['units'], 'unit')} by {_recorded(r['provenance'])}" for r in runs]
+    if raw.get("unlogged_units"):
+        made.append(f"{count(raw['unlogged_units'], 'unit')} by calls not logged")
+    return f"reported by {_recorded(record)} (units stored: {' / '.join(made)})"
 
 
 def source_line(*paths: str) -> str:

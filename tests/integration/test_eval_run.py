@@ -168,6 +168,11 @@ def test_killed_run_resumes_without_losing_or_redoing_problems(tmp_path: Path) -
         ("majority", 2, 3),
     }
     assert "Accuracy vs N" in second.stdout
+    # The killed call could not log itself; its units are counted as unlogged, the
+    # resumed call's with its provenance.
+    assert [r["units"] for r in curve["runs"]] == [len(all_units) - len(before)]
+    assert "eval --dataset arithmetic" in curve["runs"][0]["provenance"]["command"]
+    assert curve["unlogged_units"] == len(before)
 
     # Everything is done: a third run only reports, without loading the model.
     third = subprocess.run(cmd, capture_output=True, text=True, timeout=200, check=False)

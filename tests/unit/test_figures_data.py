@@ -66,6 +66,14 @@ def test_provenance_is_shown_as_recorded_and_never_invented() -> None:
         "commit `0123456` (with uncommitted changes), 2026-12-05, AMD EPYC, 2 cores, "
         "load 0.52 → 1.4"
     )
+    # A resumed evaluation names every call that stored units, and those it cannot.
+    call = {**full["provenance"], "dirty": False, "started": "2026-12-06T09:00:00+00:00"}
+    resumed = {**full, "runs": [{"units": 160, "provenance": call}], "unlogged_units": 40}
+    assert figures_raw.describe(resumed) == (
+        "reported by commit `0123456` (with uncommitted changes), 2026-12-05, AMD EPYC, "
+        "2 cores, load 0.52 → 1.4 (units stored: 160 units by commit `0123456` (clean), "
+        "2026-12-06, AMD EPYC, 2 cores, load 0.52 → 1.4 / 40 units by calls not logged)"
+    )
     assert figures_raw.describe({"verifiers": {}}) == figures_raw.NOT_RECORDED
     legacy = {"date": "2026-11-24T23:37:29+00:00", "machine": {"commit": "5df5a84"}}
     assert figures_raw.describe(legacy) == (

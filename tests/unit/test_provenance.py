@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ttc_graph.evaluation import provenance
+from scripted import ScriptedPolicy
+from ttc_graph.evaluation import create_evaluation, provenance
 from ttc_graph.evaluation.metrics import CurvePoint
 from ttc_graph.evaluation.report import write_report
 from ttc_graph.evaluation.runner import EvalReport
@@ -85,3 +87,50 @@ def test_curve_json_carries_the_provenance_of_its_run(tmp_path: Path) -> None:
     again = write_report(report, tmp_path / "again", started=started)
     assert paths["plot"].read_bytes() == again["plot"].read_bytes()
     assert b"Software" not in paths["plot"].read_bytes()
+
+
+class _InterruptedAt(ScriptedPolicy):
+    """A scripted policy whose user presses Ctrl-C when the given question comes up."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def sample(self, requests: Any, **kwargs: Any) -> Any:
+        if any(self.marker in m.text for r in requests for m in r.messages):
+            raise KeyboardInterrupt
+        return super().sample(requests, **kwargs)
+
+
+def test_a_resumed_evaluation_logs_every_call_that_stored_units(tmp_path: Path) -> None:
+    def evaluation(limit: int) -> Any:
+        return create_evaluation(
+            dataset="arithmetic", strategies="majority", ns="2", limit=limit, out=tmp_path
+        )
+
+    first = evaluation(3)
+    third_question = first.problems.problems[2].question
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            first.run(policy=_InterruptedAt(third_question), progress=False, concurrency=1)
+    finally:
+        first.close()
+    second = evaluation(3)
+    try:
+        report = second.run(policy=ScriptedPolicy(), progress=False)
+    finally:
+        second.close()
+    # The interrupted call logged the two problems it stored; the resumed one, the third.
+    assert [r["units"] for r in report.runs] == [2, 1]
+    assert report.stored_units == 3
+    assert all(r["provenance"]["commit"] == head() for r in report.runs)
+    assert report.runs[0]["provenance"]["finished"] <= report.runs[1]["provenance"]["started"]
+    written = json.loads(write_report(report, tmp_path)["json"].read_text())
+    assert [r["units"] for r in written["runs"]] == [2, 1]
+    assert written["unlogged_units"] == 0
+    # A call with nothing left to do logs nothing.
+    again = evaluation(3)
+    try:
+        assert len(again.run(policy=ScriptedPolicy(), progress=False).runs) == 2
+    finally:
+        again.close()

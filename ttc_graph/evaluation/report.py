@@ -66,7 +66,10 @@ def write_report(
     configuration and its hash, the failed units with their reasons, and the
     provenance (command, commit and whether the tree was dirty, machine, load
     average before and after, dates; :mod:`ttc_graph.evaluation.provenance`), so
-    every figure can be traced to its run. ``started`` is a :func:`provenance.begin`
+    every figure can be traced to its run. ``provenance`` is the call that wrote the
+    report; ``runs`` lists every call that stored units of this configuration (with
+    its provenance and unit count), so a resumed evaluation shows who made what.
+    ``started`` is a :func:`provenance.begin`
     record taken before the run; by default, the one taken when this module was
     first imported.
     """
@@ -91,6 +94,10 @@ def write_report(
         "stopped": report.stopped,
         "points": [p.as_dict() for p in points],
         "provenance": provenance.finish(started or _STARTED),
+        # A resumed evaluation is the work of several calls: each one's provenance. Units
+        # stored by a call that was killed, or by a version without the log, are unlogged.
+        "runs": list(report.runs),
+        "unlogged_units": report.stored_units - sum(r["units"] for r in report.runs),
     }
     contents: dict[str, bytes] = {
         "csv": buffer.getvalue().encode("utf-8"),

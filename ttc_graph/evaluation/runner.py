@@ -26,6 +26,7 @@ from typing import Any
 
 from ttc_graph.errors import InputError, StrategyError
 from ttc_graph.escape import rich_safe, terminal_safe
+from ttc_graph.evaluation import provenance
 from ttc_graph.evaluation.grading import grade
 from ttc_graph.evaluation.metrics import (
     SAMPLES_UNIT,
@@ -281,15 +282,23 @@ class Evaluation:
                 self._model = policy
             if verifier is not None:
                 self._verifier = verifier
-            policy, verifier = self._load()
-            self._run_units(
-                schedule(todo, concurrency),
-                policy,
-                verifier,
-                concurrency=concurrency,
-                progress=progress,
-                console=console,
-            )
+            started = provenance.begin()
+            before = self.store.count(self.config_hash)
+            try:
+                policy, verifier = self._load()
+                self._run_units(
+                    schedule(todo, concurrency),
+                    policy,
+                    verifier,
+                    concurrency=concurrency,
+                    progress=progress,
+                    console=console,
+                )
+            finally:
+                # Logged even when interrupted: the units it stored stay and count.
+                stored = self.store.count(self.config_hash) - before
+                if stored:
+                    self.store.record_run(self.config_hash, provenance.finish(started), stored)
         return self.report()
 
     def _run_units(
@@ -439,6 +448,8 @@ class Evaluation:
             failed=tuple(self.store.failures(self.config_hash)),
             stopped=self.stopped,
             budgets=self.budgets,
+            runs=tuple(self.store.runs(self.config_hash)),
+            stored_units=self.store.count(self.config_hash),
         )
 
     def close(self) -> None:
@@ -464,6 +475,12 @@ class EvalReport:
     """Why the run stopped early (too many failures in a row), if it did."""
     budgets: tuple[int, ...] = ()
     """Token budgets per problem of ``adaptive`` (its points have the budget as ``n``)."""
+    runs: tuple[dict[str, Any], ...] = ()
+    """The calls that stored this configuration's units, oldest first: ``units`` and
+    ``provenance`` each (:meth:`ResultStore.runs`)."""
+    stored_units: int = 0
+    """Units stored in all: more than the runs' sum when a call was killed before it
+    could log itself, or stored units before runs were logged."""
 
     def overall(self) -> list[CurvePoint]:
         """Points over all problems (no per-level rows), in strategy then N order."""

@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS failures (
     created REAL NOT NULL,
     PRIMARY KEY (config_hash, strategy, n, problem_id)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    config_hash TEXT NOT NULL,
+    provenance TEXT NOT NULL,
+    units INTEGER NOT NULL,
+    created REAL NOT NULL
+);
 """
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -251,6 +257,15 @@ class ResultStore:
                 (config_hash, strategy, n, problem_id, error, time.time()),
             )
 
+    def record_run(self, config_hash: str, provenance: dict[str, Any], units: int) -> None:
+        """Log one call that stored ``units`` units: what made them (a resumed evaluation
+        is the work of several calls, on other commits or machines)."""
+        with self._errors("log a run"), self._db:
+            self._db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?)",
+                (config_hash, json.dumps(provenance, default=str), units, time.time()),
+            )
+
     # -- reading ---------------------------------------------------------------
 
     def config(self, config_hash: str) -> dict[str, Any] | None:
@@ -358,6 +373,25 @@ class ResultStore:
                 (config_hash,),
             ).fetchall()
         return [FailedUnit(s, int(n), p, e) for s, n, p, e in rows]
+
+    def runs(self, config_hash: str) -> list[dict[str, Any]]:
+        """The logged calls that stored units of this configuration, oldest first:
+        ``{"units": k, "provenance": {...}}`` each (see :meth:`record_run`)."""
+        with self._errors("read the run log"):
+            rows = self._db.execute(
+                "SELECT provenance, units FROM runs WHERE config_hash = ? ORDER BY created",
+                (config_hash,),
+            ).fetchall()
+        logged = []
+        for text, units in rows:
+            try:
+                logged.append({"units": int(units), "provenance": json.loads(text)})
+            except ValueError as exc:
+                raise ResultStoreError(
+                    f"Results database {self.path}: a logged run of config {config_hash} is "
+                    f"damaged (not valid JSON: {exc}). Delete that row of the runs table."
+                ) from exc
+        return logged
 
     def count(self, config_hash: str | None = None) -> int:
         """Number of stored units (of one configuration, or all)."""
