@@ -14,7 +14,9 @@ Same prompts, seeds and token limits for every engine; three workloads:
 - ``particle_filter``: N particles, 3 steps of half the tokens each.
 
 Two phases, each with its rows interleaved over ``--reps`` rounds so that a change
-in machine load hits every row alike: (1) the in-process engines; (2) a vLLM
+in machine load hits every row alike: (1) the in-process engines, each in a process
+of its own (vLLM's CPU backend binds threads for its whole process: transformers
+rows sharing a process with it ran 15 % slower on 2026-12-05); (2) a vLLM
 server on loopback, where ``vllm_n`` is one plain OpenAI request with ``n`` (vLLM's
 own n-sampling, the baseline of the search-overhead goal) and the other rows go
 through ``ChatModelPolicy``. The search overhead is read within phase 2:
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -139,6 +142,41 @@ def measure(rows: dict[str, Workload], reps: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+ENGINES: dict[str, dict[str, str]] = {
+    "transformers_fp32": {"device": "cpu", "dtype": "float32"},
+    "transformers_bf16": {"device": "cpu", "dtype": "bfloat16"},
+    "vllm_inprocess": {"engine": "vllm", "device": "cpu"},
+}
+"""Phase 1's engines: :func:`ttc_graph.load_policy` arguments, one process each."""
+_ROWS_MARK = "ROWS-JSON "
+
+
+def engine_rows(name: str, n: int, tokens: int, reps: int) -> dict[str, Any]:
+    """Measure one in-process engine in a fresh child process; return its rows."""
+    child = [sys.executable, __file__, "--engine", name]
+    child += ["--n", str(n), "--tokens", str(tokens), "--reps", str(reps)]
+    done = subprocess.run(child, capture_output=True, text=True, check=False)
+    sys.stdout.write("".join(f"  {line}\n" for line in done.stdout.splitlines()
+                             if line.startswith("  ")))  # fmt: skip
+    marked = [line for line in done.stdout.splitlines() if line.startswith(_ROWS_MARK)]
+    if done.returncode != 0 or not marked:
+        raise SystemExit(f"engine {name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(marked[-1].removeprefix(_ROWS_MARK)))
+
+
+def run_engine(name: str, n: int, tokens: int, reps: int) -> int:
+    """The child of :func:`engine_rows`: load one engine, measure, print the rows."""
+    import torch
+
+    from ttc_graph import load_policy
+
+    policy = load_policy(**ENGINES[name])  # type: ignore[call-overload]
+    rows = {f"{name}/{work}": fn for work, fn in workloads(policy, n, tokens).items()}
+    measured = measure(rows, reps)
+    print(_ROWS_MARK + json.dumps({"rows": measured, "torch_threads": torch.get_num_threads()}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=8)
@@ -148,14 +186,16 @@ def main() -> int:
     parser.add_argument(
         "--skip", default="", help="comma list of phases to leave out: inprocess,server"
     )
+    parser.add_argument("--engine", choices=list(ENGINES), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.engine:
+        return run_engine(args.engine, args.n, args.tokens, args.reps)
     skip = set(filter(None, args.skip.split(",")))
 
     import torch
     import transformers
     import vllm
 
-    from ttc_graph import load_policy
     from ttc_graph.evaluation import provenance
     from ttc_graph.policy import ChatModelPolicy
     from ttc_graph.policy.vllm_server import SERVED_NAME, vllm_server
@@ -176,26 +216,20 @@ def main() -> int:
     }
     if "inprocess" not in skip:
         load_start = os.getloadavg()
-        print("phase 1: in-process engines", flush=True)
-        engines = {
-            "transformers_fp32": load_policy(device="cpu", dtype="float32"),
-            "transformers_bf16": load_policy(device="cpu", dtype="bfloat16"),
-            "vllm_inprocess": load_policy(engine="vllm", device="cpu"),
-        }
-        rows = {
-            f"{engine}/{work}": fn
-            for engine, policy in engines.items()
-            for work, fn in workloads(policy, args.n, args.tokens).items()
-        }
+        print("phase 1: in-process engines, one process each", flush=True)
+        rows, threads = {}, {}
+        for name in ENGINES:
+            measured = engine_rows(name, args.n, args.tokens, args.reps)
+            rows.update(measured["rows"])
+            # vLLM sets torch's thread count unless OMP_NUM_THREADS is set: recorded
+            # so each engine's rows can be judged.
+            threads[name] = measured["torch_threads"]
         result["phases"]["inprocess"] = {
             "load_average_start": list(load_start),
-            "rows": measure(rows, args.reps),
+            "rows": rows,
             "load_average_end": list(os.getloadavg()),
-            # vLLM sets torch's thread count for the whole process unless
-            # OMP_NUM_THREADS is set; recorded so the transformers rows can be judged.
-            "torch_threads_end": torch.get_num_threads(),
+            "torch_threads": threads,
         }
-        del engines, rows
     if "server" not in skip:
         print("phase 2: vLLM server on loopback", flush=True)
         from langchain_openai import ChatOpenAI

@@ -9,6 +9,7 @@ candidates alone or inside ``graph.batch``, and chunking a huge N changes nothin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -24,6 +25,7 @@ from transformers import (
     LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
+    StopStringCriteria,
 )
 
 from ttc_graph.errors import InputError
@@ -36,6 +38,17 @@ def row_seed(seed: int, prompt: str, index: int) -> int:
     """A 63-bit seed for one candidate row; stable across processes and platforms."""
     digest = hashlib.blake2b(f"{seed}\x00{index}\x00{prompt}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
+
+
+@functools.lru_cache(maxsize=16)
+def stop_string_criteria(tokenizer: Any, stops: tuple[str, ...]) -> StopStringCriteria:
+    """One stop-string matcher per tokenizer and stop strings, built once.
+
+    Building it reads and sorts the whole vocabulary (about 40 ms for a 49k
+    vocabulary), which ``generate(stop_strings=...)`` does on every call: a step
+    search makes one call per step. The matcher keeps no state between calls.
+    """
+    return StopStringCriteria(tokenizer, list(stops))
 
 
 class StopRows(StoppingCriteria):
@@ -221,7 +234,6 @@ def _generate_chunk(
         num_beams=1,
         eos_token_id=eos_ids,
         pad_token_id=pad_id,
-        stop_strings=list(params.stop) or None,
         return_dict_in_generate=True,
         output_logits=params.logprobs,
     )
@@ -229,6 +241,8 @@ def _generate_chunk(
     if params.temperature > 0:
         processors.append(GumbelSampler(params.temperature, params.top_p, seeds))
     stopping = StoppingCriteriaList()
+    if params.stop:
+        stopping.append(stop_string_criteria(tok, tuple(params.stop)))
     if any(s is not None for s in signals):
         stopping.append(StopRows(signals))
     with torch.inference_mode():
@@ -238,7 +252,6 @@ def _generate_chunk(
             generation_config=config,
             logits_processor=processors,
             stopping_criteria=stopping,
-            tokenizer=tok if params.stop else None,
             **cached,
         )
     new_tokens = out.sequences[:, input_ids.shape[1] :].tolist()
