@@ -7,9 +7,10 @@ from .policy.loading import load_policy
 from .runnables import as_chain, as_tool
 from .strategies.adaptive import create_adaptive
 from .strategies.beam_search import create_beam_search
-from .strategies.best_of_n import create_best_of_n
+from .strategies.best_of_n import create_best_of_n, create_greedy
 from .strategies.config import Budget, EarlyStop
 from .strategies.dvts import create_dvts
+from .strategies.particle_filter import create_particle_filter
 from .strategies.pool import TokenPool
 from .strategies.routing import PosteriorRouting
 from .strategies.self_refine import create_self_refine
@@ -32,6 +33,8 @@ __all__ = [
     "create_beam_search",
     "create_best_of_n",
     "create_dvts",
+    "create_greedy",
+    "create_particle_filter",
     "create_self_refine",
     "extract_answer",
     "load_policy",

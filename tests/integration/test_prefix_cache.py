@@ -154,3 +154,37 @@ def test_bad_settings_are_refused(policy: Any) -> None:
         )
     with pytest.raises(ValueError, match="at least one token"):
         PrefixCache(max_bytes=2**20).prepare(tiny_llama(), [[]], 0)
+
+
+def test_a_particle_filter_step_is_one_generation_whatever_the_copy_counts(
+    policy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resampled particles come in different copy counts, one policy call per count;
+    asked for at once, the batching policy runs each step as one generation."""
+    from scripted import ScriptedVerifier
+
+    import ttc_graph.policy.generation as generation
+    from ttc_graph import create_particle_filter
+
+    chunks: list[int] = []
+    real = generation._generate_chunk
+
+    def counted(model: Any, tokenizer: Any, prompts: list[str], *args: Any, **kw: Any) -> Any:
+        chunks.append(len(prompts))
+        return real(model, tokenizer, prompts, *args, **kw)
+
+    monkeypatch.setattr(generation, "_generate_chunk", counted)
+    graph = create_particle_filter(
+        policy=policy,
+        # Scores that differ from step to step, sharpened: unequal copy counts.
+        verifier=ScriptedVerifier(scores={"3": 0.95, "4": 0.6, "=": 0.4}),
+        n=8,
+        max_steps=3,
+        pf_temperature=0.1,
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=24),
+        seed=0,
+    )
+    usage = graph.invoke({"question": "Tom has 3 bags of 4 apples. He eats 2. How many?"})["usage"]
+    assert usage["policy_calls"] > usage["verifier_calls"], "no step had unequal copy counts"
+    # One generation per scored step: the count groups of a step were merged.
+    assert len(chunks) == usage["verifier_calls"], chunks

@@ -340,7 +340,7 @@ def test_units_share_one_sample_and_run_search_per_n(tmp_path: Path) -> None:
 
 
 def test_schedule_groups_alike_units_of_concurrent_problems(tmp_path: Path) -> None:
-    from ttc_graph.evaluation.runner import schedule
+    from ttc_graph.evaluation.units import schedule
 
     ev = create_evaluation(
         dataset="arithmetic", strategies="greedy,majority", ns="1,2", limit=3, out=tmp_path

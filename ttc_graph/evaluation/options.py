@@ -22,8 +22,8 @@ from ttc_graph.evaluation.runner import (
     EMBEDDED_MODEL,
     HARNESS_VERSION,
     Evaluation,
-    unit_context,
 )
+from ttc_graph.evaluation.units import unit_context
 from ttc_graph.limits import check_n_limit
 from ttc_graph.prompts import DEFAULT_SYSTEM_PROMPT
 from ttc_graph.specs import CARD_NAME, check_verifier_spec, spec_parts

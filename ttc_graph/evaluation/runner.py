@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +35,10 @@ from ttc_graph.evaluation.metrics import (
     from_sample,
     outcomes,
 )
-from ttc_graph.evaluation.problems import Problem, ProblemSet
+from ttc_graph.evaluation.problems import ProblemSet
 from ttc_graph.evaluation.store import DB_NAME, FailedUnit, ResultStore
-from ttc_graph.strategies.registry import SPECS, eval_beam_width, get_spec
+from ttc_graph.evaluation.units import Unit, schedule, unit_context
+from ttc_graph.strategies.registry import SPECS, get_spec
 
 logger = logging.getLogger(__name__)
 
@@ -47,42 +47,6 @@ DEFAULT_VERIFIER = "auto"
 HARNESS_VERSION = 2
 """Bumped when stored records change meaning, so old rows are not mixed with new ones
 (2: answers read by the phrase-aware reader, candidates carry the work's votes)."""
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One graph invocation to run: ``name`` at ``n`` on ``problem``."""
-
-    name: str
-    n: int
-    problem: Problem
-
-    @property
-    def weight(self) -> int:
-        """Rough relative cost (candidates generated), for a fair progress ETA."""
-        return self.n
-
-
-def schedule(units: Sequence[Unit], concurrency: int) -> list[Unit]:
-    """Order units so that those running together are alike and can share a batch.
-
-    Problems are taken in blocks of ``concurrency``; within a block, units of one
-    kind (say greedy) come together, so concurrent calls use the same sampling
-    settings and the policy merges them. With ``concurrency=1`` this is the
-    plain problem-by-problem order.
-    """
-    problem_index: dict[str, int] = {}
-    for u in units:
-        problem_index.setdefault(u.problem.id, len(problem_index))
-    kinds = list(dict.fromkeys((u.name, u.n) for u in units))
-    return sorted(
-        units,
-        key=lambda u: (
-            problem_index[u.problem.id] // concurrency,
-            kinds.index((u.name, u.n)),
-            problem_index[u.problem.id],
-        ),
-    )
 
 
 def _label(unit: Unit) -> str:
@@ -493,15 +457,3 @@ class EvalReport:
         order = {s: i for i, s in enumerate(self.strategies)}
         rows = [p for p in self.points if p.level != "all"]
         return sorted(rows, key=lambda p: (order[p.strategy], p.n, p.level))
-
-
-def unit_context(spec: Any, options: dict[str, Any], n: int) -> dict[str, Any]:
-    """The context of one run of ``spec`` at ``n``: the options it takes, its N, and a
-    beam no wider than N (:func:`~ttc_graph.strategies.registry.eval_beam_width`)."""
-    names = spec.options.names
-    context = {k: v for k, v in options.items() if k in names}
-    if "n" in names:
-        context["n"] = n
-    if "beam_width" in context and spec.steps:
-        context["beam_width"] = eval_beam_width(context["beam_width"], n)
-    return context

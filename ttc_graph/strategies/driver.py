@@ -10,8 +10,11 @@ naming the strategy, node and iteration.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -38,20 +41,35 @@ class SampleCall:
     """``time.monotonic()`` at which generation stops (time budget)."""
 
 
-PolicyWork = Generator[SampleCall, list[list[Completion]], dict[str, Any]]
-"""A node body: yields the policy calls it needs, returns the state update."""
+@dataclass(frozen=True)
+class ConcurrentCalls:
+    """Policy calls a node needs at once, answered with one result per call.
+
+    They run concurrently, so a batching policy (the in-process engines'
+    :class:`~ttc_graph.policy.batching.Coalescer`) merges them into one generation:
+    resampled particles with different copy counts make one batch, not one per count.
+    """
+
+    calls: tuple[SampleCall, ...]
+
+
+PolicyWork = Generator[SampleCall | ConcurrentCalls, Any, dict[str, Any]]
+"""A node body: yields the policy calls it needs, returns the state update. A
+:class:`SampleCall` is answered with its completions, :class:`ConcurrentCalls`
+with a list of them."""
 
 
 def sample_grouped(
     requests: Sequence[tuple[GenerationRequest, int]],
     params: SamplingParams,
     deadline: float | None = None,
-) -> Generator[SampleCall, list[list[Completion]], tuple[list[list[Completion]], int]]:
+) -> Generator[SampleCall | ConcurrentCalls, Any, tuple[list[list[Completion]], int]]:
     """Sample ``count`` completions per request in as few policy calls as possible.
 
     Identical requests are merged first (otherwise per-row seeding would give two
     identical subtrees the same samples); requests are then grouped by count,
-    which is one policy call whenever every beam expands equally. Returns the
+    which is one policy call whenever every beam expands equally. Groups of
+    different counts are asked for at once (:class:`ConcurrentCalls`). Returns the
     completions in request order and the number of policy calls made.
     """
 
@@ -65,10 +83,16 @@ def sample_grouped(
     by_count: dict[int, list[tuple[object, ...]]] = {}
     for k, (_, count) in merged.items():
         by_count.setdefault(count, []).append(k)
+    calls = tuple(
+        SampleCall([merged[k][0] for k in keys], count, params, deadline=deadline)
+        for count, keys in by_count.items()
+    )
+    if len(calls) == 1:
+        answers = [(yield calls[0])]
+    else:
+        answers = yield ConcurrentCalls(calls)
     pools: dict[tuple[object, ...], list[Completion]] = {}
-    for count, keys in by_count.items():
-        group = [merged[k][0] for k in keys]
-        sampled = yield SampleCall(group, count, params, deadline=deadline)
+    for keys, sampled in zip(by_count.values(), answers, strict=True):
         for k, completions in zip(keys, sampled, strict=True):
             pools[k] = list(completions)
     out = []
@@ -78,20 +102,60 @@ def sample_grouped(
     return out, len(by_count)
 
 
+def _sample(policy: Policy, call: SampleCall, config: RunnableConfig) -> list[list[Completion]]:
+    with deadline_scope(call.deadline):
+        return policy.sample(
+            call.requests, n=call.n, params=call.params, config=config, first_index=call.first_index
+        )
+
+
+async def _asample(
+    policy: Policy, call: SampleCall, config: RunnableConfig
+) -> list[list[Completion]]:
+    with deadline_scope(call.deadline):
+        return await policy.asample(
+            call.requests, n=call.n, params=call.params, config=config, first_index=call.first_index
+        )
+
+
+def _answer(policy: Policy, call: SampleCall | ConcurrentCalls, config: RunnableConfig) -> Any:
+    if isinstance(call, SampleCall):
+        return _sample(policy, call, config)
+    with ThreadPoolExecutor(len(call.calls), thread_name_prefix="ttc-graph-call") as pool:
+        # Each thread runs in a copy of this context: the deadline and LangChain's run
+        # context reach the policy as they would in this thread.
+        futures = [
+            pool.submit(contextvars.copy_context().run, _sample, policy, c, config)
+            for c in call.calls
+        ]
+        return [f.result() for f in futures]
+
+
+async def _aanswer(
+    policy: Policy, call: SampleCall | ConcurrentCalls, config: RunnableConfig
+) -> Any:
+    if isinstance(call, SampleCall):
+        return await _asample(policy, call, config)
+    # A task group: when one call fails, the others are cancelled, not left running.
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_asample(policy, c, config)) for c in call.calls]
+    except BaseExceptionGroup as grouped:
+        # The node sees the failure as a lone call would raise it.
+        failure: BaseException = grouped
+        while isinstance(failure, BaseExceptionGroup):
+            failure = failure.exceptions[0]
+        raise failure from None
+    return [t.result() for t in tasks]
+
+
 def run_policy_work(policy: Policy, work: PolicyWork, config: RunnableConfig) -> dict[str, Any]:
     """Drive a node body with ``policy.sample``; a failed call is raised inside the body."""
     try:
         call = next(work)
         while True:
             try:
-                with deadline_scope(call.deadline):
-                    result = policy.sample(
-                        call.requests,
-                        n=call.n,
-                        params=call.params,
-                        config=config,
-                        first_index=call.first_index,
-                    )
+                result = _answer(policy, call, config)
             except Exception as exc:
                 call = work.throw(exc)
                 continue
@@ -108,14 +172,7 @@ async def arun_policy_work(
         call = next(work)
         while True:
             try:
-                with deadline_scope(call.deadline):
-                    result = await policy.asample(
-                        call.requests,
-                        n=call.n,
-                        params=call.params,
-                        config=config,
-                        first_index=call.first_index,
-                    )
+                result = await _aanswer(policy, call, config)
             except Exception as exc:
                 call = work.throw(exc)
                 continue
