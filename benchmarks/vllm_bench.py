@@ -16,7 +16,7 @@ Same prompts, seeds and token limits for every engine; three workloads:
 Two phases, each with its rows interleaved over ``--reps`` rounds so that a change
 in machine load hits every row alike: (1) the in-process engines, each in a process
 of its own (vLLM's CPU backend binds threads for its whole process: transformers
-rows sharing a process with it ran 15 % slower on 2026-12-05); (2) a vLLM
+rows sharing a process with it ran slower, ``engine_isolation.py``); (2) a vLLM
 server on loopback, where ``vllm_n`` is one plain OpenAI request with ``n`` (vLLM's
 own n-sampling, the baseline of the search-overhead goal) and the other rows go
 through ``ChatModelPolicy``. The search overhead is read within phase 2:

@@ -8,7 +8,7 @@ and two committed logs (the stopped bfloat16 run, the vLLM set-up and dtype prob
 from __future__ import annotations
 
 import re
-from statistics import median
+from statistics import mean, median
 from typing import Any
 
 from figures_eval import claim
@@ -21,7 +21,10 @@ QUIET_BEFORE = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-quiet-bef
 QUIET_AFTER = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-quiet.json"
 COLD_XEON = "benchmarks/results/2026-12-05-cpu2-intel-r-xeon-r-processor-cold-start.json"
 VLLM = "benchmarks/results/vllm-2026-12-01.json"
-VLLM_XEON = "benchmarks/results/vllm-2026-12-05.json"
+VLLM_XEON = "benchmarks/results/vllm-2026-12-05-b.json"
+# The first run of that day: one process for all engines, particle-filter steps split.
+VLLM_XEON_FIRST = "benchmarks/results/vllm-2026-12-05.json"
+ISOLATION = "benchmarks/results/engine-isolation-2026-12-05.json"
 SUITE = "docs/data/suite-times.json"
 VLLM_N32 = "benchmarks/results/vllm-2026-12-01-n32.json"
 VLLM_STOPPED = "benchmarks/results/vllm-2026-12-01-stopped-bf16-run.log"
@@ -573,14 +576,26 @@ def step_search_speed() -> str:
         for w in searches
     ]
     met = sum(verdicts)
-    claim(
-        verdicts == [False, False, True, False, True, True],
-        "met on vLLM in process and for beam search on bf16, missed elsewhere",
-    )
-    claim(all(over[w] > 1.3 for w in searches), "the server goal is missed")
+    claim(all(verdicts), "every engine x search cell meets 0.7x")
+    pf_share = {
+        e: inproc[f"{e}/particle_filter"]["tokens_per_s"] / inproc[f"{e}/raw"]["tokens_per_s"]
+        for e in engines
+    }
+    claim(max(pf_share.values()) < 0.75, "the particle filter meets it only just")
+    claim(over["beam_search"] <= 1.3 < over["particle_filter"], "server: beam met, PF missed")
+    first = load(VLLM_XEON_FIRST)["phases"]["inprocess"]["rows"]
+    first_fp32 = [
+        first[f"transformers_fp32/{w}"]["tokens_per_s"]
+        / first["transformers_fp32/raw"]["tokens_per_s"]
+        for w in searches
+    ]
     bf16 = (
         inproc["transformers_bf16/raw"]["tokens_per_s"]
         / inproc["transformers_fp32/raw"]["tokens_per_s"]
+    )
+    iso = load(ISOLATION)["tokens_per_s"]
+    slower, beam_slower = (
+        1 - mean(iso["vllm_loaded"][w]) / mean(iso["alone"][w]) for w in ("raw", "beam_search")
     )
     return (
         table(
@@ -596,19 +611,31 @@ def step_search_speed() -> str:
         + "\n"
         + source_line(VLLM_XEON)
         + "\n"
-        + f"The goal of ≥ 0.70× raw sampling's tokens per second is met in {met} of the "
-        f"{len(verdicts)} engine × search cells: on vLLM in process for both searches and "
-        "on transformers bfloat16 for beam search; **not met on transformers float32** "
-        f"(beam search {ratio(fp32_share[0])}, particle filter {ratio(fp32_share[1])}) nor "
-        "for the particle filter on bfloat16. Every step's continuations of all beams or "
-        f"particles go in one batch, but a step is at most {tokens // 2} tokens and each "
-        "step is a new `generate` call with its own prefill and set-up; with "
-        f"only {n} rows that fixed cost is a larger share than in one "
-        f"{tokens}-token sample. **The server goal (≤ 1.30× per token) is not met**: "
-        f"{ratio(over['beam_search'])} for beam search and {ratio(over['particle_filter'])} "
-        "for the particle filter, because each step sends one short request per beam or "
-        "particle and the server re-reads the prompt each time. On this AMX CPU bfloat16 "
-        f"raw sampling runs at {ratio(bf16)} the speed of float32.\n"
+        + f"The goal of ≥ 0.70× raw sampling's tokens per second is met in all {met} "
+        "engine × search cells, the particle filter only just (float32 "
+        f"{ratio(fp32_share[1])}, vLLM "
+        f"{ratio(pf_share['vllm_inprocess'])}"
+        "). Every step's continuations of all beams or particles go in one batch, "
+        "including a particle filter's resampled particles whose copy counts differ "
+        "(asked for at once and merged by the policy's batcher); what remains is that a "
+        f"step is at most {tokens // 2} tokens, each step is a new `generate` call with "
+        "its own prefill and set-up, and rows that end their step early wait for the "
+        "longest. **The server goal (≤ 1.30× per token) is met for beam search "
+        f"({ratio(over['beam_search'])}) and not for the particle filter "
+        f"({ratio(over['particle_filter'])})**: each step sends one short request per "
+        "beam or particle. On this AMX CPU bfloat16 raw sampling runs at "
+        f"{ratio(bf16)} the speed of float32.\n\n"
+        f"The first run of the day (`{VLLM_XEON_FIRST}`) gave "
+        f"float32 {ratio(first_fp32[0])} and {ratio(first_fp32[1])}, with raw float32 "
+        f"sampling at {plain(first['transformers_fp32/raw']['tokens_per_s'], 1)} tok/s "
+        f"against {plain(inproc['transformers_fp32/raw']['tokens_per_s'], 1)} here: it "
+        "loaded all three engines in one process and interleaved their rows, and the "
+        "particle filter made one `generate` call per copy count (both changed since). "
+        "With a vLLM engine merely loaded beside it, raw bfloat16 sampling ran "
+        f"{slower * 100:.0f} % slower and beam search {beam_slower * 100:.0f} % "
+        f"(`{ISOLATION}`); how much more came from vLLM's threads while "
+        "its own rows ran between the others was not measured. The benchmark now measures "
+        "each engine in a process of its own.\n\n" + source_line(VLLM_XEON_FIRST, ISOLATION)
     )
 
 
