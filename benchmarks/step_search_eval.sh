@@ -31,12 +31,14 @@ verifier() {
     esac
 }
 gsm_file() {
+    # Every evaluation line, always: the file's hash is part of the configuration, so
+    # a larger GSM_LIMIT (--limit) resumes the same run instead of starting a new one.
+    # (The first, 20-line run of 2026-12-05 wrote only its lines: its own config.)
     mkdir -p "$OUT"
     read -r first last <<<"$GSM_LINES"
-    # No `| head`: with pipefail, sed killed by SIGPIPE would fail the stage at random.
-    last=$((first + ${GSM_LIMIT:-100} - 1 < last ? first + ${GSM_LIMIT:-100} - 1 : last))
     sed -n "${first},${last}p" ../shared/data/gsm8k_train_500.jsonl >"$GSM"
 }
+GSM_RUN=(--dataset "$GSM" --limit "${GSM_LIMIT:-100}")
 case "${1:-}" in
     train)
         # Training seed 100 only; rollouts from every step prefix of 8 samples each.
@@ -52,11 +54,11 @@ case "${1:-}" in
             "${RUN[@]}" --out "$OUT/arith-search-$2" ;;
     gsm8k-samples)
         gsm_file
-        $TTC eval --dataset "$GSM" --strategies majority,weighted,coverage --n 4,16 \
+        $TTC eval "${GSM_RUN[@]}" --strategies majority,weighted,coverage --n 4,16 \
             --max-new-tokens $T --verifier grounded "${RUN[@]}" --out "$OUT/gsm8k-samples" ;;
     gsm8k-search)
         gsm_file
-        $TTC eval --dataset "$GSM" --strategies particle_filter,beam_search --n 16 \
+        $TTC eval "${GSM_RUN[@]}" --strategies particle_filter,beam_search --n 16 \
             --max-new-tokens $STEP --max-steps $STEPS --verifier "$(verifier "$2")" \
             "${RUN[@]}" --out "$OUT/gsm8k-search-$2" ;;
     *)
