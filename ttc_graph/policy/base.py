@@ -132,6 +132,10 @@ class Policy(Protocol):
     :class:`SamplingParams` field because, like ``n``, it says *which* candidates
     to draw, not *how* to draw them: params stay the same for every round of one
     search, and calls that differ only in their rows can share one batch.
+
+    A policy may be called from several threads (or tasks) at once: by ``graph.batch``,
+    and by one search step whose requests want different ``n`` (a particle filter's
+    resampled particles), which a batching policy can merge into one generation.
     """
 
     def sample(
