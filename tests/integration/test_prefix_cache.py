@@ -181,7 +181,7 @@ def test_a_particle_filter_step_is_one_generation_whatever_the_copy_counts(
         n=8,
         max_steps=3,
         pf_temperature=0.1,
-        sampling=SamplingParams(temperature=0.8, max_new_tokens=24),
+        sampling=SamplingParams(temperature=0.8, max_new_tokens=16),
         seed=0,
     )
     usage = graph.invoke({"question": "Tom has 3 bags of 4 apples. He eats 2. How many?"})["usage"]
