@@ -291,6 +291,60 @@ def i27_arith() -> str:
     )
 
 
+I27_SAMPLES_ALL = "docs/data/i27-arith-samples-200-curve.json"
+I27_SAMPLES_ALL_DB = "docs/data/i27-arith-samples-200.sqlite"
+SAMPLED = ("majority", "weighted", "coverage")
+
+
+def i27_arith_samples_all() -> str:
+    """The whole-sample side of the arithmetic goals on all 100 problems a difficulty."""
+    raw = load(I27_SAMPLES_ALL)
+    points = _points(I27_SAMPLES_ALL)
+    ns = sorted({n for (_, n, _) in points})
+    levels = sorted({lv for (_, _, lv) in points if lv != "all"})
+    top = max(ns)
+    per_level = raw["problems"] // len(levels)
+    parts = [
+        f"**Difficulty {level}** ({per_level} problems):\n\n"
+        + table(
+            ["strategy", *[f"N={n}" for n in ns]],
+            [[LABELS[s], *[_cell(points.get((s, n, level))) for n in ns]] for s in SAMPLED],
+        )
+        for level in levels
+    ]
+    findings = []
+    for s in ("weighted", "majority"):
+        accs = [_acc(points, s, n, "all") for n in ns]
+        rising = all(b >= a for a, b in pairwise(accs))
+        verdict = (
+            "met only trivially: all at 0 %" if not any(accs) else ("met" if rising else "not met")
+        )
+        findings.append(
+            f"- {LABELS[s]}: accuracy does not fall as N grows (both difficulties): "
+            f"**{verdict}** ("
+            + ", ".join(f"N={n} {pct(a, 1)}" for n, a in zip(ns, accs, strict=True))
+            + ")."
+        )
+    for level in levels:
+        cover = _acc(points, "coverage", top, level)
+        right = points[("coverage", top, level)]["correct"]
+        findings.append(
+            f"- Difficulty {level}: coverage@{top} {pct(cover, 1)} ({right} problems); "
+            f"0.8 × coverage, the bar for the best step search, is {pct(0.8 * cover, 1)}; "
+            f"weighted best-of-{top} reaches {pct(_acc(points, 'weighted', top, level), 1)}."
+        )
+    return (
+        "\n".join(parts)
+        + "\n"
+        + source_line(I27_SAMPLES_ALL)
+        + "\n"
+        + _generated(I27_SAMPLES_ALL_DB)
+        + "\n"
+        + "\n".join(findings)
+        + "\n"
+    )
+
+
 def i27_gsm8k() -> str:
     """The GSM8K goal of issue 27: selection or step search against coverage, lines 301-."""
     points = _points(I27_GSM_SAMPLES, I27_GSM_SEARCH)

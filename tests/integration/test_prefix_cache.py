@@ -161,9 +161,8 @@ def test_a_particle_filter_step_is_one_generation_whatever_the_copy_counts(
 ) -> None:
     """Resampled particles come in different copy counts, one policy call per count;
     asked for at once, the batching policy runs each step as one generation."""
-    from scripted import ScriptedVerifier
-
     import ttc_graph.policy.generation as generation
+    from scripted import ScriptedVerifier
     from ttc_graph import create_particle_filter
 
     chunks: list[int] = []
