@@ -153,6 +153,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     # docs/serving.md
     "serve-measured": figures_bench.serve_measured,
     "serve-streaming": figures_bench.serve_streaming,
+    "langgraph-dev-time": figures_bench.langgraph_dev_time,
 }
 
 IMAGES: dict[str, Callable[[], bytes]] = figures_plots.IMAGES

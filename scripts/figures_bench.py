@@ -865,3 +865,27 @@ def serve_streaming() -> str:
         f"**{plain(1000 * s['max_delivery_delay_s'], 0)} ms** (goal: the first event within "
         "1 s of the first generated step).\n\n" + source_line(STREAMING)
     )
+
+
+LANGGRAPH_DEV = "docs/data/langgraph-dev-time.json"
+LANGGRAPH_TESTS = {
+    "test_every_strategy_is_served_with_its_schemas": "list every strategy and its schemas",
+    "test_a_search_runs_and_streams_its_events": "best-of-2 with `runs.wait` and `runs.stream`",
+    "test_studio_chat_drives_a_graph_on_a_thread": "two chat questions on one thread",
+}
+
+
+def langgraph_dev_time() -> str:
+    """docs/serving.md: how long `langgraph dev` takes to be ready and to serve the tests."""
+    raw = load(LANGGRAPH_DEV)
+    seconds = {(p["test"], p["phase"]): p["seconds"] for p in raw["phases"]}
+    ready = max(seconds[(t, "setup")] for t in LANGGRAPH_TESTS)
+    stop = max(seconds[(t, "teardown")] for t in LANGGRAPH_TESTS)
+    rows = [["start `langgraph dev --no-reload` until `/ok` answers", f"{plain(ready)} s"]]
+    rows += [[label, f"{plain(seconds[(t, 'call')])} s"] for t, label in LANGGRAPH_TESTS.items()]
+    rows.append(["stop the server's process group", f"{plain(stop)} s"])
+    return (
+        table(["step (tests/integration/test_langgraph_server.py)", "wall"], rows)
+        + "\n"
+        + source_line(LANGGRAPH_DEV)
+    )
