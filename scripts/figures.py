@@ -138,6 +138,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "cold-start": figures_bench.cold_start,
     "cold-start-quiet": figures_bench.cold_start_quiet,
     "cold-start-xeon": figures_bench.cold_start_xeon,
+    "load-profile": figures_bench.load_profile,
     "step-search-speed": figures_bench.step_search_speed,
     "readme-overhead": figures_bench.readme_overhead,
     "suite-times": figures_bench.suite_times,

@@ -12,7 +12,7 @@ from statistics import mean, median
 from typing import Any
 
 from figures_eval import claim
-from figures_raw import NOT_RECORDED, fixed, load, num, plain, ratio, source_line, table, text
+from figures_raw import NOT_RECORDED, fixed, load, num, pct, plain, ratio, source_line, table, text
 
 RUN = "benchmarks/results/2026-12-05-cpu2-intel-r-xeon-r-processor.json"
 COLD_BEFORE = "benchmarks/results/2026-12-01-cpu2-amd-epyc-cold-start-before.json"
@@ -888,4 +888,43 @@ def langgraph_dev_time() -> str:
         table(["step (tests/integration/test_langgraph_server.py)", "wall"], rows)
         + "\n"
         + source_line(LANGGRAPH_DEV)
+    )
+
+
+LOAD_PROFILE = "docs/data/load-policy-profile.json"
+LOAD_PARTS = {
+    "importlib/__init__.py:108(import_module)": "transformers' submodules, imported on first use",
+    "auto_factory.py:260(from_pretrained)": "the model (`AutoModelForCausalLM.from_pretrained`)",
+    "modeling_utils.py:3902(from_pretrained)": "… of which building it and loading the weights",
+    "tokenization_auto.py:675(from_pretrained)": "the tokenizer (`AutoTokenizer.from_pretrained`)",
+}
+
+
+def load_profile() -> str:
+    """docs/performance.md: where `load_policy()` spends its time (one profiled run)."""
+    raw = load(LOAD_PROFILE)
+    found = {
+        label: next(r["cumtime"] for r in raw["top_cumulative"] if r["function"].endswith(part))
+        for part, label in LOAD_PARTS.items()
+    }
+    wall = raw["wall_seconds"]
+    rows = [['`load_policy(device="cpu")`, in all', f"{plain(wall)} s", "100 %"]]
+    rows += [[label, f"{plain(s)} s", pct(s / wall, 0)] for label, s in found.items()]
+    rows.append(
+        [
+            f"garbage collection ({num(raw['gc_collections'])} pauses, inside the rows above)",
+            f"{plain(raw['gc_seconds'])} s",
+            pct(raw["gc_seconds"] / wall, 0),
+        ]
+    )
+    imports = found[LOAD_PARTS["importlib/__init__.py:108(import_module)"]]
+    claim(imports / wall > 0.5, "most of it is imports")
+    return (
+        table(["part (cumulative; the rows overlap)", "seconds", "share"], rows)
+        + "\n"
+        + source_line(LOAD_PROFILE)
+        + f"\nUnder the profiler, which slows import-heavy code, {pct(imports / wall, 0)} of "
+        "`load_policy()` is transformers importing the submodules it loads lazily (the Llama "
+        "configuration and model code, and through them parts of `torch.distributed`), "
+        "not reading weights.\n"
     )
