@@ -102,7 +102,8 @@ async def test_cancelling_asample_aborts_it(vllm_policy: Any) -> None:
 
 @in_vllm_env
 @pytest.mark.model
-@pytest.mark.parametrize("name", ["weighted", "beam_search"])
+# The particle filter: a step's count groups come at once and are merged by the engine.
+@pytest.mark.parametrize("name", ["weighted", "beam_search", "particle_filter"])
 def test_strategies_run_on_the_engine(vllm_policy: Any, name: str) -> None:
     graph = build_strategy(
         name,
