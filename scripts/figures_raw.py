@@ -139,6 +139,9 @@ def describe(raw: dict[str, Any]) -> str:
     runs = raw.get("runs") or []
     if not runs:
         return _recorded(record)
+    if len(runs) == 1 and not raw.get("unlogged_units"):
+        # One call made every unit: what made the figures is that call.
+        return _recorded(runs[0]["provenance"])
     # A resumed evaluation: the report's call, then every call that stored units.
     made = [f"{count(r['units'], 'unit')} by {_recorded(r['provenance'])}" for r in runs]
     if raw.get("unlogged_units"):

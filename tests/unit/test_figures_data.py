@@ -74,6 +74,10 @@ def test_provenance_is_shown_as_recorded_and_never_invented() -> None:
         "2 cores, load 0.52 → 1.4 (units stored: 160 units by commit `0123456` (clean), "
         "2026-12-06, AMD EPYC, 2 cores, load 0.52 → 1.4 / 40 units by calls not logged)"
     )
+    one_call = {**full, "runs": [{"units": 200, "provenance": call}], "unlogged_units": 0}
+    assert figures_raw.describe(one_call) == (
+        "commit `0123456` (clean), 2026-12-06, AMD EPYC, 2 cores, load 0.52 → 1.4"
+    )
     assert figures_raw.describe({"verifiers": {}}) == figures_raw.NOT_RECORDED
     legacy = {"date": "2026-11-24T23:37:29+00:00", "machine": {"commit": "5df5a84"}}
     assert figures_raw.describe(legacy) == (
