@@ -319,8 +319,9 @@ def i27_arith_samples_all() -> str:
         verdict = (
             "met only trivially: all at 0 %" if not any(accs) else ("met" if rising else "not met")
         )
+        aside = "" if s == "weighted" else " (not one of the issue's goals)"
         findings.append(
-            f"- {LABELS[s]}: accuracy does not fall as N grows (both difficulties): "
+            f"- {LABELS[s]}{aside}: accuracy does not fall as N grows (both difficulties): "
             f"**{verdict}** ("
             + ", ".join(f"N={n} {pct(a, 1)}" for n, a in zip(ns, accs, strict=True))
             + ")."
