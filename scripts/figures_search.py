@@ -368,7 +368,43 @@ def i27_gsm8k() -> str:
         + f"\nThe best selection or step search at {top} reaches ≥ 0.5 × coverage@{top}: "
         f"**{'met' if met else 'not met'}** ({LABELS[best]} {pct(chosen[best], 1)} against "
         f"coverage {pct(cover, 1)}, {share:.2f}×; the issue measured 0.14× on its own "
-        "40 GSM8K test problems).\n"
+        "40 GSM8K test problems).\n\n" + _gsm8k_limits()
+    )
+
+
+def _gsm8k_limits() -> str:
+    """What limits the GSM8K goal, from the stored samples and searches."""
+    from ttc_graph.evaluation.grading import grade
+
+    right: dict[str, list[int]] = {}  # problem -> rank (by score) of each right sample
+    samples = cut = 0
+    for _, _, pid, r in _records(I27_GSM_SAMPLES_DB):
+        cands = r["candidates"]
+        samples += len(cands)
+        cut += sum(c["finish_reason"] == "length" for c in cands)
+        order = sorted(range(len(cands)), key=lambda i: -(cands[i]["score"] or 0.0))
+        marks = [grade(c["answer"], r["reference"]) for c in cands]
+        ranks = [order.index(i) + 1 for i, ok in enumerate(marks) if ok]
+        if ranks:
+            right[pid] = ranks
+    searched = sorted(pid for s, _, pid, r in _records(I27_GSM_SEARCH_DB) if r["correct"])
+    # The reading below was done on these exact results: fail if they change.
+    claim(sorted(right) == ["line-14", "line-16", "line-7"], "the covered problems")
+    claim(all(len(v) == 1 for v in right.values()), "one right sample each")
+    claim(searched == ["line-9"], "the searches' one right answer")
+    ranks = ", ".join(f"`{pid}` {v[0]}" for pid, v in sorted(right.items()))
+    return (
+        f"What limits it. Coverage here is {count(len(right), 'problem')} with one right "
+        f"sample each, ranked by the grounded checker's score (of 16): {ranks}. Read one by "
+        "one, none of these answers follows from its work: `line-7` reaches 64 through "
+        '"480 / 8" after nonsense about multiplying 8 by itself, `line-14` ends on "9x = '
+        '99" after calling 75 "equivalent to 9x", `line-16` answers with the question\'s '
+        'own 90 (days) after calling the castle "90% full"; and the beam '
+        'search\'s one right answer (`line-9`, 60) comes from "2 x 30 = 60 ounces", a wrong '
+        "conversion that happens to give the reference. The policy does not solve these word "
+        "problems; coverage counts lucky numbers, and a checker that reads the work is right "
+        f"not to prefer them. {pct(cut / samples, 0)} of the {samples} samples were cut at "
+        "256 tokens.\n"
     )
 
 
