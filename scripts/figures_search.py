@@ -342,7 +342,52 @@ def i27_arith_samples_all() -> str:
         + _generated(I27_SAMPLES_ALL_DB)
         + "\n"
         + "\n".join(findings)
-        + "\n"
+        + "\n\n"
+        + _supported_coverage(points, levels, top)
+    )
+
+
+def _supported_coverage(
+    points: dict[tuple[str, int, str], Point], levels: list[str], top: int
+) -> str:
+    """How much of coverage is a right answer whose work holds, by the claim reader."""
+    from fractions import Fraction
+
+    from ttc_graph.evaluation.grading import grade
+    from ttc_graph.verifiers.claims import find_claims
+
+    covered: dict[str, int] = dict.fromkeys(levels, 0)
+    clean: dict[str, int] = dict.fromkeys(levels, 0)
+    derived: dict[str, int] = dict.fromkeys(levels, 0)
+    for _, _, _, r in _records(I27_SAMPLES_ALL_DB):
+        right = [c for c in r["candidates"] if grade(c["answer"], r["reference"])]
+        if not right:
+            continue
+        level = r["level"]
+        covered[level] += 1
+        claims = [find_claims(c["text"]) for c in right]
+        held = [cl for cl in claims if cl and all(k.holds for k in cl)]
+        clean[level] += bool(held)
+        reference = Fraction(str(r["reference"]))
+        derived[level] += any(any(k.right == reference for k in cl) for cl in held)
+    for level in levels:
+        claim(covered[level] == points[("coverage", top, level)]["correct"], "coverage recounted")
+    per_level = "; ".join(
+        f"difficulty {lv}: {covered[lv]} covered, {clean[lv]} with a right sample whose "
+        f"checked calculations all hold, {derived[lv]} where one of them gives the reference"
+        for lv in levels
+    )
+    return (
+        "What limits the selection. Many right samples are right by luck: their work "
+        "holds a calculation the claim reader (`ttc_graph.verifiers.claims`) finds false, or "
+        f"no calculation it can read. Of the problems covered at {top} ({per_level}), only "
+        "those with a right sample whose work holds are ones a checker that reads the work "
+        f"should pick; weighted best-of-{top} picks "
+        + " and ".join(
+            f"{points[('weighted', top, lv)]['correct']} at difficulty {lv}" for lv in levels
+        )
+        + ". The reader skips what it cannot judge (algebra, unit conversions), so "
+        '"all hold" is lenient.\n'
     )
 
 
@@ -392,10 +437,10 @@ def _gsm8k_limits() -> str:
     claim(sorted(right) == ["line-14", "line-16", "line-7"], "the covered problems")
     claim(all(len(v) == 1 for v in right.values()), "one right sample each")
     claim(searched == ["line-9"], "the searches' one right answer")
-    ranks = ", ".join(f"`{pid}` {v[0]}" for pid, v in sorted(right.items()))
+    shown = ", ".join(f"`{pid}` {v[0]}" for pid, v in sorted(right.items()))
     return (
         f"What limits it. Coverage here is {count(len(right), 'problem')} with one right "
-        f"sample each, ranked by the grounded checker's score (of 16): {ranks}. Read one by "
+        f"sample each, ranked by the grounded checker's score (of 16): {shown}. Read one by "
         "one, none of these answers follows from its work: `line-7` reaches 64 through "
         '"480 / 8" after nonsense about multiplying 8 by itself, `line-14` ends on "9x = '
         '99" after calling 75 "equivalent to 9x", `line-16` answers with the question\'s '
