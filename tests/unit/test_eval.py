@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ttc_graph.errors import ResultStoreError
 from ttc_graph.evaluation import create_evaluation, load_problems
 from ttc_graph.evaluation.arithmetic import generate_problems
 from ttc_graph.evaluation.grading import grade, grade_completion
@@ -276,6 +277,30 @@ def test_store_commits_each_row_and_survives_reopening(tmp_path: Path) -> None:
     assert [r.record for r in reopened.results("h2")] == [{"answer": "5"}]
     assert reopened.config("h1") == {"seed": 1}
     assert reopened.config("zzz") is None
+    reopened.close()
+
+
+def test_the_run_log_reads_back_and_names_a_damaged_row(tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    store = ResultStore(db)
+    store.record_run("h1", {"commit": "abc"}, 3)
+    store.record_run("h2", {"commit": "def"}, 1)
+    assert store.runs("h1") == [{"units": 3, "provenance": {"commit": "abc"}}]
+    with sqlite3.connect(db) as other:
+        other.execute("UPDATE runs SET provenance = '{not json' WHERE config_hash = 'h2'")
+    with pytest.raises(ResultStoreError, match="logged run of config h2 is damaged"):
+        store.runs("h2")
+    store.close()
+    # A database made before the run log gets the table when it is opened.
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as made:
+        made.execute("CREATE TABLE configs (config_hash TEXT, config TEXT, created REAL)")
+        made.execute(
+            "CREATE TABLE results (config_hash TEXT, strategy TEXT, n INTEGER, "
+            "problem_id TEXT, record TEXT, created REAL)"
+        )
+    reopened = ResultStore(old)
+    assert reopened.runs("h1") == []
     reopened.close()
 
 
