@@ -201,6 +201,23 @@ def _tokens(points: dict[tuple[str, int, str], Point], s: str, n: int, level: st
     return float(points[(s, n, level)]["mean_completion_tokens"])
 
 
+def _monotone(
+    points: dict[tuple[str, int, str], Point], s: str, ns: list[int], aside: str = ""
+) -> str:
+    """The goal line "accuracy does not fall as N grows" for strategy ``s``, both levels."""
+    accs = [_acc(points, s, n, "all") for n in ns]
+    rising = all(b >= a for a, b in pairwise(accs))
+    verdict = (
+        "met only trivially: all at 0 %" if not any(accs) else ("met" if rising else "not met")
+    )
+    return (
+        f"- {LABELS[s]}{aside}: accuracy does not fall as N grows (both difficulties): "
+        f"**{verdict}** ("
+        + ", ".join(f"N={n} {pct(a, 1)}" for n, a in zip(ns, accs, strict=True))
+        + ")."
+    )
+
+
 def i27_arith() -> str:
     """The arithmetic goals of issue 27 on the evaluation seed, one table per difficulty."""
     points = _points(I27_SAMPLES, I27_SEARCH)
@@ -249,18 +266,7 @@ def i27_arith() -> str:
         f"{count(round(best * level_problems), 'problem')} against "
         f"{round(cover * level_problems)})."
     )
-    for s in ("weighted", *SEARCHES):
-        accs = [_acc(points, s, n, "all") for n in ns]
-        rising = all(b >= a for a, b in pairwise(accs))
-        verdict = (
-            "met only trivially: all at 0 %" if not any(accs) else ("met" if rising else "not met")
-        )
-        goals.append(
-            f"- {LABELS[s]}: accuracy does not fall as N grows (both difficulties): "
-            f"**{verdict}** ("
-            + ", ".join(f"N={n} {pct(a, 1)}" for n, a in zip(ns, accs, strict=True))
-            + ")."
-        )
+    goals += [_monotone(points, s, ns) for s in ("weighted", *SEARCHES)]
     problems = load(I27_SAMPLES)["problems"]
     rescored = load(I27_VERIFIERS)
     step_name = next(k for k in rescored["verifiers"] if k != "grounded")
@@ -312,20 +318,10 @@ def i27_arith_samples_all() -> str:
         )
         for level in levels
     ]
-    findings = []
-    for s in ("weighted", "majority"):
-        accs = [_acc(points, s, n, "all") for n in ns]
-        rising = all(b >= a for a, b in pairwise(accs))
-        verdict = (
-            "met only trivially: all at 0 %" if not any(accs) else ("met" if rising else "not met")
-        )
-        aside = "" if s == "weighted" else " (not one of the issue's goals)"
-        findings.append(
-            f"- {LABELS[s]}{aside}: accuracy does not fall as N grows (both difficulties): "
-            f"**{verdict}** ("
-            + ", ".join(f"N={n} {pct(a, 1)}" for n, a in zip(ns, accs, strict=True))
-            + ")."
-        )
+    findings = [
+        _monotone(points, "weighted", ns),
+        _monotone(points, "majority", ns, aside=" (not one of the issue's goals)"),
+    ]
     for level in levels:
         cover = _acc(points, "coverage", top, level)
         right = points[("coverage", top, level)]["correct"]
