@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -25,19 +23,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from ttc_graph.evaluation import provenance  # noqa: E402
 
-
-def rates(run: Any, reps: int) -> list[float]:
-    """Generated tokens per wall second of ``reps`` repetitions (question by rep)."""
-    out = []
-    for rep in range(reps):
-        start = time.perf_counter()
-        made = run(rep)
-        out.append(round(made / (time.perf_counter() - start), 1))
-    return out
-
-
-def measure(work: dict[str, Any], reps: int) -> dict[str, list[float]]:
-    return {name: rates(work[name], reps) for name in ("raw", "beam_search")}
+ENGINE = "transformers_bf16"
+WORK = ("raw", "beam_search")
 
 
 def main() -> int:
@@ -47,25 +34,27 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
-    from vllm_bench import workloads
+    from vllm_bench import measure, workloads
 
     from ttc_graph import load_policy
 
     record = provenance.begin()
     work = workloads(load_policy(device="cpu", dtype="bfloat16"), 8, 64)
-    work["raw"](99)  # warm-up
-    alone = measure(work, args.reps)
+    # vllm_bench's own measurement of these rows (it warms the raw row up first).
+    rows = {f"{ENGINE}/{name}": work[name] for name in WORK}
+    alone = measure(rows, args.reps)
     threads_alone = torch.get_num_threads()
     workloads(load_policy(engine="vllm", device="cpu"), 8, 64)["raw"](99)  # started, used once
-    beside = measure(work, args.reps)
+    beside = measure(rows, args.reps)
     payload = {
         "workloads": "vllm_bench.py raw and beam_search, n=8, tokens=64, transformers bfloat16",
-        "tokens_per_s": {"alone": alone, "vllm_loaded": beside},
+        "rows": {"alone": alone, "vllm_loaded": beside},
         "torch_threads": {"alone": threads_alone, "vllm_loaded": torch.get_num_threads()},
         "provenance": provenance.finish(record),
     }
     args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(payload["tokens_per_s"]))
+    for when, measured in payload["rows"].items():
+        print(when, {name: row["tokens_per_s"] for name, row in measured.items()})
     return 0
 
 
