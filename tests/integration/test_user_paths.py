@@ -161,9 +161,11 @@ def test_load_policy_from_a_user_gguf_file(
 # -- top-p ------------------------------------------------------------------------
 
 
-def test_a_tiny_top_p_keeps_only_the_most_likely_token(policy: Any) -> None:
+def test_a_tiny_top_p_keeps_only_the_most_likely_token(policy_fp32: Any) -> None:
     # With top_p near 0 the nucleus is the single most likely token: sampling at
-    # temperature 1 must then write exactly the greedy text.
+    # temperature 1 must then write exactly the greedy text. float32: in bfloat16 a
+    # one-row and a two-row batch can round a near-tie differently (a CI run saw it).
+    policy = policy_fp32
     request = GenerationRequest((HumanMessage("Name three colours."),))
     greedy = policy.sample(
         [request], n=1, params=SamplingParams(temperature=0.0, max_new_tokens=8)
