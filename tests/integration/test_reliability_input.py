@@ -196,7 +196,9 @@ def _sample_one(policy: Any, question: str, seed: int) -> list[str]:
     return [c.text for c in rows]
 
 
-def test_many_threads_share_one_policy(policy: Any) -> None:
+def test_many_threads_share_one_policy(policy_fp32: Any) -> None:
+    # float32: merged into one batch, bfloat16 rows may round differently than alone.
+    policy = policy_fp32
     expected = [_sample_one(policy, q, i) for i, q in enumerate(QUESTIONS)]
     barrier = threading.Barrier(len(QUESTIONS))
 
