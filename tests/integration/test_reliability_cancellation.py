@@ -35,10 +35,9 @@ class GenerateSpy:
         return self.forwards >= passes
 
 
-@pytest.fixture
-def spy(policy: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[GenerateSpy]:
+def watch_generate(model: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[GenerateSpy]:
+    """Count ``model``'s generate calls and forward passes while the test runs."""
     watch = GenerateSpy()
-    model = policy.model
     real_generate = model.generate
 
     def count_forward(*_: Any) -> None:
@@ -66,6 +65,18 @@ def spy(policy: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[GenerateSpy]:
         yield watch
     finally:
         handle.remove()
+
+
+@pytest.fixture
+def spy(policy: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[GenerateSpy]:
+    yield from watch_generate(policy.model, monkeypatch)
+
+
+@pytest.fixture
+def spy_fp32(policy_fp32: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[GenerateSpy]:
+    """The spy on the float32 policy, for comparing a batched row with the row alone
+    (in bfloat16 a near-tie can round differently in a 2-row batch)."""
+    yield from watch_generate(policy_fp32.model, monkeypatch)
 
 
 async def wait_until(condition: Any, limit_s: float = 300.0) -> None:
@@ -104,11 +115,15 @@ async def test_cancelling_ainvoke_stops_the_model_within_a_few_tokens(
 
 
 async def test_cancelling_one_caller_leaves_the_other_rows_of_its_batch_alone(
-    policy: Any, spy: GenerateSpy
+    policy_fp32: Any, spy_fp32: GenerateSpy
 ) -> None:
+    spy = spy_fp32
     # A wide coalescing window makes sure both callers share one generate call.
     shared = HuggingFacePolicy(
-        model=policy.model, tokenizer=policy.tokenizer, model_id="shared", coalesce_window_s=0.25
+        model=policy_fp32.model,
+        tokenizer=policy_fp32.tokenizer,
+        model_id="shared",
+        coalesce_window_s=0.25,
     )
     params = [SamplingParams(temperature=0.7, max_new_tokens=32, seed=s) for s in (1, 2)]
     alone = await shared.asample(counting_request(), n=1, params=params[1])

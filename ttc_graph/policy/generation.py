@@ -9,11 +9,12 @@ candidates alone or inside ``graph.batch``, and chunking a huge N changes nothin
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import os
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,14 @@ def row_seed(seed: int, prompt: str, index: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-@functools.lru_cache(maxsize=16)
+# Weakly keyed by tokenizer: a matcher lives as long as its tokenizer (the matcher
+# itself keeps no reference to it), so unloading a policy frees both.
+_STOP_MATCHERS: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], StopStringCriteria]] = (
+    weakref.WeakKeyDictionary()
+)
+_STOP_MATCHERS_LOCK = threading.Lock()
+
+
 def stop_string_criteria(tokenizer: Any, stops: tuple[str, ...]) -> StopStringCriteria:
     """One stop-string matcher per tokenizer and stop strings, built once.
 
@@ -48,7 +56,11 @@ def stop_string_criteria(tokenizer: Any, stops: tuple[str, ...]) -> StopStringCr
     vocabulary), which ``generate(stop_strings=...)`` does on every call: a step
     search makes one call per step. The matcher keeps no state between calls.
     """
-    return StopStringCriteria(tokenizer, list(stops))
+    with _STOP_MATCHERS_LOCK:
+        per_tokenizer = _STOP_MATCHERS.setdefault(tokenizer, {})
+        if stops not in per_tokenizer:
+            per_tokenizer[stops] = StopStringCriteria(tokenizer, list(stops))
+        return per_tokenizer[stops]
 
 
 class StopRows(StoppingCriteria):
