@@ -128,6 +128,8 @@ def _answer(policy: Policy, call: SampleCall | ConcurrentCalls, config: Runnable
             pool.submit(contextvars.copy_context().run, _sample, policy, c, config)
             for c in call.calls
         ]
+        # Threads cannot be cancelled: when one call fails, the others run to their end
+        # (a step's length) before the failure is raised. ``ainvoke`` cancels them.
         return [f.result() for f in futures]
 
 
