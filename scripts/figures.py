@@ -119,7 +119,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "step-verifier-positions": figures_search.step_verifier_positions,
     "i27-arith": figures_search.i27_arith,
     "i27-arith-findings": figures_search.i27_arith_findings,
-    "i27-arith-samples-all": figures_search.i27_arith_samples_all,
+    "i27-arith-all": figures_search.i27_arith_all,
+    "readme-step-search": figures_search.readme_step_search,
     "i27-gsm8k": figures_search.i27_gsm8k,
     # docs/verifiers.md
     "verifier-speed": figures_verifiers.verifier_speed,
