@@ -122,6 +122,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "i27-arith-all": figures_search.i27_arith_all,
     "readme-step-search": figures_search.readme_step_search,
     "i27-gsm8k": figures_search.i27_gsm8k,
+    "i27-gsm8k-all": figures_search.i27_gsm8k_all,
     # docs/verifiers.md
     "verifier-speed": figures_verifiers.verifier_speed,
     "votes-seed100": figures_verifiers.votes_seed100,
