@@ -734,6 +734,8 @@ def readme_step_search() -> str:
     per_level = points[("coverage", top, level)]["problems"]
     apart = points[(best, top, level)]["correct"] - points[("weighted", top, level)]["correct"]
     _margins(points, [level], top)  # checks that the intervals overlap
+    covered, clean, _ = _work_holds(I27_SAMPLES_ALL_DB)[level]
+    claim(covered == points[("coverage", top, level)]["correct"], "coverage recounted")
     return (
         "Searching step by step does as well as sampling whole solutions, for fewer "
         f"tokens, but not much better: on a held-out seed ({per_level} two-step and "
@@ -741,8 +743,9 @@ def readme_step_search() -> str:
         f"{LABELS[best].split(' (')[0]} over {top} rows solved {pct(b_acc, 0)} of the "
         f"two-step problems against weighted best-of-{top}'s {pct(w_acc, 0)} "
         f"({count(apart, 'problem')} apart, inside the noise), with {num(b_tok)} tokens a "
-        f"problem against {num(w_tok)}, while some sample was right on {pct(cover, 0)}: "
-        "choosing, not sampling, is what limits this model ([the step-search "
-        "results](docs/evaluation.md#all-100-problems-a-difficulty)).\n\n"
+        f"problem against {num(w_tok)}. Some sample was right on {pct(cover, 0)}, but on "
+        f"only {clean} of those {covered} problems does a right sample's work hold: the "
+        "others' right answers come with a false calculation or none a checker can read ([the "
+        "step-search results](docs/evaluation.md#all-100-problems-a-difficulty)).\n\n"
         + source_line(I27_SAMPLES_ALL, I27_SEARCH_ALL)
     )
